@@ -1,0 +1,20 @@
+/* Building the xconnect graph (SPEC §5) from a state, its leases and the
+ * containers' PIDs. Pure: returns a new JSON array, field-compatible with
+ * Pantavisor's /xconnect-graph. */
+#ifndef PVC_GRAPH_H
+#define PVC_GRAPH_H
+
+#include <jansson.h>
+#include <sys/types.h>
+
+#include "ctrl/ipam.h"
+#include "ctrl/state.h"
+
+/* pids[i] is the init PID of st->containers[i] (0: not running); pids may
+ * be NULL (all 0). */
+json_t *pvc_graph_build(const struct pvc_state *st,
+			const struct pvc_leases *leases, const pid_t *pids);
+/* Compact, key-sorted serialization used for the ETag and responses. */
+char *pvc_graph_dump(const json_t *graph);
+
+#endif

@@ -1,0 +1,46 @@
+/* IPAM: one IPv4 lease per pool interface of every pool-mode container,
+ * stable across restarts through a lease file. Assignment is pure (state +
+ * previous leases -> new leases); the file I/O is separate. SPEC §4. */
+#ifndef PVC_IPAM_H
+#define PVC_IPAM_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+
+#include "common/errlist.h"
+#include "ctrl/state.h"
+
+struct pvc_lease {
+	char *container;
+	char *iface;
+	char *pool;
+	struct in_addr ip;
+	uint8_t prefix; /* the pool's prefix length */
+	uint8_t mac[6];
+};
+
+struct pvc_leases {
+	struct pvc_lease *v; /* sorted by (container, iface) */
+	size_t n;
+};
+
+/* Computes the leases of st: previous leases of containers still present
+ * (and still valid for their pool) are kept, static addresses are reserved
+ * first, then dynamic ones take the lowest free address. A container that
+ * cannot be served (pool exhausted) gets no lease and one message in el
+ * ("ipam: container X: pool P exhausted"); the others are served. Returns
+ * 0, or -ENOMEM. */
+int pvc_ipam_assign(const struct pvc_state *st, const struct pvc_leases *prev,
+		    struct pvc_leases *out, struct pvx_errlist *el);
+/* The first lease of a container (its eth0 or its first interface). */
+const struct pvc_lease *pvc_leases_find(const struct pvc_leases *l,
+					const char *container);
+void pvc_leases_free(struct pvc_leases *l);
+
+/* Lease file (JSON). A missing file is an empty set. */
+int pvc_leases_load(const char *path, struct pvc_leases *out,
+		    struct pvx_errlist *el);
+/* Atomic: write temp, fsync, rename, fsync dir. Returns 0 or -errno. */
+int pvc_leases_save(const char *path, const struct pvc_leases *l);
+
+#endif

@@ -1,0 +1,57 @@
+/* The device runtime of pv-ctrld (SPEC §7): pool bridges, veths, process
+ * containers in their own namespaces, adoption of external containers by
+ * PID. The effects live here; the daemon asks, the runtime does and says
+ * when something changed (a container started, exited, was adopted). */
+#ifndef PVC_RUNTIME_H
+#define PVC_RUNTIME_H
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "common/errlist.h"
+#include "ctrl/ipam.h"
+#include "ctrl/state.h"
+
+struct pvc_runtime_conf {
+	/* false (--no-runtime): never touch the network, never start a
+	 * process; containers are only tracked (adopt works, actions are
+	 * refused with -ENOTSUP). */
+	bool enabled;
+	int stop_grace_ms; /* SIGTERM -> SIGKILL delay on stop */
+};
+
+struct pvc_runtime;
+
+/* changed(arg) is called from the event loop whenever a container's
+ * status or pid changed. */
+struct pvc_runtime *pvc_runtime_new(struct event_base *base,
+				    const struct pvc_runtime_conf *conf,
+				    void (*changed)(void *arg), void *arg);
+/* Makes the running system match st and leases: containers that left are
+ * stopped and unwired, new pools get bridges, new process containers are
+ * started, changed ones restarted. st and leases must stay valid until the
+ * next apply or free. Problems of single containers are recorded in their
+ * status (and el), never abort the others. Returns 0 or -errno. */
+int pvc_runtime_apply(struct pvc_runtime *rt, const struct pvc_state *st,
+		      const struct pvc_leases *leases, struct pvx_errlist *el);
+pid_t pvc_runtime_pid(const struct pvc_runtime *rt, const char *name);
+/* "running", "stopped", "exited", "error", or NULL if unknown. */
+const char *pvc_runtime_status(const struct pvc_runtime *rt,
+			       const char *name);
+/* Last error of a container ("" if none). */
+const char *pvc_runtime_error(const struct pvc_runtime *rt, const char *name);
+/* Registers the init PID of an external container and wires its network.
+ * -ENOENT: no such container; -ESRCH: no such process; other -errno with a
+ * reason in err. */
+int pvc_runtime_adopt(struct pvc_runtime *rt, const char *name, pid_t pid,
+		      char *err, size_t errlen);
+/* action: "start", "stop", "restart". -ENOENT, -EINVAL (unknown action),
+ * -ENOTSUP (not possible for this container or runtime disabled). */
+int pvc_runtime_action(struct pvc_runtime *rt, const char *name,
+		       const char *action, char *err, size_t errlen);
+/* Stops own containers (SIGTERM, then SIGKILL after the grace period),
+ * removes the links and bridges it created, frees everything. */
+void pvc_runtime_free(struct pvc_runtime *rt);
+
+#endif

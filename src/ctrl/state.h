@@ -1,0 +1,112 @@
+/* The device state model: what was asked (pools, containers, services,
+ * ingress rules), parsed from a Pantavisor state.json or a directory, and
+ * validated as a whole. Immutable once loaded. Pure: no sockets, no logging,
+ * no globals. See SPEC §3. */
+#ifndef PVC_STATE_H
+#define PVC_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/addr.h"
+#include "common/errlist.h"
+
+#define PVC_STATE_SPEC "pantavisor-service-system@1"
+#define PVC_SERVICES_SPEC "service-manifest-xconnect@1"
+
+enum pvc_net_mode {
+	PVC_NET_NONE, /* no network namespace wiring: no address */
+	PVC_NET_POOL, /* veth on a pool bridge, IPAM lease */
+	PVC_NET_HOST, /* shares the device's network: reached on 127.0.0.1 */
+};
+
+struct pvc_pool {
+	char *name;
+	char *type;   /* "bridge" */
+	char *bridge; /* interface name, <= 15 bytes */
+	struct pvx_cidr subnet;
+	struct in_addr gateway;
+	bool nat; /* parsed and reported; not applied (SPEC §10) */
+};
+
+struct pvc_iface {
+	char *name; /* "eth0" by default */
+	char *pool; /* pool name */
+	bool has_static;
+	struct in_addr static_ip;
+	char *mac; /* "aa:bb:…" as written, or NULL */
+};
+
+/* A service the container exports (services.json). */
+struct pvc_export {
+	char *name;
+	char *type;   /* "tcp", "unix", "http", "rest", … */
+	char *socket; /* absolute path or NULL */
+	uint16_t port; /* 0 when absent */
+};
+
+/* A service the container requires (run.json services.required/optional). */
+struct pvc_require {
+	char *name;
+	char *type;
+	char *target;
+	char *role;      /* NULL: "any" */
+	char *interface; /* NULL: the type */
+	bool optional;
+};
+
+struct pvc_container {
+	char *name;
+	char *type;     /* "process", "lxc", … */
+	char **exec;    /* NULL-terminated argv for "process", else NULL */
+	char **env;     /* NULL-terminated "K=V" list, or NULL */
+	enum pvc_net_mode mode;
+	char *hostname; /* NULL: the name */
+	struct pvc_iface *ifaces; /* pool mode: at least one (default eth0) */
+	size_t n_ifaces;
+	struct pvc_require *requires;
+	size_t n_requires;
+	struct pvc_export *exports;
+	size_t n_exports;
+};
+
+struct pvc_ingress {
+	char *name;
+	char *type;     /* "tcp" or "http" */
+	char *external; /* as written */
+	struct pvx_hostport ext;
+	char *path;     /* http path prefix, "" when none */
+	char *provider;
+	char *service;
+};
+
+struct pvc_state {
+	struct pvc_pool *pools;
+	size_t n_pools;
+	struct pvc_container *containers; /* sorted by name */
+	size_t n_containers;
+	struct pvc_ingress *ingress;
+	size_t n_ingress;
+};
+
+/* Loads a state from a state.json file or a directory and validates it.
+ * Returns NULL (and fills el with every problem) on any error. */
+struct pvc_state *pvc_state_load_path(const char *path,
+				      struct pvx_errlist *el);
+/* Same from a state.json text (e.g. a PUT /state body). origin names the
+ * input in syntax errors ("state.json"). */
+struct pvc_state *pvc_state_load_buf(const char *buf, size_t len,
+				     const char *origin,
+				     struct pvx_errlist *el);
+void pvc_state_free(struct pvc_state *st);
+
+const struct pvc_container *pvc_state_find(const struct pvc_state *st,
+					   const char *name);
+const struct pvc_pool *pvc_state_find_pool(const struct pvc_state *st,
+					   const char *name);
+const struct pvc_export *pvc_container_find_export(
+	const struct pvc_container *c, const char *name);
+
+#endif
