@@ -1,0 +1,101 @@
+/* Links of the data plane: one per xconnect-graph entry. A link embeds its
+ * parsed configuration (what was asked) by value and holds the plugin's
+ * runtime state (what is running). The reconciler diffs configurations by
+ * identity (consumer, name, target); plugins act on single links. */
+#ifndef PVX_LINK_H
+#define PVX_LINK_H
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/addr.h"
+#include "common/errlist.h"
+
+enum pvx_backend_kind {
+	PVX_BACKEND_NONE, /* socket "": no backend yet (IPAM not done) */
+	PVX_BACKEND_TCP,  /* "IP:PORT" or "[IPv6]:PORT" */
+	PVX_BACKEND_UNIX, /* absolute path (via /proc/<provider_pid>/root) */
+};
+
+/* One graph entry, parsed and validated. Immutable; owned strings. */
+struct pvx_link_conf {
+	char *type;      /* plugin: "tcp", "unix", … */
+	char *name;      /* service name */
+	char *consumer;  /* "EXTERNAL" for ingress */
+	char *provider;
+	char *role;
+	char *interface;
+	char *target;    /* as written */
+	char *socket;    /* as written */
+	char *ingress;   /* optional added field; NULL when absent */
+	pid_t consumer_pid;
+	pid_t provider_pid;
+	/* parsed */
+	struct pvx_hostport listen; /* target, for tcp/http */
+	enum pvx_backend_kind backend;
+	struct pvx_hostport backend_hp; /* PVX_BACKEND_TCP */
+	char backend_path[PVX_PATH_MAX]; /* PVX_BACKEND_UNIX, as given */
+};
+
+/* Parses a graph (JSON array). Entries of types without a plugin are kept
+ * (and listed as unsupported), entries that are malformed make the whole
+ * graph refused: returns -EINVAL with one message per problem in el
+ * ("graph[3].socket: …"). On success *out holds n confs. */
+int pvx_graph_parse(const char *buf, size_t len, struct pvx_link_conf **out,
+		    size_t *n, struct pvx_errlist *el);
+void pvx_link_conf_clear(struct pvx_link_conf *c);
+void pvx_link_confs_free(struct pvx_link_conf *v, size_t n);
+int pvx_link_conf_copy(struct pvx_link_conf *dst,
+		       const struct pvx_link_conf *src);
+/* Same identity: (consumer, name, target). */
+bool pvx_link_conf_same_identity(const struct pvx_link_conf *a,
+				 const struct pvx_link_conf *b);
+
+struct pvx_link_stats {
+	uint64_t accepted; /* connections accepted */
+	uint64_t active;   /* sessions open now */
+	uint64_t failed;   /* backend connect failures, refused for limits */
+	uint64_t bytes_in; /* client -> backend */
+	uint64_t bytes_out; /* backend -> client */
+};
+
+struct pvx_link;
+
+/* A plugin acts on links of one type. */
+struct pvx_plugin {
+	const char *type;
+	/* Sets the link up (binds its listener). -errno with a reason. */
+	int (*start)(struct pvx_link *link, char *err, size_t errlen);
+	/* link->conf was replaced by one of the same identity (new socket or
+	 * pids): new connections use it at once, old sessions go on. */
+	void (*update)(struct pvx_link *link);
+	/* Closes the listener; live sessions are closed after the drain
+	 * period. The plugin frees the link (pvx_link_free) once its last
+	 * session is gone: the caller must not touch it afterwards. */
+	void (*stop)(struct pvx_link *link);
+};
+
+struct pvx_link {
+	struct pvx_link_conf conf;
+	const struct pvx_plugin *plugin;
+	struct event_base *base;
+	struct pvx_link_stats stats;
+	void *priv; /* the plugin's state */
+};
+
+/* Limits and timeouts shared by the plugins (set from the command line). */
+struct pvx_limits {
+	int connect_timeout_ms; /* backend connect */
+	int idle_timeout_ms;    /* no byte either way */
+	int drain_ms;           /* after a link is removed */
+	unsigned max_conns;     /* per link */
+	size_t buf_size;        /* per direction high-water mark */
+};
+extern struct pvx_limits pvx_limits;
+
+const struct pvx_plugin *pvx_plugin_find(const char *type);
+void pvx_link_free(struct pvx_link *link);
+
+#endif
