@@ -19,6 +19,9 @@ struct pvc_runtime_conf {
 	 * refused with -ENOTSUP). */
 	bool enabled;
 	int stop_grace_ms; /* SIGTERM -> SIGKILL delay on stop */
+	/* Working directory and $PVX_STATE_DIR of process containers: the
+	 * directory holding the --state source (NULL: "/"). */
+	const char *workdir;
 };
 
 struct pvc_runtime;
