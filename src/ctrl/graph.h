@@ -14,7 +14,8 @@
  * be NULL (all 0). */
 json_t *pvc_graph_build(const struct pvc_state *st,
 			const struct pvc_leases *leases, const pid_t *pids);
-/* Compact, key-sorted serialization used for the ETag and responses. */
+/* Compact serialization used for the ETag and responses; keys in the
+ * upstream field order (docs/graph.md), byte-identical for equal inputs. */
 char *pvc_graph_dump(const json_t *graph);
 
 #endif

@@ -28,14 +28,24 @@ struct pvc_leases {
  * (and still valid for their pool) are kept, static addresses are reserved
  * first, then dynamic ones take the lowest free address. A container that
  * cannot be served (pool exhausted) gets no lease and one message in el
- * ("ipam: container X: pool P exhausted"); the others are served. Returns
- * 0, or -ENOMEM. */
+ * ("ipam: X: pool P exhausted (10.0.4.0/30)"); the others are served.
+ * Returns 0, or -ENOMEM. */
 int pvc_ipam_assign(const struct pvc_state *st, const struct pvc_leases *prev,
 		    struct pvc_leases *out, struct pvx_errlist *el);
 /* The first lease of a container (its eth0 or its first interface). */
 const struct pvc_lease *pvc_leases_find(const struct pvc_leases *l,
 					const char *container);
 void pvc_leases_free(struct pvc_leases *l);
+/* The lease of one interface of a container, or NULL. */
+const struct pvc_lease *pvc_leases_find_iface(const struct pvc_leases *l,
+					      const char *container,
+					      const char *iface);
+/* Restores the (container, iface) order after building l by hand. */
+void pvc_leases_sort(struct pvc_leases *l);
+/* "aa:bb:cc:dd:ee:ff" (either case) -> 6 bytes; 0 or -EINVAL. */
+int pvc_mac_parse(const char *s, uint8_t mac[6]);
+/* 6 bytes -> "aa:bb:cc:dd:ee:ff" (len >= 18). */
+void pvc_mac_format(const uint8_t mac[6], char *buf, size_t len);
 
 /* Lease file (JSON). A missing file is an empty set. */
 int pvc_leases_load(const char *path, struct pvc_leases *out,

@@ -1,0 +1,218 @@
+/* The xconnect graph (SPEC §5, docs/graph.md): one JSON object per link,
+ * field-compatible with Pantavisor's /xconnect-graph. Pure and
+ * deterministic, because the daemon's ETag is a hash of pvc_graph_dump(). */
+#include "ctrl/graph.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static ssize_t container_index(const struct pvc_state *st, const char *name)
+{
+	for (size_t i = 0; name && i < st->n_containers; i++)
+		if (strcmp(st->containers[i].name, name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static const struct pvc_export *export_find(const struct pvc_container *c,
+					    const char *name)
+{
+	for (size_t i = 0; name && i < c->n_exports; i++)
+		if (strcmp(c->exports[i].name, name) == 0)
+			return &c->exports[i];
+	return NULL;
+}
+
+/* The container (other than the consumer) that exports service name; the
+ * first in name order if, against the validator, there are several. */
+static ssize_t provider_index(const struct pvc_state *st, size_t consumer,
+			      const char *name, const size_t *order)
+{
+	for (size_t k = 0; k < st->n_containers; k++) {
+		size_t j = order[k];
+		if (j != consumer && export_find(&st->containers[j], name))
+			return (ssize_t)j;
+	}
+	return -1;
+}
+
+static const char *str_or(const char *s, const char *dflt)
+{
+	return s ? s : dflt;
+}
+
+static pid_t pid_of(const pid_t *pids, ssize_t i)
+{
+	return pids && i >= 0 ? pids[i] : 0;
+}
+
+/* Where the provider's service is reached: its socket path, else
+ * "IP:PORT" of its address; "" while it has none (no lease yet, or no
+ * network at all). */
+static void backend_of(const struct pvc_container *p,
+		       const struct pvc_export *e,
+		       const struct pvc_leases *leases, char *buf, size_t len)
+{
+	struct pvx_hostport hp = {.family = AF_INET, .port = e->port};
+	const struct pvc_lease *l;
+
+	buf[0] = '\0';
+	if (e->socket && e->socket[0]) {
+		snprintf(buf, len, "%s", e->socket);
+		return;
+	}
+	if (e->port == 0)
+		return;
+	switch (p->mode) {
+	case PVC_NET_HOST:
+		hp.ip.v4.s_addr = htonl(INADDR_LOOPBACK);
+		break;
+	case PVC_NET_POOL:
+		l = pvc_leases_find(leases, p->name);
+		if (!l)
+			return;
+		hp.ip.v4 = l->ip;
+		break;
+	case PVC_NET_NONE:
+	default:
+		return;
+	}
+	pvx_hostport_format(&hp, buf, len);
+}
+
+/* The upstream fields, in the upstream order (json objects keep insertion
+ * order, so the dump is stable and readable). */
+static json_t *link_new(const char *type, const char *name,
+			const char *consumer, pid_t consumer_pid,
+			const char *provider, pid_t provider_pid,
+			const char *role, const char *interface,
+			const char *target, const char *socket)
+{
+	return json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:s, s:s, s:s, s:s}",
+			 "type", type, "name", name, "consumer", consumer,
+			 "consumer_pid", (json_int_t)consumer_pid, "provider",
+			 provider, "provider_pid", (json_int_t)provider_pid,
+			 "role", role, "interface", interface, "target", target,
+			 "socket", socket);
+}
+
+static int order_cmp(const void *a, const void *b, void *arg)
+{
+	const struct pvc_state *st = arg;
+	const size_t *x = a, *y = b;
+	return strcmp(st->containers[*x].name, st->containers[*y].name);
+}
+
+/* Container indices in name order (the loader sorts already; this makes
+ * the graph's order independent of that). */
+static size_t *name_order(const struct pvc_state *st)
+{
+	size_t *order =
+	    calloc(st->n_containers ? st->n_containers : 1, sizeof(*order));
+	if (!order)
+		return NULL;
+	for (size_t i = 0; i < st->n_containers; i++)
+		order[i] = i;
+	qsort_r(order, st->n_containers, sizeof(*order), order_cmp, (void *)st);
+	return order;
+}
+
+static int add_mesh_links(const struct pvc_state *st,
+			  const struct pvc_leases *leases, const pid_t *pids,
+			  const size_t *order, json_t *graph)
+{
+	char sock[PVX_PATH_MAX + PVX_ADDRSTRLEN];
+
+	for (size_t k = 0; k < st->n_containers; k++) {
+		size_t ci = order[k];
+		const struct pvc_container *c = &st->containers[ci];
+
+		for (size_t r = 0; r < c->n_requires; r++) {
+			const struct pvc_require *q = &c->requires[r];
+			ssize_t pi = provider_index(st, ci, q->name, order);
+			const struct pvc_container *p;
+			json_t *link;
+
+			/* No provider: nothing to connect to. An optional
+			 * requirement may be absent; a required one is the
+			 * validator's business. */
+			if (pi < 0)
+				continue;
+			p = &st->containers[pi];
+			backend_of(p, export_find(p, q->name), leases, sock,
+				   sizeof(sock));
+			link =
+			    link_new(str_or(q->type, ""), q->name, c->name,
+				     pid_of(pids, (ssize_t)ci), p->name,
+				     pid_of(pids, pi), str_or(q->role, "any"),
+				     str_or(q->interface, str_or(q->type, "")),
+				     str_or(q->target, ""), sock);
+			if (!link || json_array_append_new(graph, link))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int add_ingress_links(const struct pvc_state *st,
+			     const struct pvc_leases *leases, const pid_t *pids,
+			     json_t *graph)
+{
+	char sock[PVX_PATH_MAX + PVX_ADDRSTRLEN];
+
+	for (size_t i = 0; i < st->n_ingress; i++) {
+		const struct pvc_ingress *g = &st->ingress[i];
+		ssize_t pi = container_index(st, g->provider);
+		const struct pvc_export *e;
+		json_t *link;
+
+		/* Refused by the validator; never emit a half link. */
+		if (pi < 0)
+			continue;
+		e = export_find(&st->containers[pi], g->service);
+		if (!e)
+			continue;
+		backend_of(&st->containers[pi], e, leases, sock, sizeof(sock));
+		link = link_new(str_or(g->type, ""), g->service, "EXTERNAL", 0,
+				g->provider, pid_of(pids, pi), "EXTERNAL", "",
+				str_or(g->external, ""), sock);
+		if (!link)
+			return -1;
+		if (json_object_set_new(link, "ingress",
+					json_string(g->name))) {
+			json_decref(link);
+			return -1;
+		}
+		if (json_array_append_new(graph, link))
+			return -1;
+	}
+	return 0;
+}
+
+json_t *pvc_graph_build(const struct pvc_state *st,
+			const struct pvc_leases *leases, const pid_t *pids)
+{
+	json_t *graph = json_array();
+	size_t *order = name_order(st);
+
+	if (!graph || !order)
+		goto fail;
+	/* Container links in consumer-name order, then ingress links in
+	 * rule order. */
+	if (add_mesh_links(st, leases, pids, order, graph) < 0 ||
+	    add_ingress_links(st, leases, pids, graph) < 0)
+		goto fail;
+	free(order);
+	return graph;
+fail:
+	free(order);
+	json_decref(graph);
+	return NULL;
+}
+
+char *pvc_graph_dump(const json_t *graph)
+{
+	return json_dumps(graph, JSON_COMPACT | JSON_PRESERVE_ORDER);
+}
