@@ -1,0 +1,521 @@
+# shellcheck shell=bash
+# Sandbox harness sourced by every pvx end-to-end test and by scripts/demo:
+# a "device" network namespace with no uplink, processes recorded by PID,
+# and a cleanup that leaves nothing behind (SPEC §9, docs/testing.md).
+#
+# Usage (the script runs as root; ctest sets PVX_BIN and PVX_SRC):
+#   . "$(dirname "$0")/lib/sandbox.sh"
+#   sb_init t11              # prefix "pvxt11-", temp dir, lock, traps
+#   sb_device                # netns "pvxt11-dev": lo up, no route out
+#   sb_pvx_up "$PVX_SRC/examples/ingress-hybrid"   # pv-ctrld + pv-xconnect
+#   sb_wait_for "nginx-http has a socket" 20 sb_graph_has nginx-http socket
+#   body=$(sb_dev_exec "${SB_CURL[@]}" http://127.0.0.1:80/)
+#   sb_pass "seed test 11"   # optional; the EXIT trap cleans up in any case
+#
+# Set-up
+#   sb_init ID              ID: 1-6 of [a-z0-9]. Sets SB_PREFIX="pvxID-",
+#                           SB_TMP (mktemp -d), SB_CTRL (control socket path),
+#                           SB_STATE (--state-dir), PVX_BIN, PVX_SRC; takes a
+#                           lock per ID, removes leftovers of a crashed run
+#                           with the same ID, installs the EXIT/INT/TERM trap,
+#                           snapshots the root netns (10.x addrs/routes).
+#   sb_netns NAME           creates netns "${SB_PREFIX}NAME" with lo up.
+#   sb_device               sb_netns dev; SB_DEV=its name. Never gets a
+#                           default route or an interface leading outside.
+# Running things
+#   sb_in NS CMD...         runs CMD in netns NS (ip netns exec).
+#   sb_dev_exec CMD...      sb_in "$SB_DEV" CMD...
+#   sb_spawn NAME CMD...    starts CMD in the background, output to
+#                           $SB_TMP/NAME.log, records "NAME PID STARTTIME";
+#                           sets SB_LAST_PID. Do not call inside $(...).
+#                           CMD must exec its program (ip netns exec,
+#                           unshare, nsenter, env do): the PID stays that of
+#                           the program. sb_in/sb_dev_exec are accepted.
+#   sb_record NAME PID      records a PID the test learned (e.g. a container
+#                           pid from the graph): cleanup kills it if alive.
+#   sb_pid NAME             prints the recorded PID of NAME.
+#   sb_alive PID [START]    true while PID lives (and has that start time).
+#   sb_stop NAME [GRACE_S]  SIGTERM, wait up to GRACE_S (5), then SIGKILL;
+#                           returns the exit status when NAME was our child.
+#   sb_wait_for DESC TMO_S CMD...  polls CMD (in a subshell, quiet) every
+#                           0.1 s until it succeeds; sb_fail after TMO_S.
+#   sb_netns_private PID    true once PID's netns differs from ours (the
+#                           `unshare --net` race: wait for this before
+#                           handing the PID to anything).
+#   sb_netns_of PID         prints PID's netns id ("net:[4026...]").
+# Checks
+#   sb_listen_pids NS PORT  PIDs owning a TCP listener on PORT in netns NS
+#                           (NS "-" = root; "pid:N" = the netns of PID N).
+#   sb_assert_root_clean    fails if the root netns gained a 10.x address or
+#                           route since sb_init, holds a link named
+#                           ${SB_PREFIX}*, or a recorded PID has a socket in
+#                           it. Also run by the cleanup.
+#   sb_log MSG / sb_step TITLE / sb_ok MSG / sb_fail MSG (exit 1) / sb_pass
+#   SB_CURL                 curl argv: no proxy, 5 s timeout, fail on error.
+# pvx helpers (binaries from $PVX_BIN, private socket and state dir)
+#   sb_pvx_up STATE [ARGS]  spawns "ctrld" (pv-ctrld --state STATE --ctrl
+#                           $SB_CTRL --state-dir $SB_STATE ARGS) and "xconnect"
+#                           (pv-xconnect --ctrl $SB_CTRL) in the device, and
+#                           waits for the control socket.
+#   sb_api METHOD PATH [BODY]  HTTP on the control socket (curl
+#                           --unix-socket), body on stdout; fails on >= 400.
+#   sb_graph                prints the graph JSON.
+#   sb_graph_get NAME FIELD prints FIELD of the (first) link named NAME.
+#   sb_graph_has NAME FIELD true when that field is non-empty and not 0.
+#   sb_container_get NAME FIELD  FIELD of container NAME in GET /containers.
+#   sb_json EXPR            reads JSON on stdin, prints python EXPR of `j`.
+# Cleanup (trap on EXIT, INT, TERM; also after a failure):
+#   1. recorded PIDs get SIGTERM in reverse start order (SIGKILL after the
+#      grace), after their descendant tree was noted; survivors of that tree
+#      and any process carrying our PVX_SB_TOKEN in its environment are
+#      killed (all by PID, start time checked against PID reuse);
+#   2. processes left in our named namespaces are killed, the namespaces
+#      deleted (with them the bridges and veths inside);
+#   3. on failure the logs in SB_TMP are printed; SB_TMP is removed
+#      (kept when SB_KEEP=1);
+#   4. sb_assert_root_clean; a dirty root netns turns the exit status to 1.
+set -Eeuo pipefail
+
+SB_PY=/usr/bin/python3 # the system python, never a pyenv shim (PIDs!)
+SB_CURL=(curl -sS --noproxy '*' --max-time 5 --fail)
+SB_T0=${EPOCHREALTIME/./}
+SB_ID="" SB_PREFIX="" SB_TMP="" SB_DEV="" SB_CTRL="" SB_STATE=""
+SB_LAST_PID="" SB_ACTIVE=0 SB_MAINPID="" SB_ROOT_SNAP="" SB_PASSED=0
+
+sb_log() {
+	local now=${EPOCHREALTIME/./}
+	printf '[%7.3fs] %s\n' "$(((now - SB_T0) / 1000))e-3" "$*" >&2
+}
+sb_step() { printf '\n==== %s\n' "$*" >&2; }
+sb_ok() { sb_log "OK   $*"; }
+sb_fail() {
+	sb_log "FAIL $*"
+	exit 1
+}
+sb_pass() {
+	SB_PASSED=1
+	sb_log "PASS $*"
+}
+
+# --------------------------------------------------------------- processes
+# Field 22 of /proc/PID/stat (start time in clock ticks); fails for a
+# missing or zombie PID. PID + start time names a process uniquely.
+sb_starttime() {
+	local stat
+	{ stat=$(<"/proc/$1/stat"); } 2>/dev/null || return 1
+	stat=${stat##*) }
+	local -a f
+	read -r -a f <<<"$stat"
+	[[ ${f[0]} != Z ]] || return 1
+	printf '%s\n' "${f[19]}"
+}
+sb_alive() {
+	local st
+	st=$(sb_starttime "$1") || return 1
+	[[ -z ${2:-} || $st == "$2" ]]
+}
+sb_ppid() {
+	local stat
+	{ stat=$(<"/proc/$1/stat"); } 2>/dev/null || return 1
+	stat=${stat##*) }
+	local -a f
+	read -r -a f <<<"$stat"
+	printf '%s\n' "${f[1]}"
+}
+
+# sb_children_of PIDS...: every descendant, as "PID:START" (one ps call).
+sb_descendants() {
+	local -A kids=()
+	local pid ppid p
+	while read -r pid ppid; do
+		kids[$ppid]+=" $pid"
+	done < <(ps -e -o pid=,ppid=)
+	local -a queue=("$@") out=()
+	while ((${#queue[@]})); do
+		p=${queue[0]}
+		queue=("${queue[@]:1}")
+		for pid in ${kids[$p]:-}; do
+			out+=("$pid")
+			queue+=("$pid")
+		done
+	done
+	for pid in "${out[@]}"; do
+		p=$(sb_starttime "$pid") && printf '%s:%s\n' "$pid" "$p"
+	done
+	return 0
+}
+
+# sb_kill_entries GRACE_S PID:START...: SIGTERM all, wait, SIGKILL the rest.
+sb_kill_entries() {
+	local grace=$1 e pid want i
+	shift
+	local -a live=() still=()
+	for e in "$@"; do
+		pid=${e%%:*} want=${e#*:}
+		[[ $pid != "$$" && $pid != "$BASHPID" ]] || continue
+		sb_alive "$pid" "$want" || continue
+		kill -TERM "$pid" 2>/dev/null && live+=("$e")
+	done
+	for ((i = 0; i < grace * 20 && ${#live[@]}; i++)); do
+		sleep 0.05
+		still=()
+		for e in "${live[@]}"; do
+			if sb_alive "${e%%:*}" "${e#*:}"; then still+=("$e"); fi
+		done
+		live=("${still[@]}")
+	done
+	for e in "${live[@]}"; do
+		sb_log "pid ${e%%:*} ignored SIGTERM for ${grace}s: SIGKILL"
+		kill -KILL "${e%%:*}" 2>/dev/null || true
+	done
+	for e in "$@"; do
+		wait "${e%%:*}" 2>/dev/null || true
+	done
+	return 0
+}
+
+sb_record() {
+	local st
+	st=$(sb_starttime "$2") || return 0
+	printf '%s %s %s\n' "$1" "$2" "$st" >>"$SB_TMP/pids"
+}
+
+sb_spawn() {
+	local name=$1
+	shift
+	[[ $name =~ ^[A-Za-z0-9._-]+$ ]] || sb_fail "sb_spawn: bad name '$name'"
+	# A shell function would run in a forked subshell and $! would not be
+	# the program's PID: map our two wrappers to the command they run.
+	case $1 in
+	sb_in) set -- ip netns exec "${@:2}" ;;
+	sb_dev_exec) set -- ip netns exec "$SB_DEV" "${@:2}" ;;
+	esac
+	if declare -F "$1" >/dev/null; then
+		sb_fail "sb_spawn $name: $1 is a shell function (its PID would be a subshell's)"
+	fi
+	"$@" </dev/null >>"$SB_TMP/$name.log" 2>&1 9>&- &
+	SB_LAST_PID=$!
+	sb_record "$name" "$SB_LAST_PID"
+	sb_alive "$SB_LAST_PID" ||
+		sb_fail "$name died at once; see $SB_TMP/$name.log"
+	sb_log "started $name: pid $SB_LAST_PID"
+}
+
+sb_pid() {
+	awk -v n="$1" '$1 == n { p = $2 } END { if (p == "") exit 1; print p }' \
+		"$SB_TMP/pids"
+}
+sb_start_of() {
+	awk -v n="$1" '$1 == n { s = $3 } END { if (s == "") exit 1; print s }' \
+		"$SB_TMP/pids"
+}
+
+sb_stop() {
+	local name=$1 grace=${2:-5} pid st i rc=0
+	pid=$(sb_pid "$name") || sb_fail "sb_stop: $name was never started"
+	st=$(sb_start_of "$name")
+	sb_alive "$pid" "$st" || {
+		wait "$pid" 2>/dev/null || rc=$?
+		return "$rc"
+	}
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < grace * 20; i++)); do
+		sb_alive "$pid" "$st" || break
+		sleep 0.05
+	done
+	if sb_alive "$pid" "$st"; then
+		sb_log "$name (pid $pid) ignored SIGTERM for ${grace}s: SIGKILL"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || rc=$?
+	return "$rc"
+}
+
+sb_wait_for() {
+	local desc=$1 tmo=$2 i
+	shift 2
+	for ((i = 0; i < tmo * 10; i++)); do
+		if ("$@") >/dev/null 2>&1; then return 0; fi
+		sleep 0.1
+	done
+	sb_fail "timeout (${tmo}s) waiting for: $desc"
+}
+
+# ---------------------------------------------------------------- netns
+sb_netns_of() { readlink "/proc/$1/ns/net"; }
+sb_netns_private() {
+	local ns
+	ns=$(sb_netns_of "$1") || return 1
+	[[ $ns != "$(readlink /proc/self/ns/net)" ]]
+}
+
+sb_netns() {
+	local ns=$SB_PREFIX$1
+	ip netns add "$ns" || sb_fail "ip netns add $ns"
+	ip -n "$ns" link set lo up
+}
+
+sb_device() {
+	sb_netns dev
+	SB_DEV=${SB_PREFIX}dev
+	[[ -z $(ip -n "$SB_DEV" route show default) ]] ||
+		sb_fail "$SB_DEV has a default route"
+	sb_log "device netns $SB_DEV: lo up, no uplink, no default route"
+}
+
+sb_in() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+sb_dev_exec() { ip netns exec "$SB_DEV" "$@"; }
+
+# Runs CMD in the netns named by NS: "-" root, "pid:N" that of PID N, else a
+# named netns.
+sb_ns_run() {
+	local ns=$1
+	shift
+	case $ns in
+	-) "$@" ;;
+	pid:*) nsenter --net="/proc/${ns#pid:}/ns/net" "$@" ;;
+	*) ip netns exec "$ns" "$@" ;;
+	esac
+}
+
+sb_listen_pids() {
+	sb_ns_run "$1" ss -Hltnp "sport = :$2" |
+		grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u
+}
+
+# ---------------------------------------------------------------- root check
+# Only what can be ours is looked at: 10.x state that was not there at
+# sb_init, links named with our prefix, sockets of our recorded PIDs.
+sb_root_10x() {
+	{
+		ip -4 -o addr show | awk '{ print "addr", $2, $4 }'
+		ip -4 route show table all | sed 's/ expires [^ ]*//'
+	} | grep -E '(^|[^0-9.])10\.[0-9]+\.[0-9]+\.[0-9]+' | sed 's/ \+/ /g' |
+		sort || true
+}
+
+sb_assert_root_clean() {
+	local bad name pid st socks
+	bad=$(comm -13 <(printf '%s\n' "$SB_ROOT_SNAP") <(sb_root_10x) |
+		grep . || true)
+	[[ -z $bad ]] || {
+		sb_log "FAIL root netns gained a 10.x address/route: $bad"
+		return 1
+	}
+	bad=$(ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' |
+		grep -F -- "$SB_PREFIX" || true)
+	[[ -z $bad ]] || {
+		sb_log "FAIL root netns has our link(s): $bad"
+		return 1
+	}
+	if [[ -s $SB_TMP/pids ]]; then
+		socks=$(ss -Htuanp 2>/dev/null || true)
+		while read -r name pid st; do
+			sb_alive "$pid" "$st" || continue
+			if grep -q "pid=$pid," <<<"$socks"; then
+				sb_log "FAIL $name (pid $pid) has a socket in the root netns:"
+				grep "pid=$pid," <<<"$socks" >&2
+				return 1
+			fi
+		done <"$SB_TMP/pids"
+	fi
+	return 0
+}
+
+# ---------------------------------------------------------------- cleanup
+sb_our_netns() {
+	ip netns list 2>/dev/null | awk -v p="$SB_PREFIX" \
+		'index($1, p) == 1 { print $1 }'
+}
+
+# Processes whose environment carries our token (descendants that escaped
+# the tree, e.g. re-parented after a daemon died).
+sb_token_pids() {
+	local f pid st
+	for f in /proc/[0-9]*/environ; do
+		pid=${f#/proc/}
+		pid=${pid%/environ}
+		[[ $pid != "$$" && $pid != "$BASHPID" ]] || continue
+		if grep -qzx "PVX_SB_TOKEN=$PVX_SB_TOKEN" "$f" 2>/dev/null; then
+			st=$(sb_starttime "$pid") && printf '%s:%s\n' "$pid" "$st"
+		fi
+	done
+	return 0
+}
+
+sb_sweep_netns() {
+	local ns pid
+	local -a v
+	for ns in $(sb_our_netns); do
+		v=()
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do
+			sb_log "sweeping pid $pid ($(cat "/proc/$pid/comm" 2>/dev/null)) left in $ns"
+			v+=("$pid:$(sb_starttime "$pid" || echo 0)")
+		done
+		sb_kill_entries 3 "${v[@]}"
+		ip netns del "$ns" 2>/dev/null || sb_log "WARN cannot delete netns $ns"
+	done
+}
+
+sb_dump_logs() {
+	local f
+	for f in "$SB_TMP"/*.log; do
+		[[ -s $f ]] || continue
+		printf '\n---- %s (last 40 lines)\n' "${f##*/}" >&2
+		tail -n 40 "$f" >&2
+	done
+}
+
+sb_cleanup() {
+	local rc=$1 name pid st e
+	local -a mine=() tree=() strays=()
+	set +e
+	trap '' INT TERM
+	((SB_ACTIVE)) || return "$rc"
+	SB_ACTIVE=0
+	if ((rc != 0)); then
+		sb_log "exit status $rc: logs follow, then cleanup"
+		sb_dump_logs
+	fi
+	if [[ -s $SB_TMP/pids ]]; then
+		while read -r name pid st; do
+			mine=("$pid:$st" "${mine[@]}") # reverse start order
+		done <"$SB_TMP/pids"
+		mapfile -t tree < <(sb_descendants "${mine[@]%%:*}")
+		for e in "${mine[@]}"; do
+			sb_kill_entries 5 "$e"
+		done
+		sb_kill_entries 3 "${tree[@]}"
+	fi
+	mapfile -t strays < <(sb_token_pids)
+	if ((${#strays[@]})); then
+		sb_log "killing ${#strays[@]} stray process(es) with our token: ${strays[*]}"
+		sb_kill_entries 3 "${strays[@]}"
+	fi
+	sb_sweep_netns
+	if ! sb_assert_root_clean; then
+		rc=1
+	fi
+	if [[ ${SB_KEEP:-0} == 1 ]]; then
+		sb_log "SB_KEEP=1: kept $SB_TMP"
+	else
+		rm -rf -- "$SB_TMP"
+	fi
+	sb_log "cleanup done (exit $rc)"
+	return "$rc"
+}
+
+sb_on_exit() {
+	local rc=$?
+	# A subshell that exits must not clean up the sandbox of its parent.
+	[[ $BASHPID == "$SB_MAINPID" ]] || exit "$rc"
+	trap - ERR
+	sb_cleanup "$rc"
+	exit $?
+}
+
+# ---------------------------------------------------------------- init
+sb_init() {
+	local id=$1 tool lock here
+	[[ $id =~ ^[a-z0-9]{1,6}$ ]] || {
+		echo "sb_init: bad id '$id'" >&2
+		exit 2
+	}
+	((EUID == 0)) || {
+		echo "SKIP/FAIL: must run as root" >&2
+		exit 1
+	}
+	for tool in ip ss nsenter unshare curl ps flock "$SB_PY"; do
+		command -v "$tool" >/dev/null || {
+			echo "FAIL: missing tool $tool" >&2
+			exit 1
+		}
+	done
+	SB_ID=$id
+	SB_PREFIX=pvx$id-
+	here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+	PVX_SRC=${PVX_SRC:-$(cd "$here/../../.." && pwd)}
+	PVX_BIN=${PVX_BIN:-$PVX_SRC/build/bin}
+	export PVX_SRC PVX_BIN
+	# One run per ID at a time; fd 9 is closed in every spawned child.
+	lock=/run/lock/pvx-sandbox-$id.lock
+	[[ -d /run/lock ]] || lock=/tmp/pvx-sandbox-$id.lock
+	exec 9>"$lock"
+	flock -w 30 9 || {
+		echo "FAIL: another run with sandbox id '$id' holds $lock" >&2
+		exit 1
+	}
+	SB_TMP=$(mktemp -d "/tmp/pvx$id.XXXXXX")
+	chmod 755 "$SB_TMP"
+	: >"$SB_TMP/pids"
+	SB_CTRL=$SB_TMP/pv-ctrl
+	SB_STATE=$SB_TMP/state
+	mkdir -p "$SB_STATE"
+	PVX_SB_TOKEN=$SB_PREFIX$$-$(sb_starttime $$)
+	export PVX_SB_TOKEN
+	SB_ROOT_SNAP=$(sb_root_10x)
+	SB_MAINPID=$BASHPID
+	SB_ACTIVE=1
+	trap sb_on_exit EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	trap 'sb_log "command failed (rc=$?) at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND"' ERR
+	if [[ -n $(sb_our_netns) ]]; then
+		sb_log "removing leftovers of an earlier run: $(sb_our_netns | paste -sd' ')"
+		sb_sweep_netns
+	fi
+	sb_log "sandbox $SB_PREFIX: tmp $SB_TMP"
+}
+
+# ---------------------------------------------------------------- pvx
+sb_json() {
+	"$SB_PY" -c 'import json, sys
+j = json.load(sys.stdin)
+v = eval(sys.argv[1])
+if isinstance(v, (dict, list)):
+    print(json.dumps(v, indent=2, sort_keys=True))
+elif v is not None:
+    print(v)' "$1"
+}
+
+sb_api() {
+	local method=$1 path=$2 body=${3:-} out code
+	local -a data=()
+	[[ -z $body ]] || data=(-H 'Content-Type: application/json' --data-binary "$body")
+	out=$(curl -sS --max-time 10 --unix-socket "$SB_CTRL" -X "$method" \
+		"${data[@]}" -w '\n%{http_code}' "http://localhost$path") || return 1
+	code=${out##*$'\n'}
+	printf '%s\n' "${out%$'\n'*}"
+	[[ $code =~ ^[23] ]]
+}
+
+sb_graph() { sb_api GET /xconnect-graph; }
+sb_graph_get() {
+	sb_graph | sb_json "next((l.get('$2') for l in j if l.get('name') == '$1'), None)"
+}
+sb_graph_has() {
+	local v
+	v=$(sb_graph_get "$1" "$2") || return 1
+	[[ -n $v && $v != 0 ]]
+}
+sb_container_get() {
+	sb_api GET /containers | sb_json "next((c.get('$2') for c in (j if isinstance(j, list) else j.get('containers', [])) if c.get('name') == '$1'), None)"
+}
+
+sb_pvx_up() {
+	local state=$1 b
+	shift
+	for b in pv-ctrld pv-xconnect; do
+		[[ -x $PVX_BIN/$b ]] || sb_fail "$PVX_BIN/$b not built"
+	done
+	[[ -n $SB_DEV ]] || sb_device
+	sb_spawn ctrld ip netns exec "$SB_DEV" "$PVX_BIN/pv-ctrld" --state "$state" \
+		--ctrl "$SB_CTRL" --state-dir "$SB_STATE" "$@"
+	sb_wait_for "control socket $SB_CTRL" 10 test -S "$SB_CTRL"
+	sb_spawn xconnect ip netns exec "$SB_DEV" "$PVX_BIN/pv-xconnect" \
+		--ctrl "$SB_CTRL"
+}
