@@ -74,6 +74,7 @@
 #   3. on failure the logs in SB_TMP are printed; SB_TMP is removed
 #      (kept when SB_KEEP=1);
 #   4. sb_assert_root_clean; a dirty root netns turns the exit status to 1.
+# shellcheck disable=SC2034 # SB_* globals are for the sourcing scripts
 set -Eeuo pipefail
 
 SB_PY=/usr/bin/python3 # the system python, never a pyenv shim (PIDs!)
