@@ -22,6 +22,11 @@ struct pvc_runtime_conf {
 	/* Working directory and $PVX_STATE_DIR of process containers: the
 	 * directory holding the --state source (NULL: "/"). */
 	const char *workdir;
+	/* Directory of pv-ctrld's state (--state-dir): the runtime keeps
+	 * runtime.json there, the record of the bridges, veths and processes
+	 * it created, so that a restart after a crash removes exactly those
+	 * (NULL: no record, no crash cleanup). */
+	const char *state_dir;
 };
 
 struct pvc_runtime;
