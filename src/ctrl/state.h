@@ -29,6 +29,9 @@ struct pvc_pool {
 	struct pvx_cidr subnet;
 	struct in_addr gateway;
 	bool nat; /* parsed and reported; not applied (SPEC §10) */
+	/* Set by the loader while it checks a state with errors (the subnet
+	 * or gateway did not parse); never true in a returned state. */
+	bool invalid;
 };
 
 struct pvc_iface {
@@ -37,6 +40,12 @@ struct pvc_iface {
 	bool has_static;
 	struct in_addr static_ip;
 	char *mac; /* "aa:bb:…" as written, or NULL */
+	int static_prefix; /* prefix written with ipv4_address, -1: bare */
+	/* Where it was written, for messages: position in
+	 * network.interfaces[] (-1: the implied eth0), and whether pool came
+	 * from network.pool. */
+	int src_index;
+	bool pool_default;
 };
 
 /* A service the container exports (services.json). */
@@ -108,5 +117,22 @@ const struct pvc_pool *pvc_state_find_pool(const struct pvc_state *st,
 					   const char *name);
 const struct pvc_export *pvc_container_find_export(
 	const struct pvc_container *c, const char *name);
+/* The unique container exporting service (and its export in *exp, if exp
+ * is not NULL), or NULL when none or several do. */
+const struct pvc_container *pvc_state_find_provider(const struct pvc_state *st,
+						    const char *service,
+						    const struct pvc_export **exp);
+/* "pool", "host", "none". */
+const char *pvc_net_mode_name(enum pvc_net_mode mode);
+/* Deep comparison of what was asked (e.g. to restart only the containers
+ * whose definition changed on a reload). */
+bool pvc_container_equal(const struct pvc_container *a,
+			 const struct pvc_container *b);
+bool pvc_state_equal(const struct pvc_state *a, const struct pvc_state *b);
+
+/* Cross-checks of SPEC §3.4 on a parsed model (references, duplicates,
+ * collisions, static addresses, pools). pvc_state_load_* already run it;
+ * adds "file: path: reason" messages to el and returns -EINVAL if any. */
+int pvc_state_validate(const struct pvc_state *st, struct pvx_errlist *el);
 
 #endif

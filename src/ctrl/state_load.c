@@ -1,0 +1,1074 @@
+/* Loading a device state (SPEC §3): a state.json text or a directory of
+ * revision files becomes the model of state.h. The shape of every file and
+ * each field on its own are checked here; the cross-checks (references,
+ * duplicates, collisions) are in validate.c. Every problem is collected. */
+#include "ctrl/state.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define JPATH_MAX 256
+#define IFNAME_MAX 15 /* IFNAMSIZ - 1 */
+#define SAFE_RULE "1-64 of A-Za-z0-9._-, not starting with '.' or '-'"
+
+/* What the loader is working on: where messages go and which file they
+ * name. */
+struct ld {
+	struct pvx_errlist *el;
+	const char *file;
+	bool oom;
+};
+
+/* Adds "<file>: <path>: <reason>" ("<file>: <reason>" when path is ""). */
+__attribute__((format(printf, 3, 4))) static void
+lerr(struct ld *l, const char *path, const char *fmt, ...)
+{
+	char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (!msg) {
+		l->oom = true;
+		return;
+	}
+	if (path && *path)
+		pvx_errlist_add(l->el, "%s: %s: %s", l->file, path, msg);
+	else
+		pvx_errlist_add(l->el, "%s: %s", l->file, msg);
+	free(msg);
+}
+
+static char *ldup(struct ld *l, const char *s)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		l->oom = true;
+	return d;
+}
+
+static void *lcalloc(struct ld *l, size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+
+	if (!p)
+		l->oom = true;
+	return p;
+}
+
+/* JSON paths for messages; an absurdly long one is cut (marked '~'), not
+ * overflowed. */
+static void jcut(char *buf, int n)
+{
+	if (n >= JPATH_MAX)
+		buf[JPATH_MAX - 2] = '~';
+}
+
+static void jkey(char *buf, const char *path, const char *key)
+{
+	if (*path)
+		jcut(buf, snprintf(buf, JPATH_MAX, "%s.%s", path, key));
+	else
+		jcut(buf, snprintf(buf, JPATH_MAX, "%s", key));
+}
+
+static void jidx(char *buf, const char *path, size_t i)
+{
+	jcut(buf, snprintf(buf, JPATH_MAX, "%s[%zu]", path, i));
+}
+
+enum kind {
+	K_STRING, /* a JSON string */
+	K_OBJECT, /* a JSON object */
+	K_ARRAY,  /* a JSON array */
+	K_BOOL,	  /* true or false */
+};
+
+static const char *const kind_names[] = {"string", "object", "array",
+					 "boolean"};
+
+static bool is_kind(const json_t *v, enum kind k)
+{
+	switch (k) {
+	case K_STRING:
+		return json_is_string(v);
+	case K_OBJECT:
+		return json_is_object(v);
+	case K_ARRAY:
+		return json_is_array(v);
+	case K_BOOL:
+		return json_is_boolean(v);
+	}
+	return false;
+}
+
+/* obj[key] of kind k; NULL when absent (null counts as absent) or of the
+ * wrong kind, which is reported, as is a missing required member. */
+static json_t *member(struct ld *l, const json_t *obj, const char *path,
+		      const char *key, enum kind k, bool required)
+{
+	char p[JPATH_MAX];
+	json_t *v = json_object_get(obj, key);
+
+	jkey(p, path, key);
+	if (!v || json_is_null(v)) {
+		if (required)
+			lerr(l, p, "missing (required)");
+		return NULL;
+	}
+	if (!is_kind(v, k)) {
+		lerr(l, p, "expected %s", kind_names[k]);
+		return NULL;
+	}
+	return v;
+}
+
+static const char *mstr(struct ld *l, const json_t *obj, const char *path,
+			const char *key, bool required)
+{
+	json_t *v = member(l, obj, path, key, K_STRING, required);
+	char p[JPATH_MAX];
+
+	if (!v)
+		return NULL;
+	if (required && !*json_string_value(v)) {
+		jkey(p, path, key);
+		lerr(l, p, "must not be empty");
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+/* A port: integer 1-65535 or a numeric string. */
+static int json_port(struct ld *l, const json_t *v, const char *p,
+		     uint16_t *port)
+{
+	char err[128];
+
+	if (json_is_integer(v)) {
+		json_int_t n = json_integer_value(v);
+		if (n < 1 || n > 65535) {
+			lerr(l, p,
+			     "port %" JSON_INTEGER_FORMAT
+			     " out of range (1-65535)",
+			     n);
+			return -EINVAL;
+		}
+		*port = (uint16_t)n;
+		return 0;
+	}
+	if (json_is_string(v)) {
+		if (pvx_port_parse(json_string_value(v), port, err,
+				   sizeof(err))) {
+			lerr(l, p, "%s", err);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	lerr(l, p, "expected integer (1-65535) or numeric string");
+	return -EINVAL;
+}
+
+static bool ifname_ok(const char *s)
+{
+	return pvx_name_is_safe(s) && strlen(s) <= IFNAME_MAX;
+}
+
+/* "aa:bb:cc:dd:ee:ff", unicast (a veth refuses a multicast address). */
+static int mac_check(const char *s, char *err, size_t errlen)
+{
+	static const char hex[] = "0123456789abcdefABCDEF";
+
+	if (strlen(s) != 17)
+		goto bad;
+	for (size_t i = 0; i < 17; i++) {
+		if (i % 3 == 2) {
+			if (s[i] != ':')
+				goto bad;
+		} else if (!strchr(hex, s[i])) {
+			goto bad;
+		}
+	}
+	if (strtoul((char[]){s[0], s[1], 0}, NULL, 16) & 1) {
+		snprintf(err, errlen, "'%s' is a multicast address", s);
+		return -EINVAL;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen,
+		 "'%.32s' is not a MAC address (aa:bb:cc:dd:ee:ff)", s);
+	return -EINVAL;
+}
+
+/* ---- device.json ---- */
+
+static void parse_pool(struct ld *l, const char *name, const json_t *v,
+		       struct pvc_pool *p)
+{
+	char path[JPATH_MAX], sp[JPATH_MAX], err[128];
+	const char *type, *bridge, *subnet, *gw;
+	json_t *nat;
+
+	snprintf(path, sizeof(path), "network.pools.%s", name);
+	p->name = ldup(l, name);
+	p->invalid = true;
+	if (!pvx_name_is_safe(name))
+		lerr(l, path, "pool name '%s' is not safe (%s)", name,
+		     SAFE_RULE);
+	if (!json_is_object(v)) {
+		lerr(l, path, "expected object");
+		return;
+	}
+	type = mstr(l, v, path, "type", false);
+	if (type && strcmp(type, "bridge") != 0) {
+		jkey(sp, path, "type");
+		lerr(l, sp, "unsupported pool type '%s' (expected bridge)",
+		     type);
+	}
+	p->type = ldup(l, "bridge");
+	bridge = mstr(l, v, path, "bridge", true);
+	if (bridge) {
+		jkey(sp, path, "bridge");
+		if (strlen(bridge) > IFNAME_MAX)
+			lerr(l, sp, "bridge name '%s' longer than %d bytes",
+			     bridge, IFNAME_MAX);
+		else if (!pvx_name_is_safe(bridge))
+			lerr(l, sp,
+			     "bridge name '%s' is not a valid "
+			     "interface name (%s)",
+			     bridge, SAFE_RULE);
+		else
+			p->bridge = ldup(l, bridge);
+	}
+	nat = member(l, v, path, "nat", K_BOOL, false);
+	p->nat = nat && json_is_true(nat);
+
+	subnet = mstr(l, v, path, "subnet", true);
+	if (!subnet)
+		return;
+	jkey(sp, path, "subnet");
+	if (pvx_cidr_parse(subnet, &p->subnet, err, sizeof(err))) {
+		lerr(l, sp, "%s", err);
+		return;
+	}
+	/* A /30 holds the gateway and one container; smaller has no room. */
+	if (p->subnet.prefix > 30) {
+		lerr(l, sp, "subnet %s too small (at most /30)", subnet);
+		return;
+	}
+	gw = mstr(l, v, path, "gateway", false);
+	if (gw) {
+		jkey(sp, path, "gateway");
+		if (pvx_ipv4_parse(gw, &p->gateway, err, sizeof(err))) {
+			lerr(l, sp, "%s", err);
+			return;
+		}
+	} else if (!json_object_get(v, "gateway") ||
+		   json_is_null(json_object_get(v, "gateway"))) {
+		/* Not written: the first address of the subnet. */
+		p->gateway.s_addr = htonl(ntohl(p->subnet.addr.s_addr) + 1);
+	} else {
+		return; /* wrong type, reported */
+	}
+	p->invalid = false;
+}
+
+static int cmp_pool(const void *a, const void *b)
+{
+	const struct pvc_pool *x = a, *y = b;
+	return strcmp(x->name ? x->name : "", y->name ? y->name : "");
+}
+
+static void parse_ingress(struct ld *l, const json_t *v, const char *path,
+			  struct pvc_ingress *g)
+{
+	char sp[JPATH_MAX], err[160], pbuf[PVX_PATH_MAX];
+	const char *s;
+	int r;
+
+	if (!json_is_object(v)) {
+		lerr(l, path, "expected object");
+		return;
+	}
+	g->name = ldup(l, mstr(l, v, path, "name", true));
+	g->type = ldup(l, mstr(l, v, path, "type", true));
+	g->external = ldup(l, mstr(l, v, path, "external", true));
+	g->provider = ldup(l, mstr(l, v, path, "provider", true));
+	g->service = ldup(l, mstr(l, v, path, "service", true));
+	g->path = ldup(l, "");
+	if (!g->type)
+		return;
+	if (strcmp(g->type, "tcp") != 0 && strcmp(g->type, "http") != 0) {
+		jkey(sp, path, "type");
+		lerr(l, sp, "unknown ingress type '%s' (expected tcp or http)",
+		     g->type);
+		return;
+	}
+	if (!g->external)
+		return;
+	s = g->external;
+	jkey(sp, path, "external");
+	if (strcmp(g->type, "tcp") == 0) {
+		r = pvx_hostport_parse(s, &g->ext, err, sizeof(err));
+	} else {
+		r = pvx_hostport_parse_http(s, &g->ext, pbuf, sizeof(pbuf), err,
+					    sizeof(err));
+		if (!r) {
+			free(g->path);
+			g->path = ldup(l, pbuf);
+		}
+	}
+	if (r) {
+		lerr(l, sp, "%s", err);
+		/* family 0 marks it unparsed for the cross-checks */
+		memset(&g->ext, 0, sizeof(g->ext));
+	}
+}
+
+static void parse_device(struct ld *l, const json_t *dev, struct pvc_state *st)
+{
+	json_t *net, *pools, *ingress, *v;
+	const char *key;
+	char p[JPATH_MAX];
+	size_t i;
+
+	if (!json_is_object(dev)) {
+		lerr(l, "", "expected object");
+		return;
+	}
+	net = member(l, dev, "", "network", K_OBJECT, false);
+	pools =
+	    net ? member(l, net, "network", "pools", K_OBJECT, false) : NULL;
+	if (pools && json_object_size(pools)) {
+		st->pools =
+		    lcalloc(l, json_object_size(pools), sizeof(*st->pools));
+		if (!st->pools)
+			return;
+		json_object_foreach(pools, key, v)
+		{
+			parse_pool(l, key, v, &st->pools[st->n_pools++]);
+		}
+		qsort(st->pools, st->n_pools, sizeof(*st->pools), cmp_pool);
+	}
+	ingress = member(l, dev, "", "ingress", K_ARRAY, false);
+	if (ingress && json_array_size(ingress)) {
+		st->ingress =
+		    lcalloc(l, json_array_size(ingress), sizeof(*st->ingress));
+		if (!st->ingress)
+			return;
+		json_array_foreach(ingress, i, v)
+		{
+			jidx(p, "ingress", i);
+			parse_ingress(l, v, p, &st->ingress[st->n_ingress++]);
+		}
+	}
+}
+
+/* ---- <container>/run.json ---- */
+
+static char **parse_exec(struct ld *l, const json_t *run)
+{
+	json_t *a = member(l, run, "", "exec", K_ARRAY, true), *v;
+	char **argv, p[JPATH_MAX];
+	size_t i;
+
+	if (!a)
+		return NULL;
+	if (!json_array_size(a)) {
+		lerr(l, "exec", "must not be empty for a process container");
+		return NULL;
+	}
+	argv = lcalloc(l, json_array_size(a) + 1, sizeof(*argv));
+	if (!argv)
+		return NULL;
+	json_array_foreach(a, i, v)
+	{
+		jidx(p, "exec", i);
+		if (!json_is_string(v))
+			lerr(l, p, "expected string");
+		else if (i == 0 && !*json_string_value(v))
+			lerr(l, p, "must not be empty");
+		else
+			argv[i] = ldup(l, json_string_value(v));
+		if (!argv[i]) { /* keep the vector NULL-terminated */
+			for (size_t j = 0; j < i; j++)
+				free(argv[j]);
+			free(argv);
+			return NULL;
+		}
+	}
+	return argv;
+}
+
+static char **parse_env(struct ld *l, const json_t *run)
+{
+	json_t *o = member(l, run, "", "env", K_OBJECT, false), *v;
+	const char *key;
+	char **env, p[JPATH_MAX];
+	size_t n = 0;
+
+	if (!o || !json_object_size(o))
+		return NULL;
+	env = lcalloc(l, json_object_size(o) + 1, sizeof(*env));
+	if (!env)
+		return NULL;
+	json_object_foreach(o, key, v)
+	{
+		jkey(p, "env", key);
+		if (!*key || strchr(key, '=')) {
+			lerr(l, p, "invalid variable name '%s'", key);
+			continue;
+		}
+		if (!json_is_string(v)) {
+			lerr(l, p, "expected string");
+			continue;
+		}
+		if (asprintf(&env[n], "%s=%s", key, json_string_value(v)) < 0) {
+			env[n] = NULL;
+			l->oom = true;
+			continue;
+		}
+		n++;
+	}
+	return env;
+}
+
+static void parse_iface(struct ld *l, const json_t *v, const char *path,
+			const char *netpool, struct pvc_iface *f)
+{
+	char sp[JPATH_MAX], err[128];
+	const char *name, *pool, *ip, *mac;
+
+	f->static_prefix = -1;
+	if (!json_is_object(v)) {
+		lerr(l, path, "expected object");
+		return;
+	}
+	name = mstr(l, v, path, "name", false);
+	if (name && !ifname_ok(name)) {
+		jkey(sp, path, "name");
+		lerr(l, sp,
+		     "interface name '%s' is not valid (%s, at most %d "
+		     "bytes)",
+		     name, SAFE_RULE, IFNAME_MAX);
+		name = NULL;
+	}
+	f->name = ldup(l, name ? name : "eth0");
+	pool = mstr(l, v, path, "pool", false);
+	if (!pool && !json_object_get(v, "pool")) {
+		pool = netpool;
+		f->pool_default = true;
+		if (!pool)
+			lerr(l, path,
+			     "no pool (set pool here or network.pool)");
+	}
+	f->pool = ldup(l, pool);
+	ip = mstr(l, v, path, "ipv4_address", false);
+	if (ip) {
+		jkey(sp, path, "ipv4_address");
+		if (pvx_ipv4_cidr_or_bare_parse(
+			ip, &f->static_ip, &f->static_prefix, err, sizeof(err)))
+			lerr(l, sp, "%s", err);
+		else
+			f->has_static = true;
+	}
+	mac = mstr(l, v, path, "mac_address", false);
+	if (mac) {
+		jkey(sp, path, "mac_address");
+		if (mac_check(mac, err, sizeof(err)))
+			lerr(l, sp, "%s", err);
+		else
+			f->mac = ldup(l, mac);
+	}
+}
+
+static void parse_network(struct ld *l, const json_t *run,
+			  struct pvc_container *c)
+{
+	json_t *net = member(l, run, "", "network", K_OBJECT, false);
+	json_t *ifs, *v;
+	const char *mode, *pool, *host;
+	char p[JPATH_MAX];
+	size_t i;
+
+	c->mode = PVC_NET_NONE;
+	if (!net)
+		return;
+	mode = mstr(l, net, "network", "mode", false);
+	pool = mstr(l, net, "network", "pool", false);
+	host = mstr(l, net, "network", "hostname", false);
+	ifs = member(l, net, "network", "interfaces", K_ARRAY, false);
+	if (host) {
+		if (pvx_name_is_safe(host))
+			c->hostname = ldup(l, host);
+		else
+			lerr(l, "network.hostname",
+			     "hostname '%s' is not valid (%s)", host,
+			     SAFE_RULE);
+	}
+	if (!mode) {
+		/* Interfaces naming their pools imply the pool mode too. */
+		if (pool || (ifs && json_array_size(ifs)))
+			c->mode = PVC_NET_POOL;
+	} else if (strcmp(mode, "pool") == 0) {
+		c->mode = PVC_NET_POOL;
+	} else if (strcmp(mode, "host") == 0) {
+		c->mode = PVC_NET_HOST;
+	} else if (strcmp(mode, "none") == 0) {
+		c->mode = PVC_NET_NONE;
+	} else {
+		lerr(l, "network.mode",
+		     "unknown network mode '%s' (expected pool, host or none)",
+		     mode);
+		return;
+	}
+	if (c->mode != PVC_NET_POOL)
+		return; /* interfaces only matter on a pool */
+	if (!ifs || !json_array_size(ifs)) {
+		c->ifaces = lcalloc(l, 1, sizeof(*c->ifaces));
+		if (!c->ifaces)
+			return;
+		c->n_ifaces = 1;
+		c->ifaces[0].name = ldup(l, "eth0");
+		c->ifaces[0].pool = ldup(l, pool);
+		c->ifaces[0].static_prefix = -1;
+		c->ifaces[0].src_index = -1;
+		c->ifaces[0].pool_default = true;
+		if (!pool)
+			lerr(l, "network",
+			     "mode pool needs a pool (network.pool or "
+			     "network.interfaces[].pool)");
+		return;
+	}
+	c->ifaces = lcalloc(l, json_array_size(ifs), sizeof(*c->ifaces));
+	if (!c->ifaces)
+		return;
+	json_array_foreach(ifs, i, v)
+	{
+		struct pvc_iface *f = &c->ifaces[c->n_ifaces++];
+		jidx(p, "network.interfaces", i);
+		f->src_index = (int)i;
+		parse_iface(l, v, p, pool, f);
+		for (size_t j = 0; j < i && f->name; j++) {
+			if (c->ifaces[j].name &&
+			    strcmp(c->ifaces[j].name, f->name) == 0) {
+				lerr(l, p,
+				     "duplicate interface '%s' (also "
+				     "network.interfaces[%zu])",
+				     f->name, j);
+				break;
+			}
+		}
+	}
+}
+
+static void parse_require(struct ld *l, const json_t *v, const char *path,
+			  bool optional, struct pvc_require *r)
+{
+	char sp[JPATH_MAX], err[160];
+	struct pvx_hostport hp;
+
+	r->optional = optional;
+	if (!json_is_object(v)) {
+		lerr(l, path, "expected object");
+		return;
+	}
+	r->name = ldup(l, mstr(l, v, path, "name", true));
+	r->type = ldup(l, mstr(l, v, path, "type", true));
+	r->target = ldup(l, mstr(l, v, path, "target", true));
+	r->role = ldup(l, mstr(l, v, path, "role", false));
+	r->interface = ldup(l, mstr(l, v, path, "interface", false));
+	if (!r->type || !r->target)
+		return;
+	/* The target is where the consumer connects: a socket path for
+	 * unix, an address for tcp. */
+	jkey(sp, path, "target");
+	if (strcmp(r->type, "unix") == 0 &&
+	    pvx_path_check(r->target, err, sizeof(err)))
+		lerr(l, sp, "%s", err);
+	else if (strcmp(r->type, "tcp") == 0 &&
+		 pvx_hostport_parse(r->target, &hp, err, sizeof(err)))
+		lerr(l, sp, "%s", err);
+}
+
+static void parse_requires(struct ld *l, const json_t *run,
+			   struct pvc_container *c)
+{
+	static const char *const keys[] = {"required", "optional"};
+	json_t *svc = member(l, run, "", "services", K_OBJECT, false);
+	json_t *a[2] = {NULL, NULL}, *v;
+	char p[JPATH_MAX], base[JPATH_MAX];
+	size_t i, n = 0;
+
+	if (!svc)
+		return;
+	for (int k = 0; k < 2; k++) {
+		a[k] = member(l, svc, "services", keys[k], K_ARRAY, false);
+		n += a[k] ? json_array_size(a[k]) : 0;
+	}
+	if (!n)
+		return;
+	c->requires = lcalloc(l, n, sizeof(*c->requires));
+	if (!c->requires)
+		return;
+	for (int k = 0; k < 2; k++) {
+		if (!a[k])
+			continue;
+		jkey(base, "services", keys[k]);
+		json_array_foreach(a[k], i, v)
+		{
+			jidx(p, base, i);
+			parse_require(l, v, p, k == 1,
+				      &c->requires[c->n_requires++]);
+		}
+	}
+}
+
+static void parse_run(struct ld *l, const char *name, const json_t *run,
+		      struct pvc_container *c)
+{
+	const char *s;
+
+	if (!pvx_name_is_safe(name))
+		lerr(l, "", "container name '%s' is not safe (%s)", name,
+		     SAFE_RULE);
+	if (!json_is_object(run)) {
+		lerr(l, "", "expected object");
+		return;
+	}
+	s = mstr(l, run, "", "name", false);
+	if (s && strcmp(s, name) != 0)
+		lerr(l, "name", "'%s' differs from the folder name '%s'", s,
+		     name);
+	s = mstr(l, run, "", "type", false);
+	if (s && !*s) {
+		lerr(l, "type", "must not be empty");
+		s = NULL;
+	}
+	/* Pantavisor's containers are LXC ones: started by something else. */
+	c->type = ldup(l, s ? s : "lxc");
+	if (c->type && strcmp(c->type, "process") == 0)
+		c->exec = parse_exec(l, run);
+	c->env = parse_env(l, run);
+	parse_network(l, run, c);
+	parse_requires(l, run, c);
+}
+
+/* ---- <container>/services.json ---- */
+
+static void parse_export(struct ld *l, const json_t *v, const char *path,
+			 struct pvc_export *e)
+{
+	char sp[JPATH_MAX], err[160];
+	json_t *port;
+	const char *sock;
+	bool has_sock;
+
+	if (!json_is_object(v)) {
+		lerr(l, path, "expected object");
+		return;
+	}
+	e->name = ldup(l, mstr(l, v, path, "name", true));
+	e->type = ldup(l, mstr(l, v, path, "type", true));
+	port = json_object_get(v, "port");
+	if (port && json_is_null(port))
+		port = NULL;
+	if (port) {
+		jkey(sp, path, "port");
+		json_port(l, port, sp, &e->port);
+	}
+	sock = mstr(l, v, path, "socket", false);
+	has_sock = json_object_get(v, "socket") &&
+		   !json_is_null(json_object_get(v, "socket"));
+	if (sock) {
+		jkey(sp, path, "socket");
+		if (pvx_path_check(sock, err, sizeof(err)))
+			lerr(l, sp, "%s", err);
+		else
+			e->socket = ldup(l, sock);
+	}
+	if (!e->type)
+		return;
+	if (strcmp(e->type, "tcp") == 0 && !port && !has_sock)
+		lerr(l, path, "tcp service '%s' needs a port or a socket",
+		     e->name ? e->name : "");
+	else if ((strcmp(e->type, "unix") == 0 ||
+		  strcmp(e->type, "rest") == 0 ||
+		  strcmp(e->type, "http") == 0) &&
+		 !has_sock)
+		lerr(l, path, "%s service '%s' needs a socket", e->type,
+		     e->name ? e->name : "");
+}
+
+static void parse_services(struct ld *l, const json_t *svc,
+			   struct pvc_container *c)
+{
+	const json_t *a;
+	json_t *v;
+	const char *base = "";
+	char p[JPATH_MAX];
+	size_t i;
+
+	if (json_is_array(svc)) {
+		a = svc; /* older manifests: a bare array */
+	} else if (json_is_object(svc)) {
+		json_t *spec = json_object_get(svc, "#spec");
+		if (spec &&
+		    (!json_is_string(spec) ||
+		     strcmp(json_string_value(spec), PVC_SERVICES_SPEC) != 0))
+			lerr(l, "#spec", "unsupported spec (expected '%s')",
+			     PVC_SERVICES_SPEC);
+		a = member(l, svc, "", "services", K_ARRAY, true);
+		base = "services";
+		if (!a)
+			return;
+	} else {
+		lerr(l, "", "expected object or array");
+		return;
+	}
+	if (!json_array_size(a))
+		return;
+	c->exports = lcalloc(l, json_array_size(a), sizeof(*c->exports));
+	if (!c->exports)
+		return;
+	json_array_foreach(a, i, v)
+	{
+		jidx(p, base, i);
+		parse_export(l, v, p, &c->exports[c->n_exports++]);
+	}
+}
+
+/* ---- sources: the files found, before parsing ---- */
+
+struct src_ct {
+	char *name;
+	json_t *run; /* NULL: run.json could not be read */
+	json_t *svc;
+	bool has_run; /* a run.json exists (even if unreadable) */
+};
+
+struct src {
+	json_t *device;
+	struct src_ct *v;
+	size_t n, cap;
+};
+
+static struct src_ct *src_get(struct src *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->v[i].name, name) == 0)
+			return &s->v[i];
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 8;
+		struct src_ct *v = realloc(s->v, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		s->v = v;
+		s->cap = cap;
+	}
+	memset(&s->v[s->n], 0, sizeof(s->v[s->n]));
+	s->v[s->n].name = strdup(name);
+	if (!s->v[s->n].name)
+		return NULL;
+	return &s->v[s->n++];
+}
+
+static void src_free(struct src *s)
+{
+	json_decref(s->device);
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->v[i].name);
+		json_decref(s->v[i].run);
+		json_decref(s->v[i].svc);
+	}
+	free(s->v);
+}
+
+static int cmp_src(const void *a, const void *b)
+{
+	const struct src_ct *x = a, *y = b;
+	return strcmp(x->name, y->name);
+}
+
+/* Parses and validates what was found. n0: the error count before
+ * loading (syntax errors found on the way count). */
+static struct pvc_state *build(struct src *s, struct pvx_errlist *el, size_t n0)
+{
+	struct ld l = {.el = el, .file = "device.json"};
+	struct pvc_state *st = calloc(1, sizeof(*st));
+	char file[PATH_MAX];
+	size_t n = 0;
+
+	if (!st)
+		goto oom;
+	if (s->device)
+		parse_device(&l, s->device, st);
+	qsort(s->v, s->n, sizeof(*s->v), cmp_src);
+	for (size_t i = 0; i < s->n; i++)
+		n += s->v[i].has_run;
+	if (n) {
+		st->containers = lcalloc(&l, n, sizeof(*st->containers));
+		if (!st->containers)
+			goto oom;
+	}
+	/* Sorted by name: the graph and the API list them in this order. */
+	for (size_t i = 0; i < s->n; i++) {
+		struct src_ct *sc = &s->v[i];
+		struct pvc_container *c;
+		if (!sc->has_run)
+			continue; /* services.json alone is not a container */
+		c = &st->containers[st->n_containers++];
+		c->name = ldup(&l, sc->name);
+		if (!sc->run)
+			continue; /* unreadable: already reported */
+		snprintf(file, sizeof(file), "%s/run.json", sc->name);
+		l.file = file;
+		parse_run(&l, sc->name, sc->run, c);
+		if (sc->svc) {
+			snprintf(file, sizeof(file), "%s/services.json",
+				 sc->name);
+			parse_services(&l, sc->svc, c);
+		}
+	}
+	if (l.oom)
+		goto oom;
+	/* Cross-checks run even after errors, so that every problem is
+	 * reported at once; they skip what did not parse. */
+	pvc_state_validate(st, el);
+	if (el->n > n0)
+		goto fail;
+	return st;
+oom:
+	pvx_errlist_add(el, "out of memory while loading the state");
+fail:
+	pvc_state_free(st);
+	return NULL;
+}
+
+/* Registers a "<folder>/<file>" key or path; others are not ours. */
+static int src_add_file(struct src *s, const char *key, json_t *v)
+{
+	const char *slash = strchr(key, '/');
+	struct src_ct *c;
+	char name[PATH_MAX];
+	size_t n;
+	bool run;
+
+	if (!slash || slash == key || strchr(slash + 1, '/'))
+		return 0;
+	if (strcmp(slash + 1, "run.json") == 0)
+		run = true;
+	else if (strcmp(slash + 1, "services.json") == 0)
+		run = false;
+	else
+		return 0;
+	n = (size_t)(slash - key);
+	if (n >= sizeof(name))
+		n = sizeof(name) - 1;
+	memcpy(name, key, n);
+	name[n] = '\0';
+	/* bsp/run.json is Pantavisor's board support package, _sigs/ and
+	 * _config/ hold signatures and configuration: not containers. */
+	if (strcmp(name, "bsp") == 0 || name[0] == '_')
+		return 0;
+	c = src_get(s, name);
+	if (!c)
+		return -ENOMEM;
+	if (run) {
+		c->has_run = true;
+		c->run = json_incref(v);
+	} else {
+		c->svc = json_incref(v);
+	}
+	return 0;
+}
+
+static struct pvc_state *load_json(json_t *root, const char *origin,
+				   struct pvx_errlist *el, size_t n0)
+{
+	struct src s = {0};
+	struct pvc_state *st;
+	const char *key;
+	json_t *spec, *v;
+
+	if (!json_is_object(root)) {
+		pvx_errlist_add(el, "%s: expected a JSON object", origin);
+		return NULL;
+	}
+	spec = json_object_get(root, "#spec");
+	if (!spec)
+		pvx_errlist_add(el, "%s: #spec: missing (expected '%s')",
+				origin, PVC_STATE_SPEC);
+	else if (!json_is_string(spec) ||
+		 strcmp(json_string_value(spec), PVC_STATE_SPEC) != 0)
+		pvx_errlist_add(el,
+				"%s: #spec: unsupported spec (expected '%s')",
+				origin, PVC_STATE_SPEC);
+	json_object_foreach(root, key, v)
+	{
+		if (strcmp(key, "device.json") == 0) {
+			s.device = json_incref(v);
+		} else if (src_add_file(&s, key, v)) {
+			pvx_errlist_add(el, "out of memory while loading the "
+					    "state");
+			src_free(&s);
+			return NULL;
+		}
+	}
+	st = build(&s, el, n0);
+	src_free(&s);
+	return st;
+}
+
+struct pvc_state *pvc_state_load_buf(const char *buf, size_t len,
+				     const char *origin, struct pvx_errlist *el)
+{
+	size_t n0 = el->n;
+	struct pvc_state *st;
+	json_error_t je;
+	json_t *root;
+
+	if (!origin)
+		origin = "state.json";
+	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+	if (!root) {
+		pvx_errlist_add(el, "%s:%d:%d: %s", origin, je.line, je.column,
+				je.text);
+		return NULL;
+	}
+	st = load_json(root, origin, el, n0);
+	json_decref(root);
+	return st;
+}
+
+/* Reads dir/rel: the JSON (new reference), or NULL when missing (*missing
+ * set) or broken (reported). */
+static json_t *load_file(const char *dir, const char *rel,
+			 struct pvx_errlist *el, bool *missing)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	json_error_t je;
+	json_t *j;
+
+	*missing = false;
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	if (stat(path, &sb) != 0) {
+		if (errno == ENOENT) {
+			*missing = true;
+			return NULL;
+		}
+		pvx_errlist_add(el, "%s: %s", rel, strerror(errno));
+		return NULL;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		pvx_errlist_add(el, "%s: not a regular file", rel);
+		return NULL;
+	}
+	j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	if (!j) {
+		if (je.line > 0)
+			pvx_errlist_add(el, "%s:%d:%d: %s", rel, je.line,
+					je.column, je.text);
+		else
+			pvx_errlist_add(el, "%s: %s", rel, je.text);
+	}
+	return j;
+}
+
+static struct pvc_state *load_dir(const char *dir, struct pvx_errlist *el,
+				  size_t n0)
+{
+	struct src s = {0};
+	struct pvc_state *st = NULL;
+	struct dirent *de;
+	char rel[PATH_MAX], sub[PATH_MAX];
+	struct stat sb;
+	bool missing;
+	DIR *d;
+
+	s.device = load_file(dir, "device.json", el, &missing);
+	d = opendir(dir);
+	if (!d) {
+		pvx_errlist_add(el, "%s: %s", dir, strerror(errno));
+		goto out;
+	}
+	while ((de = readdir(d)) != NULL) {
+		const char *n = de->d_name;
+		struct src_ct *c;
+		json_t *run;
+
+		/* Hidden folders and Pantavisor's non-container ones. */
+		if (n[0] == '.' || n[0] == '_' || strcmp(n, "bsp") == 0)
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", dir, n);
+		if (stat(sub, &sb) != 0 || !S_ISDIR(sb.st_mode))
+			continue;
+		snprintf(rel, sizeof(rel), "%s/run.json", n);
+		run = load_file(dir, rel, el, &missing);
+		if (missing)
+			continue; /* a folder that is not a container */
+		c = src_get(&s, n);
+		if (!c) {
+			json_decref(run);
+			pvx_errlist_add(el, "out of memory while loading the "
+					    "state");
+			goto out;
+		}
+		c->has_run = true;
+		c->run = run;
+		snprintf(rel, sizeof(rel), "%s/services.json", n);
+		c->svc = load_file(dir, rel, el, &missing);
+	}
+	st = build(&s, el, n0);
+out:
+	if (d)
+		closedir(d);
+	src_free(&s);
+	return st;
+}
+
+struct pvc_state *pvc_state_load_path(const char *path, struct pvx_errlist *el)
+{
+	size_t n0 = el->n;
+	struct pvc_state *st;
+	const char *base;
+	json_error_t je;
+	struct stat sb;
+	json_t *root;
+
+	if (stat(path, &sb) != 0) {
+		pvx_errlist_add(el, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (S_ISDIR(sb.st_mode))
+		return load_dir(path, el, n0);
+	base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	if (!root) {
+		if (je.line > 0)
+			pvx_errlist_add(el, "%s:%d:%d: %s", base, je.line,
+					je.column, je.text);
+		else
+			pvx_errlist_add(el, "%s: %s", base, je.text);
+		return NULL;
+	}
+	st = load_json(root, base, el, n0);
+	json_decref(root);
+	return st;
+}
