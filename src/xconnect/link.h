@@ -66,7 +66,9 @@ struct pvx_link;
 /* A plugin acts on links of one type. */
 struct pvx_plugin {
 	const char *type;
-	/* Sets the link up (binds its listener). -errno with a reason. */
+	/* Sets the link up (binds its listener). -errno with a reason. On
+	 * failure the plugin keeps nothing of the link (priv is NULL again):
+	 * the caller may call start again later (retry) or pvx_link_free. */
 	int (*start)(struct pvx_link *link, char *err, size_t errlen);
 	/* link->conf was replaced by one of the same identity (new socket or
 	 * pids): new connections use it at once, old sessions go on. */
@@ -83,6 +85,10 @@ struct pvx_link {
 	struct event_base *base;
 	struct pvx_link_stats stats;
 	void *priv; /* the plugin's state */
+	/* Set by the reconciler, called by pvx_link_free just before the
+	 * link is freed, so that a draining link can be listed until then. */
+	void (*on_free)(struct pvx_link *link, void *arg);
+	void *on_free_arg;
 };
 
 /* Limits and timeouts shared by the plugins (set from the command line). */
@@ -96,6 +102,12 @@ struct pvx_limits {
 extern struct pvx_limits pvx_limits;
 
 const struct pvx_plugin *pvx_plugin_find(const char *type);
+/* A new link holding a copy of conf; NULL and errno on failure. */
+struct pvx_link *pvx_link_new(struct event_base *base,
+			      const struct pvx_plugin *plugin,
+			      const struct pvx_link_conf *conf);
+/* Calls on_free, frees conf and the link (not priv: the plugin frees its
+ * own state first). NULL is fine. */
 void pvx_link_free(struct pvx_link *link);
 
 #endif

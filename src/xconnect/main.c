@@ -1,0 +1,315 @@
+/* pv-xconnect: the data plane. Follows the xconnect graph (control socket
+ * or file), keeps the links equal to it through the reconciler, serves
+ * the status socket. Single-threaded: plugins switch network namespaces
+ * around a bind, which is only sound with one thread. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "xconnect/client.h"
+#include "xconnect/link.h"
+#include "xconnect/reconcile.h"
+#include "xconnect/status.h"
+
+#define DEFAULT_CTRL "/run/pantavisor/pv/pv-ctrl"
+
+struct app {
+	struct event_base *base;
+	struct pvx_reconciler *rc;
+	struct pvx_graph_src *src;
+	struct pvx_status *status;
+	/* The last graph seen, applied or refused: the same body again is
+	 * not parsed, reconciled or logged again. */
+	char *last;
+	size_t last_len;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: pv-xconnect [--ctrl SOCK | --graph-file FILE] "
+		"[--status SOCK]\n"
+		"                   [--interval SEC] [--connect-timeout MS] "
+		"[--idle-timeout SEC]\n"
+		"                   [--drain SEC] [--max-conns N] "
+		"[--buf-size BYTES] [-v]\n"
+		"  --ctrl SOCK          control socket (default $PVX_CTRL or "
+		"%s)\n"
+		"  --graph-file FILE    read the graph from FILE instead "
+		"(reloaded on change, SIGHUP)\n"
+		"  --status SOCK        serve GET /links on this Unix socket\n"
+		"  --interval SEC       poll period when the server has no "
+		"ETag (5)\n"
+		"  --connect-timeout MS backend connect timeout (5000)\n"
+		"  --idle-timeout SEC   close connections idle this long "
+		"(300)\n"
+		"  --drain SEC          a removed link's connections are "
+		"closed after this (10)\n"
+		"  --max-conns N        concurrent connections per link "
+		"(512)\n"
+		"  --buf-size BYTES     buffer per direction and connection "
+		"(65536)\n"
+		"  -v                   debug logging\n",
+		DEFAULT_CTRL);
+}
+
+static void on_graph(const char *body, size_t len, void *arg)
+{
+	struct app *a = arg;
+	struct pvx_errlist el = {0};
+	struct pvx_link_conf *confs = NULL;
+	size_t n = 0;
+	char *copy;
+
+	if (a->last && a->last_len == len && memcmp(a->last, body, len) == 0)
+		return;
+	copy = malloc(len ? len : 1);
+	if (copy) {
+		memcpy(copy, body, len);
+		free(a->last);
+		a->last = copy;
+		a->last_len = len;
+	}
+	if (pvx_graph_parse(body, len, &confs, &n, &el) < 0) {
+		pvx_err("graph refused (%zu problem%s); running links kept",
+			el.n, el.n == 1 ? "" : "s");
+		for (size_t i = 0; i < el.n; i++)
+			pvx_err("graph refused: %s", el.msgs[i]);
+		if (!el.n)
+			pvx_err("graph refused: out of memory");
+		pvx_errlist_clear(&el);
+		/* Not remembered: the same body may parse once memory is
+		 * back. Refused graphs are remembered above. */
+		return;
+	}
+	pvx_debug("graph accepted links=%zu", n);
+	pvx_reconciler_apply(a->rc, confs, n);
+	pvx_link_confs_free(confs, n);
+}
+
+static void log_counters(const struct pvx_rc_info *i, void *arg)
+{
+	(void)arg;
+	pvx_info("link stats type=%s name=%s consumer=%s target=%s socket=%s "
+		 "state=%s accepted=%llu active=%llu failed=%llu "
+		 "bytes_in=%llu bytes_out=%llu",
+		 i->conf->type, i->conf->name, i->conf->consumer,
+		 i->conf->target, *i->conf->socket ? i->conf->socket : "(none)",
+		 pvx_rc_state_name(i->state),
+		 (unsigned long long)i->stats->accepted,
+		 (unsigned long long)i->stats->active,
+		 (unsigned long long)i->stats->failed,
+		 (unsigned long long)i->stats->bytes_in,
+		 (unsigned long long)i->stats->bytes_out);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct app *a = arg;
+
+	(void)what;
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		pvx_info("signal %d: stopping all links", (int)sig);
+		event_base_loopbreak(a->base);
+		break;
+	case SIGHUP:
+		pvx_info("SIGHUP: reloading the graph");
+		/* Read again even if unchanged: a failed link is retried. */
+		free(a->last);
+		a->last = NULL;
+		pvx_graph_src_refresh(a->src);
+		break;
+	case SIGUSR1:
+		pvx_info("links=%zu", pvx_reconciler_count(a->rc));
+		pvx_reconciler_foreach(a->rc, log_counters, NULL);
+		break;
+	}
+}
+
+static int parse_num(const char *opt, const char *s, long min, long max,
+		     long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max) {
+		fprintf(stderr,
+			"pv-xconnect: %s: '%s' is not a number in "
+			"%ld-%ld\n",
+			opt, s, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+enum {
+	OPT_CTRL = 256,
+	OPT_FILE,
+	OPT_STATUS,
+	OPT_INTERVAL,
+	OPT_CONNECT_TIMEOUT,
+	OPT_IDLE_TIMEOUT,
+	OPT_DRAIN,
+	OPT_MAX_CONNS,
+	OPT_BUF_SIZE,
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"ctrl", required_argument, NULL, OPT_CTRL},
+	    {"graph-file", required_argument, NULL, OPT_FILE},
+	    {"status", required_argument, NULL, OPT_STATUS},
+	    {"interval", required_argument, NULL, OPT_INTERVAL},
+	    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+	    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+	    {"drain", required_argument, NULL, OPT_DRAIN},
+	    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
+	    {"buf-size", required_argument, NULL, OPT_BUF_SIZE},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
+	struct event *sigev[sizeof(sigs) / sizeof(sigs[0])] = {0};
+	struct pvx_client_opts co;
+	struct app a = {0};
+	const char *ctrl = NULL, *file = NULL, *status = NULL;
+	bool verbose = false;
+	int c, rc = 1;
+	long v;
+
+	pvx_client_opts_default(&co);
+	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_CTRL:
+			ctrl = optarg;
+			break;
+		case OPT_FILE:
+			file = optarg;
+			break;
+		case OPT_STATUS:
+			status = optarg;
+			break;
+		case OPT_INTERVAL:
+			if (parse_num("--interval", optarg, 1, 86400, &v))
+				return 2;
+			co.interval_ms = (int)v * 1000;
+			break;
+		case OPT_CONNECT_TIMEOUT:
+			if (parse_num("--connect-timeout", optarg, 1, 3600000,
+				      &v))
+				return 2;
+			pvx_limits.connect_timeout_ms = (int)v;
+			break;
+		case OPT_IDLE_TIMEOUT:
+			if (parse_num("--idle-timeout", optarg, 1, 86400 * 7,
+				      &v))
+				return 2;
+			pvx_limits.idle_timeout_ms = (int)v * 1000;
+			break;
+		case OPT_DRAIN:
+			if (parse_num("--drain", optarg, 0, 86400, &v))
+				return 2;
+			pvx_limits.drain_ms = (int)v * 1000;
+			break;
+		case OPT_MAX_CONNS:
+			if (parse_num("--max-conns", optarg, 1, 1000000, &v))
+				return 2;
+			pvx_limits.max_conns = (unsigned)v;
+			break;
+		case OPT_BUF_SIZE:
+			if (parse_num("--buf-size", optarg, 1024, 64 << 20, &v))
+				return 2;
+			pvx_limits.buf_size = (size_t)v;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc || (ctrl && file)) {
+		usage(stderr);
+		return 2;
+	}
+	if (!file && !ctrl) {
+		ctrl = getenv("PVX_CTRL");
+		if (!ctrl || !*ctrl)
+			ctrl = DEFAULT_CTRL;
+	}
+	pvx_log_init("pv-xconnect", verbose ? PVX_LOG_DEBUG : PVX_LOG_INFO);
+	/* A peer closing mid-write must be an EPIPE, not our death. */
+	signal(SIGPIPE, SIG_IGN);
+
+	a.base = event_base_new();
+	if (!a.base) {
+		pvx_err("event_base_new failed");
+		return 1;
+	}
+	a.rc = pvx_reconciler_new(a.base, pvx_plugin_find);
+	if (!a.rc) {
+		pvx_err("out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sigev[i] = evsignal_new(a.base, sigs[i], on_signal, &a);
+		if (!sigev[i] || evsignal_add(sigev[i], NULL) < 0) {
+			pvx_err("cannot handle signal %d", sigs[i]);
+			goto out;
+		}
+	}
+	if (status) {
+		char err[256];
+		a.status =
+		    pvx_status_new(a.base, status, a.rc, err, sizeof(err));
+		if (!a.status) {
+			pvx_err("status socket: %s", err);
+			goto out;
+		}
+	}
+	if (file) {
+		pvx_info("following graph file %s", file);
+		a.src = pvx_graph_file_new(a.base, file, on_graph, &a);
+	} else {
+		pvx_info("following control socket %s", ctrl);
+		a.src = pvx_client_new(a.base, ctrl, &co, on_graph, &a);
+	}
+	if (!a.src) {
+		pvx_err("%s: %s", file ? file : ctrl, strerror(errno));
+		goto out;
+	}
+	event_base_dispatch(a.base);
+	rc = 0;
+out:
+	/* Links first: stopping them may still log through the loop's
+	 * objects, which go after. */
+	pvx_reconciler_free(a.rc);
+	pvx_graph_src_free(a.src);
+	pvx_status_free(a.status);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigev[i])
+			event_free(sigev[i]);
+	free(a.last);
+	/* Draining sessions of the plugins may still hold events: the base
+	 * is left to the exit rather than freed under them. */
+	pvx_info("stopped");
+	return rc;
+}

@@ -1,0 +1,180 @@
+/* Status socket: evhttp on a Unix socket, one resource (GET /links). The
+ * socket is created under umask 077 so that it is never reachable by
+ * others, not even between bind and chmod. */
+#include "xconnect/status.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+struct pvx_status {
+	struct evhttp *http;
+	struct pvx_reconciler *rc;
+	char *path;
+};
+
+static void add_link_json(const struct pvx_rc_info *info, void *arg)
+{
+	json_t *a = arg;
+	const struct pvx_link_conf *c = info->conf;
+	const struct pvx_link_stats *st = info->stats;
+	json_t *o;
+
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:I, "
+		      "s:I, s:I, s:I, s:I}",
+		      "type", c->type, "name", c->name, "consumer", c->consumer,
+		      "provider", c->provider, "target", c->target, "socket",
+		      c->socket, "consumer_pid", (int)c->consumer_pid,
+		      "provider_pid", (int)c->provider_pid, "state",
+		      pvx_rc_state_name(info->state), "accepted",
+		      (json_int_t)st->accepted, "active",
+		      (json_int_t)st->active, "failed", (json_int_t)st->failed,
+		      "bytes_in", (json_int_t)st->bytes_in, "bytes_out",
+		      (json_int_t)st->bytes_out);
+	if (!o)
+		return;
+	if (info->error && *info->error)
+		json_object_set_new(o, "error", json_string(info->error));
+	json_array_append_new(a, o);
+}
+
+json_t *pvx_status_links_json(struct pvx_reconciler *rc)
+{
+	json_t *a = json_array();
+
+	if (a)
+		pvx_reconciler_foreach(rc, add_link_json, a);
+	return a;
+}
+
+static void reply_json(struct evhttp_request *req, int code, const char *reason,
+		       json_t *body)
+{
+	struct evbuffer *b = evbuffer_new();
+	char *s =
+	    body ? json_dumps(body, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
+
+	if (!b || !s) {
+		free(s);
+		if (b)
+			evbuffer_free(b);
+		evhttp_send_error(req, 500, "out of memory");
+		return;
+	}
+	evbuffer_add(b, s, strlen(s));
+	evbuffer_add(b, "\n", 1);
+	free(s);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "Content-Type", "application/json");
+	evhttp_send_reply(req, code, reason, b);
+	evbuffer_free(b);
+}
+
+static void handle(struct evhttp_request *req, void *arg)
+{
+	struct pvx_status *st = arg;
+	const char *uri = evhttp_request_get_uri(req);
+	size_t n = strcspn(uri, "?");
+	json_t *body;
+
+	if (n == 6 && strncmp(uri, "/links", 6) == 0) {
+		if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+			body =
+			    json_pack("{s:s}", "error", "method not allowed");
+			reply_json(req, 405, "Method Not Allowed", body);
+		} else {
+			body = pvx_status_links_json(st->rc);
+			reply_json(req, 200, "OK", body);
+		}
+	} else {
+		body = json_pack("{s:s}", "error", "not found");
+		reply_json(req, 404, "Not Found", body);
+	}
+	json_decref(body);
+}
+
+struct pvx_status *pvx_status_new(struct event_base *base, const char *path,
+				  struct pvx_reconciler *rc, char *err,
+				  size_t errlen)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct pvx_status *st = NULL;
+	struct stat sb;
+	mode_t old;
+	int fd = -1, r;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return NULL;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	/* A socket left by an earlier run is replaced; anything else at
+	 * that path is not ours to remove. */
+	if (lstat(path, &sb) == 0) {
+		if (!S_ISSOCK(sb.st_mode)) {
+			snprintf(err, errlen, "%s: exists and is not a socket",
+				 path);
+			return NULL;
+		}
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return NULL;
+	}
+	old = umask(077);
+	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (r < 0 || chmod(path, 0600) < 0 || listen(fd, 16) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	st = calloc(1, sizeof(*st));
+	if (!st || !(st->path = strdup(path)) ||
+	    !(st->http = evhttp_new(base))) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	st->rc = rc;
+	evhttp_set_allowed_methods(
+	    st->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+			  EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+	evhttp_set_gencb(st->http, handle, st);
+	evhttp_set_timeout(st->http, 10);
+	if (evhttp_accept_socket(st->http, fd) < 0) {
+		snprintf(err, errlen, "evhttp_accept_socket failed");
+		goto fail;
+	}
+	return st;
+fail:
+	if (fd >= 0)
+		close(fd);
+	if (st) {
+		if (st->http)
+			evhttp_free(st->http);
+		free(st->path);
+		free(st);
+	}
+	unlink(path);
+	return NULL;
+}
+
+void pvx_status_free(struct pvx_status *st)
+{
+	if (!st)
+		return;
+	evhttp_free(st->http); /* closes the listening socket */
+	unlink(st->path);
+	free(st->path);
+	free(st);
+}
