@@ -1,0 +1,37 @@
+/* Namespace helpers: run one short action inside another process's network
+ * or mount namespace (/proc/<pid>/ns/...) and come back, checking that the
+ * switch back worked. Only sound in a single-threaded process. */
+#ifndef PVX_NS_H
+#define PVX_NS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+enum pvx_ns_kind {
+	PVX_NS_NET, /* network namespace: sockets created inside stay there */
+	PVX_NS_MNT, /* mount namespace: paths are resolved there */
+};
+
+/* Opens /proc/<pid>/ns/<net|mnt> (O_RDONLY|O_CLOEXEC). pid 0 is the
+ * calling thread. Returns an fd or -errno. */
+int pvx_ns_open(pid_t pid, enum pvx_ns_kind kind);
+
+/* Whether the namespace of kind of pid is the caller's own (same inode).
+ * Returns 1, 0, or -errno (no such process, no permission). */
+int pvx_ns_is_own(pid_t pid, enum pvx_ns_kind kind);
+
+/* Calls fn(arg) inside the namespace nsfd (as from pvx_ns_open), then
+ * switches back and verifies that the caller is home again. Returns fn's
+ * result, or -errno when the switch in failed (fn not called). If the
+ * switch back fails the process is in a namespace it cannot reason about:
+ * that is a broken invariant and aborts. For PVX_NS_MNT the working
+ * directory is restored too (setns resets it). */
+int pvx_ns_run_fd(int nsfd, enum pvx_ns_kind kind, int (*fn)(void *arg),
+		  void *arg);
+
+/* Same with /proc/<pid>/ns/<kind>. pid <= 0 or the caller's own namespace:
+ * fn runs right here without any switch. */
+int pvx_ns_run(pid_t pid, enum pvx_ns_kind kind, int (*fn)(void *arg),
+	       void *arg);
+
+#endif

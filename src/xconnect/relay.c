@@ -1,0 +1,668 @@
+/* The relay core (see relay.h): the life of one proxied connection, from the
+ * backend connect to the close with a reason. Read and write interest are
+ * derived from the state of the two directions after every step, so that
+ * backpressure and half-close fall out of one function (update_interest). */
+#include "xconnect/relay.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "xconnect/pipes.h"
+
+enum sess_state {
+	SESS_CONNECTING, /* backend connect in flight; the client is not read */
+	SESS_RELAYING,	 /* bytes move both ways */
+};
+
+/* The two ends; a direction is named after the end it reads from. */
+enum { END_CLIENT = 0, END_BACKEND = 1 };
+
+/* One direction: bytes read from end i, written to end 1 - i. Bytes wait
+ * either in a pipe (splice mode, zero-copy) or in a heap buffer (copy mode,
+ * when splice is refused with EINVAL); never more than cap of them. */
+struct dir {
+	int pipe[2];	 /* splice mode; -1 in copy mode */
+	int pipe_cap;	 /* as returned by pvx_pipe_get */
+	char *buf;	 /* copy mode, allocated at first use */
+	size_t off, len; /* copy mode: pending bytes are buf[off, len) */
+	size_t pending;	 /* bytes read but not yet written */
+	size_t cap;	 /* high-water mark: no read beyond it */
+	/* splice into the pipe said EAGAIN while bytes were held: the pipe
+	 * may be full by slots (one per socket fragment) although pending
+	 * < cap. Reading waits for the next write progress, not to spin. */
+	bool full;
+	bool eof;	/* the source said EOF */
+	bool shut;	/* EOF passed on with shutdown(SHUT_WR): done */
+	uint64_t bytes; /* written to the destination */
+};
+
+struct pvx_session {
+	LIST_ENTRY(pvx_session) entry;
+	struct pvx_session_params p;
+	enum sess_state state;
+	int fd[2];
+	struct event *rev[2], *wev[2];
+	bool ron[2], won[2]; /* whether rev/wev are added */
+	struct event *timer; /* connect timeout, then idle timeout */
+	struct dir d[2];
+	struct pvx_backend be;
+	char peer[PVX_ADDRSTRLEN];
+	uint64_t t_start, t_active; /* ms, monotonic */
+	bool closing;
+	bool spliced; /* a direction ran in splice mode */
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	/* Coarse is enough for timeouts and cheap (vDSO, no syscall). */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static struct timeval ms_to_tv(uint64_t ms)
+{
+	struct timeval tv = {
+	    .tv_sec = (time_t)(ms / 1000),
+	    .tv_usec = (suseconds_t)((ms % 1000) * 1000),
+	};
+	return tv;
+}
+
+/* Backend failures repeat in bursts (a backend down and many clients):
+ * one line per second with the number of lines left out. */
+static void log_backend_failure(const char *link, const char *backend,
+				const char *why)
+{
+	static uint64_t last;
+	static bool logged;
+	static unsigned suppressed;
+	uint64_t now = now_ms();
+
+	if (logged && now - last < 1000) {
+		suppressed++;
+		return;
+	}
+	pvx_warn("backend connect failed link=%s backend=%s reason=\"%s\" "
+		 "suppressed=%u",
+		 link, backend, why, suppressed);
+	last = now;
+	logged = true;
+	suppressed = 0;
+}
+
+void pvx_backend_from_conf(struct pvx_backend *be,
+			   const struct pvx_link_conf *c)
+{
+	memset(be, 0, sizeof(*be));
+	be->kind = c->backend;
+	be->hp = c->backend_hp;
+	snprintf(be->path, sizeof(be->path), "%s", c->backend_path);
+	be->pid = c->provider_pid;
+}
+
+void pvx_backend_format(const struct pvx_backend *be, char *buf, size_t len)
+{
+	switch (be->kind) {
+	case PVX_BACKEND_TCP:
+		pvx_hostport_format(&be->hp, buf, len);
+		break;
+	case PVX_BACKEND_UNIX:
+		if (be->pid > 0)
+			snprintf(buf, len, "/proc/%d/root%s", (int)be->pid,
+				 be->path);
+		else
+			snprintf(buf, len, "%s", be->path);
+		break;
+	default:
+		snprintf(buf, len, "none");
+		break;
+	}
+}
+
+/* Fills sun with the backend's path; a path under /proc/<pid>/root that is
+ * too long for sun_path goes through an O_PATH fd of its directory
+ * (*dirfd, to be closed after connect). */
+static int unix_sockaddr(const struct pvx_backend *be, struct sockaddr_un *sun,
+			 socklen_t *sl, int *dirfd)
+{
+	char full[PATH_MAX];
+	char *slash;
+	int n;
+
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (be->path[0] != '/')
+		return -EINVAL;
+	if (be->pid > 0)
+		n = snprintf(full, sizeof(full), "/proc/%d/root%s",
+			     (int)be->pid, be->path);
+	else
+		n = snprintf(full, sizeof(full), "%s", be->path);
+	if (n < 0 || (size_t)n >= sizeof(full))
+		return -ENAMETOOLONG;
+	if ((size_t)n >= sizeof(sun->sun_path)) {
+		slash = strrchr(full, '/');
+		*slash = '\0';
+		*dirfd = open(full, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (*dirfd < 0)
+			return -errno;
+		n = snprintf(sun->sun_path, sizeof(sun->sun_path),
+			     "/proc/self/fd/%d/%s", *dirfd, slash + 1);
+		if (n < 0 || (size_t)n >= sizeof(sun->sun_path))
+			return -ENAMETOOLONG;
+	} else {
+		memcpy(sun->sun_path, full, (size_t)n + 1);
+	}
+	*sl =
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1);
+	return 0;
+}
+
+int pvx_backend_connect(const struct pvx_backend *be, int *fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = 0;
+	int s, r, dirfd = -1, family;
+
+	*fd = -1;
+	switch (be->kind) {
+	case PVX_BACKEND_TCP:
+		sl = pvx_hostport_to_sockaddr(&be->hp, &ss);
+		family = be->hp.family;
+		break;
+	case PVX_BACKEND_UNIX:
+		r = unix_sockaddr(be, (struct sockaddr_un *)&ss, &sl, &dirfd);
+		if (r < 0) {
+			if (dirfd >= 0)
+				close(dirfd);
+			return r;
+		}
+		family = AF_UNIX;
+		break;
+	default:
+		return -EDESTADDRREQ;
+	}
+	s = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (family != AF_UNIX) {
+		int one = 1;
+		/* A relay adds latency to every small write otherwise. */
+		setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	if (connect(s, (struct sockaddr *)&ss, sl) == 0) {
+		*fd = s;
+		r = 0;
+	} else if (errno == EINPROGRESS) {
+		*fd = s;
+		r = -EINPROGRESS;
+	} else {
+		/* Unix sockets say EAGAIN when the backlog is full: a
+		 * failure like a refusal, the client is closed. */
+		r = -errno;
+		close(s);
+	}
+out:
+	if (dirfd >= 0)
+		close(dirfd);
+	return r;
+}
+
+static void format_peer(const struct sockaddr *sa, socklen_t len, char *buf,
+			size_t buflen)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (sa && len >= sizeof(struct sockaddr_in) &&
+	    sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		snprintf(buf, buflen, "%s:%u", ip, ntohs(in->sin_port));
+	} else if (sa && len >= sizeof(struct sockaddr_in6) &&
+		   sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		snprintf(buf, buflen, "[%s]:%u", ip, ntohs(in6->sin6_port));
+	} else {
+		snprintf(buf, buflen, "unix");
+	}
+}
+
+void pvx_session_close(struct pvx_session *s, const char *reason)
+{
+	char be[PVX_PATH_MAX + 32];
+
+	if (s->closing)
+		return;
+	s->closing = true;
+	LIST_REMOVE(s, entry);
+	if (pvx_log_enabled(PVX_LOG_DEBUG)) {
+		pvx_backend_format(&s->be, be, sizeof(be));
+		pvx_debug("session closed link=%s peer=%s backend=%s "
+			  "in=%" PRIu64 " out=%" PRIu64 " ms=%" PRIu64
+			  " mode=%s reason=\"%s\"",
+			  s->p.link_name, s->peer, be, s->d[END_CLIENT].bytes,
+			  s->d[END_BACKEND].bytes, now_ms() - s->t_start,
+			  s->spliced ? "splice" : "copy", reason);
+	}
+	for (int i = 0; i < 2; i++) {
+		if (s->rev[i])
+			event_free(s->rev[i]);
+		if (s->wev[i])
+			event_free(s->wev[i]);
+		if (s->fd[i] >= 0)
+			close(s->fd[i]);
+		pvx_pipe_put(s->d[i].pipe, s->d[i].pipe_cap,
+			     s->d[i].pending == 0);
+		free(s->d[i].buf);
+	}
+	if (s->timer)
+		event_free(s->timer);
+	s->p.stats->active--;
+	s->p.on_close(s->p.arg, s);
+	free(s);
+}
+
+/* Closes with "<what> <end>: <strerror>"; returns -1 for the callers. */
+static int close_errno(struct pvx_session *s, const char *what, int end,
+		       int err)
+{
+	char reason[128];
+
+	snprintf(reason, sizeof(reason), "%s %s: %s", what,
+		 end == END_CLIENT ? "client" : "backend", strerror(err));
+	pvx_session_close(s, reason);
+	return -1;
+}
+
+static void set_event(struct event *ev, bool *on, bool want)
+{
+	if (*on == want)
+		return;
+	if (want)
+		event_add(ev, NULL);
+	else
+		event_del(ev);
+	*on = want;
+}
+
+/* The only place that decides what to wait for: read a source while its
+ * direction has room and no EOF yet; write a destination while its
+ * direction holds bytes. Memory per session is bounded by 2 * cap. */
+static void update_interest(struct pvx_session *s)
+{
+	bool rd[2], wr[2];
+
+	for (int i = 0; i < 2; i++) {
+		const struct dir *d = &s->d[i];
+		rd[i] = !d->eof && !d->full && d->pending < d->cap;
+		wr[1 - i] = d->pending > 0;
+	}
+	for (int i = 0; i < 2; i++) {
+		set_event(s->rev[i], &s->ron[i], rd[i]);
+		set_event(s->wev[i], &s->won[i], wr[i]);
+	}
+}
+
+/* Moves the bytes held in a pipe to a heap buffer, for a destination that
+ * refuses splice. */
+static int dir_to_copy_mode(struct dir *d)
+{
+	ssize_t n;
+
+	if (!d->buf) {
+		d->buf = malloc(d->cap);
+		if (!d->buf)
+			return -ENOMEM;
+	}
+	d->off = 0;
+	d->len = 0;
+	while (d->len < d->pending) {
+		n = read(d->pipe[0], d->buf + d->len, d->pending - d->len);
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		d->len += (size_t)n;
+	}
+	pvx_pipe_put(d->pipe, d->pipe_cap, true);
+	d->full = false;
+	return 0;
+}
+
+/* Reads once from end i into direction i. -1: the session is gone. */
+static int dir_fill(struct pvx_session *s, int i, size_t *got)
+{
+	struct dir *d = &s->d[i];
+	ssize_t n;
+	int r;
+
+	*got = 0;
+	if (d->eof || d->full || d->pending >= d->cap)
+		return 0;
+	if (d->pipe[0] >= 0) {
+		n = splice(s->fd[i], NULL, d->pipe[1], NULL,
+			   d->cap - d->pending,
+			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n < 0 && errno == EINVAL) {
+			/* This source cannot splice: copy from now on. */
+			r = dir_to_copy_mode(d);
+			if (r < 0)
+				return close_errno(s, "buffer", i, -r);
+		} else {
+			goto done;
+		}
+	}
+	if (!d->buf) {
+		d->buf = malloc(d->cap);
+		if (!d->buf)
+			return close_errno(s, "buffer", i, ENOMEM);
+	}
+	if (d->off == d->len) {
+		d->off = 0;
+		d->len = 0;
+	} else if (d->len == d->cap) {
+		memmove(d->buf, d->buf + d->off, d->len - d->off);
+		d->len -= d->off;
+		d->off = 0;
+	}
+	n = read(s->fd[i], d->buf + d->len, d->cap - d->len);
+	if (n > 0)
+		d->len += (size_t)n;
+done:
+	if (n > 0) {
+		d->pending += (size_t)n;
+		*got = (size_t)n;
+		return 0;
+	}
+	if (n == 0) {
+		d->eof = true;
+		return 0;
+	}
+	if (errno == EAGAIN || errno == EINTR) {
+		if (d->pipe[0] >= 0 && d->pending > 0)
+			d->full = true;
+		return 0;
+	}
+	return close_errno(s, "read", i, errno);
+}
+
+/* Writes what direction i holds to end 1 - i, and passes EOF on once all
+ * is written. -1: the session is gone. */
+static int dir_flush(struct pvx_session *s, int i)
+{
+	struct dir *d = &s->d[i];
+	int dst = 1 - i, r;
+	ssize_t n;
+
+	while (d->pending > 0) {
+		if (d->pipe[0] >= 0) {
+			n = splice(d->pipe[0], NULL, s->fd[dst], NULL,
+				   d->pending,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n < 0 && errno == EINVAL) {
+				r = dir_to_copy_mode(d);
+				if (r < 0)
+					return close_errno(s, "buffer", dst,
+							   -r);
+				continue;
+			}
+			if (n > 0)
+				s->spliced = true;
+		} else {
+			n = send(s->fd[dst], d->buf + d->off, d->len - d->off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n > 0) {
+				d->off += (size_t)n;
+				if (d->off == d->len)
+					d->off = d->len = 0;
+			}
+		}
+		if (n > 0) {
+			d->pending -= (size_t)n;
+			d->bytes += (uint64_t)n;
+			if (i == END_CLIENT)
+				s->p.stats->bytes_in += (uint64_t)n;
+			else
+				s->p.stats->bytes_out += (uint64_t)n;
+			d->full = false;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		return close_errno(s, "write", dst, n < 0 ? errno : EIO);
+	}
+	if (d->eof && d->pending == 0 && !d->shut) {
+		/* Half-close: the destination sees EOF, and may still
+		 * answer in the other direction. */
+		if (shutdown(s->fd[dst], SHUT_WR) < 0 && errno != ENOTCONN)
+			return close_errno(s, "shutdown", dst, errno);
+		d->shut = true;
+	}
+	return 0;
+}
+
+/* Moves bytes of direction i until neither side can go on, a bounded
+ * number of rounds so that one busy session cannot starve the others.
+ * -1: the session is gone. */
+static int dir_pump(struct pvx_session *s, int i)
+{
+	struct dir *d = &s->d[i];
+	uint64_t before = d->bytes, written;
+	bool moved = false;
+	size_t got = 0;
+
+	for (int round = 0; round < 16; round++) {
+		written = d->bytes;
+		if (dir_fill(s, i, &got) < 0)
+			return -1;
+		if (dir_flush(s, i) < 0)
+			return -1;
+		if (got > 0)
+			moved = true;
+		if (got == 0 && d->bytes == written)
+			break;
+	}
+	if (moved || d->bytes != before)
+		s->t_active = now_ms();
+	if (s->d[0].shut && s->d[1].shut) {
+		pvx_session_close(s, "done");
+		return -1;
+	}
+	return 0;
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg);
+
+static void become_relaying(struct pvx_session *s)
+{
+	size_t want = s->p.limits.buf_size;
+	struct timeval tv;
+	int cap;
+
+	s->state = SESS_RELAYING;
+	for (int i = 0; i < 2; i++) {
+		struct dir *d = &s->d[i];
+		/* Without a pipe (out of fds) the direction copies. */
+		cap = pvx_pipe_get(d->pipe, want);
+		if (cap > 0) {
+			d->pipe_cap = cap;
+			d->cap = (size_t)cap < want ? (size_t)cap : want;
+		} else {
+			d->cap = want;
+		}
+	}
+	s->t_active = now_ms();
+	evtimer_del(s->timer);
+	if (s->p.limits.idle_timeout_ms > 0) {
+		tv = ms_to_tv((uint64_t)s->p.limits.idle_timeout_ms);
+		evtimer_add(s->timer, &tv);
+	}
+	update_interest(s);
+}
+
+static void connect_failed(struct pvx_session *s, int err)
+{
+	char be[PVX_PATH_MAX + 32];
+	char reason[160];
+
+	s->p.stats->failed++;
+	pvx_backend_format(&s->be, be, sizeof(be));
+	log_backend_failure(s->p.link_name, be, strerror(err));
+	snprintf(reason, sizeof(reason), "backend connect: %s", strerror(err));
+	pvx_session_close(s, reason);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct pvx_session *s = arg;
+	uint64_t idle, now;
+	struct timeval tv;
+
+	(void)fd;
+	(void)what;
+	if (s->state == SESS_CONNECTING) {
+		connect_failed(s, ETIMEDOUT);
+		return;
+	}
+	/* The timer is not pushed back on every byte (that would cost a
+	 * heap update per read); it checks the last activity instead. */
+	now = now_ms();
+	idle = (uint64_t)s->p.limits.idle_timeout_ms;
+	if (now - s->t_active >= idle) {
+		pvx_session_close(s, "idle timeout");
+		return;
+	}
+	tv = ms_to_tv(idle - (now - s->t_active));
+	evtimer_add(s->timer, &tv);
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct pvx_session *s = arg;
+	int end = fd == s->fd[END_CLIENT] ? END_CLIENT : END_BACKEND;
+
+	(void)what;
+	if (dir_pump(s, end) < 0)
+		return;
+	update_interest(s);
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct pvx_session *s = arg;
+	int end = fd == s->fd[END_CLIENT] ? END_CLIENT : END_BACKEND;
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	(void)what;
+	if (s->state == SESS_CONNECTING) {
+		if (getsockopt(s->fd[END_BACKEND], SOL_SOCKET, SO_ERROR, &err,
+			       &len) < 0)
+			err = errno;
+		if (err != 0) {
+			connect_failed(s, err);
+			return;
+		}
+		set_event(s->wev[END_BACKEND], &s->won[END_BACKEND], false);
+		become_relaying(s);
+		return;
+	}
+	/* end is writable: the direction that writes to it can move, and
+	 * with room made, read its source again right away. */
+	if (dir_pump(s, 1 - end) < 0)
+		return;
+	update_interest(s);
+}
+
+struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
+				      int cfd, const struct sockaddr *peer,
+				      socklen_t peerlen,
+				      const struct pvx_backend *be)
+{
+	struct pvx_session *s;
+	struct timeval tv;
+	char bes[PVX_PATH_MAX + 32];
+	int r, one = 1;
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		close(cfd);
+		p->stats->failed++;
+		return NULL;
+	}
+	s->p = *p;
+	s->be = *be;
+	s->fd[END_CLIENT] = cfd;
+	s->fd[END_BACKEND] = -1;
+	for (int i = 0; i < 2; i++)
+		s->d[i].pipe[0] = s->d[i].pipe[1] = -1;
+	s->t_start = now_ms();
+	format_peer(peer, peerlen, s->peer, sizeof(s->peer));
+	if (peer && (peer->sa_family == AF_INET || peer->sa_family == AF_INET6))
+		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+	r = pvx_backend_connect(be, &s->fd[END_BACKEND]);
+	if (r < 0 && r != -EINPROGRESS) {
+		pvx_backend_format(be, bes, sizeof(bes));
+		log_backend_failure(p->link_name, bes,
+				    be->kind == PVX_BACKEND_NONE
+					? "no backend address yet"
+					: strerror(-r));
+		goto fail;
+	}
+	for (int i = 0; i < 2; i++) {
+		s->rev[i] = event_new(p->base, s->fd[i], EV_READ | EV_PERSIST,
+				      on_read, s);
+		s->wev[i] = event_new(p->base, s->fd[i], EV_WRITE | EV_PERSIST,
+				      on_write, s);
+		if (!s->rev[i] || !s->wev[i])
+			goto fail;
+	}
+	s->timer = evtimer_new(p->base, on_timer, s);
+	if (!s->timer)
+		goto fail;
+
+	LIST_INSERT_HEAD(p->list, s, entry);
+	p->stats->active++;
+	if (r == 0) {
+		become_relaying(s);
+	} else {
+		s->state = SESS_CONNECTING;
+		set_event(s->wev[END_BACKEND], &s->won[END_BACKEND], true);
+		tv = ms_to_tv((uint64_t)(p->limits.connect_timeout_ms > 0
+					     ? p->limits.connect_timeout_ms
+					     : 5000));
+		evtimer_add(s->timer, &tv);
+	}
+	return s;
+
+fail:
+	p->stats->failed++;
+	for (int i = 0; i < 2; i++) {
+		if (s->rev[i])
+			event_free(s->rev[i]);
+		if (s->wev[i])
+			event_free(s->wev[i]);
+		if (s->fd[i] >= 0)
+			close(s->fd[i]);
+	}
+	free(s);
+	return NULL;
+}

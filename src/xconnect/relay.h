@@ -1,0 +1,63 @@
+/* The relay core of pv-xconnect: a session joins one accepted client to one
+ * backend connection and moves bytes both ways with bounded buffering,
+ * splice(2) where possible, half-close, timeouts and one close function.
+ * Plugins accept connections and hand them here. */
+#ifndef PVX_RELAY_H
+#define PVX_RELAY_H
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "xconnect/link.h"
+
+/* Where a session connects to: copied from the link's conf at accept, so
+ * that a later update of the link never touches a live session. */
+struct pvx_backend {
+	enum pvx_backend_kind kind;
+	struct pvx_hostport hp;	 /* PVX_BACKEND_TCP */
+	char path[PVX_PATH_MAX]; /* PVX_BACKEND_UNIX, as in the graph */
+	pid_t pid;		 /* provider_pid: path is under its root */
+};
+
+void pvx_backend_from_conf(struct pvx_backend *be,
+			   const struct pvx_link_conf *c);
+/* "10.0.4.2:80", "/run/x.sock", "pid 42:/run/x.sock", "none". */
+void pvx_backend_format(const struct pvx_backend *be, char *buf, size_t len);
+/* Starts a non-blocking connect to be. On 0 (connected) or -EINPROGRESS,
+ * *fd holds the new socket; on any other -errno nothing is left open.
+ * A Unix path under /proc/<pid>/root too long for sun_path is reached
+ * through an O_PATH fd of its directory. */
+int pvx_backend_connect(const struct pvx_backend *be, int *fd);
+
+struct pvx_session;
+LIST_HEAD(pvx_session_list, pvx_session);
+
+/* What a session needs from its owner (the plugin's link). */
+struct pvx_session_params {
+	struct event_base *base;
+	const char *link_name;	       /* for log lines; must outlive it */
+	struct pvx_link_stats *stats;  /* must outlive the session */
+	struct pvx_limits limits;      /* copied */
+	struct pvx_session_list *list; /* the session is on it while open */
+	/* Called once when the session closes, after it left list and
+	 * updated stats, before it is freed: the owner may free itself here
+	 * (stats, list, link_name included) if nothing else needs it. */
+	void (*on_close)(void *arg, struct pvx_session *s);
+	void *arg;
+};
+
+/* Takes cfd (a connected, non-blocking stream socket) in every case and
+ * starts connecting to be. stats->active counts it from here. Returns NULL
+ * (cfd closed, stats->failed counted, on_close not called) when the
+ * session could not even start: no backend, no fd, no memory. */
+struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
+				      int cfd, const struct sockaddr *peer,
+				      socklen_t peerlen,
+				      const struct pvx_backend *be);
+/* Closes the session with a reason (the log line's). Idempotent while the
+ * session exists; the session is freed on return. */
+void pvx_session_close(struct pvx_session *s, const char *reason);
+
+#endif
