@@ -1,0 +1,719 @@
+/* HTTP handlers of the control API over evhttp, the control socket, and
+ * the long-poll waiters of GET /xconnect-graph?wait=<etag>. Every error is
+ * a JSON {"error": …} with a fitting status; evhttp itself answers the
+ * requests it cannot parse (400) or that are too large (413). */
+#include "ctrl/api.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <sys/queue.h>
+#include <event2/keyvalq_struct.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+/* A held GET /xconnect-graph?wait=<etag>, answered when the graph changes
+ * (200), when its timer fires (304) or dropped when the client goes. */
+struct waiter {
+	struct pvc_api *api;
+	struct evhttp_request *req;
+	struct evhttp_connection *evcon;
+	struct event *timer;
+	struct waiter *prev, *next;
+};
+
+struct pvc_api {
+	struct event_base *base;
+	struct pvc_daemon *d;
+	struct evhttp *http;
+	char *path;
+	struct stat sock_st; /* to remove only our own socket file */
+	int wait_timeout_s;
+	int idle_timeout_s;
+	struct waiter *waiters;
+	size_t n_waiters;
+};
+
+static const char *status_reason(int code)
+{
+	switch (code) {
+	case 200:
+		return "OK";
+	case 304:
+		return "Not Modified";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 413:
+		return "Payload Too Large";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Internal Server Error";
+	}
+}
+
+static void reply_text(struct evhttp_request *req, int code, const char *text,
+		       size_t len)
+{
+	struct evbuffer *buf = evbuffer_new();
+
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "Content-Type", "application/json");
+	if (buf && text)
+		evbuffer_add(buf, text, len);
+	evhttp_send_reply(req, code, status_reason(code), buf);
+	if (buf)
+		evbuffer_free(buf);
+}
+
+/* Sends body (reference stolen) as compact, key-sorted JSON. */
+static void reply_json(struct evhttp_request *req, int code, json_t *body)
+{
+	char *s = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	json_decref(body);
+	if (!s) {
+		static const char oom[] = "{\"error\":\"out of memory\"}";
+		reply_text(req, 500, oom, sizeof(oom) - 1);
+		return;
+	}
+	reply_text(req, code, s, strlen(s));
+	free(s);
+}
+
+static void reply_error(struct evhttp_request *req, int code, const char *fmt,
+			...) __attribute__((format(printf, 3, 4)));
+static void reply_error(struct evhttp_request *req, int code, const char *fmt,
+			...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	reply_json(req, code, json_pack("{s:s}", "error", msg));
+}
+
+static void reply_graph(struct pvc_api *api, struct evhttp_request *req)
+{
+	const char *g = pvc_daemon_graph(api->d);
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "ETag",
+			  pvc_daemon_etag(api->d));
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "Cache-Control", "no-cache");
+	reply_text(req, 200, g, strlen(g));
+}
+
+/* ---------------------------------------------------------- waiters */
+
+static void waiter_unlink(struct waiter *w)
+{
+	struct pvc_api *api = w->api;
+
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		api->waiters = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	api->n_waiters--;
+	if (w->timer)
+		event_free(w->timer);
+	free(w);
+}
+
+/* Detaches the waiter from its connection so that a later close of the
+ * connection no longer reaches it; returns the request to answer. */
+static struct evhttp_request *waiter_take(struct waiter *w)
+{
+	struct pvc_api *api = w->api;
+	struct evhttp_request *req = w->req;
+
+	evhttp_connection_set_closecb(w->evcon, NULL, NULL);
+	/* Back to the idle timeout for the rest of this connection. */
+	evhttp_connection_set_timeout(w->evcon, api->idle_timeout_s);
+	waiter_unlink(w);
+	return req;
+}
+
+static void waiter_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct waiter *w = arg;
+	struct evhttp_request *req = w->req;
+
+	(void)evcon;
+	pvx_debug("long-poll client gone");
+	waiter_unlink(w);
+	/* evhttp detaches a request the user still owes an answer from a
+	 * failed connection instead of freeing it; it is ours to free then.
+	 * A request still attached is freed with its connection. */
+	if (evhttp_request_get_connection(req) == NULL)
+		evhttp_request_free(req);
+}
+
+static void waiter_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct waiter *w = arg;
+	struct pvc_api *api = w->api;
+	struct evhttp_request *req;
+
+	(void)fd;
+	(void)what;
+	req = waiter_take(w);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "ETag",
+			  pvc_daemon_etag(api->d));
+	evhttp_send_reply(req, 304, status_reason(304), NULL);
+}
+
+static void graph_changed(void *arg)
+{
+	struct pvc_api *api = arg;
+
+	/* Answering cannot add waiters, but take each one off the list
+	 * before its answer goes out all the same. */
+	while (api->waiters)
+		reply_graph(api, waiter_take(api->waiters));
+}
+
+static void hold_waiter(struct pvc_api *api, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct timeval tv = {.tv_sec = api->wait_timeout_s};
+	struct waiter *w;
+
+	if (api->n_waiters >= PVC_API_MAX_WAITERS) {
+		reply_error(req, 503, "too many waiting clients");
+		return;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w || !evcon) {
+		free(w);
+		reply_error(req, 500, "out of memory");
+		return;
+	}
+	w->timer = evtimer_new(api->base, waiter_timeout, w);
+	if (!w->timer || evtimer_add(w->timer, &tv) < 0) {
+		if (w->timer)
+			event_free(w->timer);
+		free(w);
+		reply_error(req, 500, "cannot arm timer");
+		return;
+	}
+	w->api = api;
+	w->req = req;
+	w->evcon = evcon;
+	w->next = api->waiters;
+	if (api->waiters)
+		api->waiters->prev = w;
+	api->waiters = w;
+	api->n_waiters++;
+	/* evhttp's connection timeout must not end a held request. */
+	evhttp_connection_set_timeout(evcon, api->wait_timeout_s + 10);
+	evhttp_connection_set_closecb(evcon, waiter_closed, w);
+}
+
+/* --------------------------------------------------------- handlers */
+
+static void handle_graph(struct pvc_api *api, struct evhttp_request *req,
+			 const struct evhttp_uri *uri)
+{
+	const char *query = evhttp_uri_get_query(uri);
+	struct evkeyvalq q;
+	const char *wait;
+
+	if (!query) {
+		reply_graph(api, req);
+		return;
+	}
+	TAILQ_INIT(&q);
+	if (evhttp_parse_query_str(query, &q) < 0) {
+		evhttp_clear_headers(&q);
+		reply_error(req, 400, "bad query string");
+		return;
+	}
+	wait = evhttp_find_header(&q, "wait");
+	if (wait && evhttp_request_get_command(req) == EVHTTP_REQ_GET &&
+	    pvc_etag_match(wait, pvc_daemon_etag(api->d)))
+		hold_waiter(api, req);
+	else
+		reply_graph(api, req);
+	evhttp_clear_headers(&q);
+}
+
+static void handle_containers(struct pvc_api *api, struct evhttp_request *req)
+{
+	reply_json(req, 200, pvc_daemon_containers(api->d));
+}
+
+/* The body as a JSON value; answers 400 itself and returns NULL when it
+ * is not one. */
+static json_t *body_json(struct evhttp_request *req)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	const char *p = len ? (const char *)evbuffer_pullup(in, -1) : "";
+	json_error_t jerr;
+	json_t *j;
+
+	j = json_loadb(p, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!j)
+		reply_error(req, 400, "body: line %d column %d: %s", jerr.line,
+			    jerr.column, jerr.text);
+	return j;
+}
+
+static void handle_container_put(struct pvc_api *api,
+				 struct evhttp_request *req, const char *name)
+{
+	json_t *body = body_json(req), *jpid, *jaction;
+	char err[256] = "";
+	int r, code;
+
+	if (!body)
+		return;
+	if (!json_is_object(body)) {
+		reply_error(req, 400, "body: expected an object");
+		goto out;
+	}
+	jpid = json_object_get(body, "pid");
+	jaction = json_object_get(body, "action");
+	if ((jpid != NULL) == (jaction != NULL)) {
+		reply_error(req, 400,
+			    "body: expected exactly one of \"pid\" or "
+			    "\"action\"");
+		goto out;
+	}
+	if (jpid) {
+		json_int_t pid =
+		    json_is_integer(jpid) ? json_integer_value(jpid) : -1;
+		if (pid <= 0 || pid > INT_MAX) {
+			reply_error(req, 400,
+				    "pid: expected a positive integer");
+			goto out;
+		}
+		r = pvc_daemon_adopt(api->d, name, (pid_t)pid, err,
+				     sizeof(err));
+	} else {
+		if (!json_is_string(jaction)) {
+			reply_error(req, 400, "action: expected a string");
+			goto out;
+		}
+		r = pvc_daemon_action(api->d, name, json_string_value(jaction),
+				      err, sizeof(err));
+	}
+	if (r < 0) {
+		switch (r) {
+		case -ENOENT:
+			code = 404;
+			break;
+		case -ESRCH:
+		case -EINVAL:
+			code = 400;
+			break;
+		case -ENOTSUP:
+			code = 409;
+			break;
+		default:
+			code = 500;
+		}
+		reply_error(req, code, "%s", err[0] ? err : strerror(-r));
+		goto out;
+	}
+	{
+		json_t *c = pvc_daemon_container(api->d, name);
+		if (c)
+			reply_json(req, 200, c);
+		else
+			reply_error(req, 404, "no container '%s'", name);
+	}
+out:
+	json_decref(body);
+}
+
+static void reply_apply(struct evhttp_request *req, int r,
+			struct pvx_errlist *errors,
+			struct pvx_errlist *warnings)
+{
+	if (r == 0)
+		reply_json(req, 200,
+			   json_pack("{s:s, s:o}", "status", "applied",
+				     "warnings",
+				     pvx_errlist_to_json(warnings)));
+	else if (r == -EINVAL)
+		reply_json(req, 400,
+			   json_pack("{s:s, s:o}", "error", "invalid state",
+				     "errors", pvx_errlist_to_json(errors)));
+	else
+		reply_json(req, 500,
+			   json_pack("{s:s, s:o}", "error", "state not applied",
+				     "errors", pvx_errlist_to_json(errors)));
+	pvx_errlist_clear(errors);
+	pvx_errlist_clear(warnings);
+}
+
+static void handle_state_put(struct pvc_api *api, struct evhttp_request *req)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	const char *p = len ? (const char *)evbuffer_pullup(in, -1) : "";
+	struct pvx_errlist errors = {0}, warnings = {0};
+	int r;
+
+	r = pvc_daemon_load_buf(api->d, p, len, &errors, &warnings);
+	reply_apply(req, r, &errors, &warnings);
+}
+
+static void handle_state_reload(struct pvc_api *api, struct evhttp_request *req)
+{
+	struct pvx_errlist errors = {0}, warnings = {0};
+	int r;
+
+	r = pvc_daemon_reload(api->d, &errors, &warnings);
+	reply_apply(req, r, &errors, &warnings);
+}
+
+enum route {
+	ROUTE_NONE,	  /* unknown path: 404 */
+	ROUTE_GRAPH,	  /* /xconnect-graph */
+	ROUTE_CONTAINERS, /* /containers */
+	ROUTE_CONTAINER,  /* /containers/<name> */
+	ROUTE_STATE,	  /* /state */
+	ROUTE_RELOAD,	  /* /state/reload */
+};
+
+static bool method_ok(enum route rt, enum evhttp_cmd_type m, const char **allow)
+{
+	switch (rt) {
+	case ROUTE_GRAPH:
+	case ROUTE_CONTAINERS:
+		*allow = "GET, HEAD";
+		return m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD;
+	case ROUTE_CONTAINER:
+		*allow = "GET, HEAD, PUT";
+		return m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD ||
+		       m == EVHTTP_REQ_PUT;
+	case ROUTE_STATE:
+		*allow = "PUT";
+		return m == EVHTTP_REQ_PUT;
+	case ROUTE_RELOAD:
+		*allow = "POST";
+		return m == EVHTTP_REQ_POST;
+	case ROUTE_NONE:
+		break;
+	}
+	*allow = "";
+	return false;
+}
+
+static const char *method_name(enum evhttp_cmd_type m)
+{
+	switch (m) {
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	case EVHTTP_REQ_HEAD:
+		return "HEAD";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	case EVHTTP_REQ_OPTIONS:
+		return "OPTIONS";
+	case EVHTTP_REQ_TRACE:
+		return "TRACE";
+	case EVHTTP_REQ_CONNECT:
+		return "CONNECT";
+	case EVHTTP_REQ_PATCH:
+		return "PATCH";
+	}
+	return "?";
+}
+
+static void handle_request(struct evhttp_request *req, void *arg)
+{
+	struct pvc_api *api = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	const char *allow;
+	char *name = NULL;
+	enum route rt = ROUTE_NONE;
+
+	if (!path || !*path)
+		path = "/";
+	pvx_debug("request method=%s uri=%s", method_name(m),
+		  evhttp_request_get_uri(req));
+	if (strcmp(path, "/xconnect-graph") == 0) {
+		rt = ROUTE_GRAPH;
+	} else if (strcmp(path, "/containers") == 0) {
+		rt = ROUTE_CONTAINERS;
+	} else if (strncmp(path, "/containers/", 12) == 0 && path[12]) {
+		name = evhttp_uridecode(path + 12, 0, NULL);
+		if (!name) {
+			reply_error(req, 500, "out of memory");
+			return;
+		}
+		/* A name never holds a '/' nor a NUL (decoded %00). */
+		if (strchr(path + 12, '/') || strlen(name) == 0 ||
+		    strstr(path + 12, "%00") || strchr(name, '/'))
+			rt = ROUTE_NONE;
+		else
+			rt = ROUTE_CONTAINER;
+	} else if (strcmp(path, "/state") == 0) {
+		rt = ROUTE_STATE;
+	} else if (strcmp(path, "/state/reload") == 0) {
+		rt = ROUTE_RELOAD;
+	}
+	if (rt == ROUTE_NONE) {
+		reply_error(req, 404, "no such resource");
+		goto out;
+	}
+	if (!method_ok(rt, m, &allow)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+				  "Allow", allow);
+		reply_error(req, 405, "method %s not allowed (allowed: %s)",
+			    method_name(m), allow);
+		goto out;
+	}
+	switch (rt) {
+	case ROUTE_GRAPH:
+		handle_graph(api, req, uri);
+		break;
+	case ROUTE_CONTAINERS:
+		handle_containers(api, req);
+		break;
+	case ROUTE_CONTAINER:
+		if (m == EVHTTP_REQ_PUT) {
+			handle_container_put(api, req, name);
+		} else {
+			json_t *c = pvc_daemon_container(api->d, name);
+			if (c)
+				reply_json(req, 200, c);
+			else
+				reply_error(req, 404, "no container '%s'",
+					    name);
+		}
+		break;
+	case ROUTE_STATE:
+		handle_state_put(api, req);
+		break;
+	case ROUTE_RELOAD:
+		handle_state_reload(api, req);
+		break;
+	case ROUTE_NONE:
+		break;
+	}
+out:
+	free(name);
+}
+
+/* ----------------------------------------------------------- socket */
+
+static int mkdir_parents(const char *path)
+{
+	char *p = strdup(path), *s;
+	int r = 0;
+
+	if (!p)
+		return -ENOMEM;
+	s = strrchr(p, '/');
+	if (s && s != p) {
+		*s = '\0';
+		for (char *q = p + 1; *q; q++) {
+			if (*q != '/')
+				continue;
+			*q = '\0';
+			if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+				r = -errno;
+				break;
+			}
+			*q = '/';
+		}
+		if (r == 0 && mkdir(p, 0755) < 0 && errno != EEXIST)
+			r = -errno;
+	}
+	free(p);
+	return r;
+}
+
+int pvc_api_listen_unix(const char *path, mode_t mode, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct stat sb;
+	mode_t old_umask;
+	int fd, r;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "%s: path too long for a socket", path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	r = mkdir_parents(path);
+	if (r < 0) {
+		snprintf(err, errlen, "%s: mkdir: %s", path, strerror(-r));
+		return r;
+	}
+	if (lstat(path, &sb) == 0) {
+		if (!S_ISSOCK(sb.st_mode)) {
+			snprintf(err, errlen, "%s: exists and is not a socket",
+				 path);
+			return -EEXIST;
+		}
+		/* A socket file: alive if a server accepts on it. */
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			    0);
+		if (fd < 0) {
+			snprintf(err, errlen, "socket: %s", strerror(errno));
+			return -errno;
+		}
+		r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+		r = r < 0 ? errno : 0;
+		close(fd);
+		if (r == 0 || r == EAGAIN) {
+			snprintf(err, errlen,
+				 "%s: another server answers on it", path);
+			return -EADDRINUSE;
+		}
+		if (r != ECONNREFUSED && r != ENOENT) {
+			snprintf(err, errlen, "%s: connect: %s", path,
+				 strerror(r));
+			return -r;
+		}
+		if (unlink(path) < 0 && errno != ENOENT) {
+			snprintf(err, errlen, "%s: unlink stale socket: %s",
+				 path, strerror(errno));
+			return -errno;
+		}
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -errno;
+	}
+	/* The file gets its mode at bind time from the umask: there is no
+	 * window in which it is more open than asked. */
+	old_umask = umask((mode_t)(~mode & 0777));
+	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old_umask);
+	if (r < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: bind: %s", path, strerror(errno));
+		close(fd);
+		return r;
+	}
+	if (chmod(path, mode) < 0 || listen(fd, 64) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		unlink(path);
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+struct pvc_api *pvc_api_new(struct event_base *base, struct pvc_daemon *d,
+			    const struct pvc_api_conf *conf, char *err,
+			    size_t errlen)
+{
+	struct pvc_api *api = calloc(1, sizeof(*api));
+	int fd = -1, r;
+
+	if (!api || !(api->path = strdup(conf->path))) {
+		snprintf(err, errlen, "out of memory");
+		r = ENOMEM;
+		goto fail;
+	}
+	api->base = base;
+	api->d = d;
+	api->wait_timeout_s = conf->wait_timeout_s > 0 ? conf->wait_timeout_s
+						       : PVC_API_WAIT_TIMEOUT_S;
+	api->idle_timeout_s = conf->idle_timeout_s > 0 ? conf->idle_timeout_s
+						       : PVC_API_IDLE_TIMEOUT_S;
+	api->http = evhttp_new(base);
+	if (!api->http) {
+		snprintf(err, errlen, "evhttp_new failed");
+		r = ENOMEM;
+		goto fail;
+	}
+	evhttp_set_timeout(api->http, api->idle_timeout_s);
+	evhttp_set_max_headers_size(api->http, PVC_API_MAX_HEADERS);
+	evhttp_set_max_body_size(api->http, PVC_API_MAX_BODY);
+	/* Let every method through to our handler so that a wrong one gets
+	 * 405 with Allow, not evhttp's 501. */
+	evhttp_set_allowed_methods(
+	    api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+			   EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+			   EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+			   EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+	/* An oversized body is read and dropped before the 413 goes out, so
+	 * that the client sees the answer rather than a reset. */
+	evhttp_set_flags(api->http, EVHTTP_SERVER_LINGERING_CLOSE);
+	evhttp_set_gencb(api->http, handle_request, api);
+
+	fd = pvc_api_listen_unix(conf->path, conf->mode, err, errlen);
+	if (fd < 0) {
+		r = -fd;
+		goto fail;
+	}
+	if (stat(conf->path, &api->sock_st) < 0)
+		memset(&api->sock_st, 0, sizeof(api->sock_st));
+	if (!evhttp_accept_socket_with_handle(api->http, fd)) {
+		snprintf(err, errlen, "%s: cannot serve", conf->path);
+		unlink(conf->path);
+		close(fd);
+		r = EIO;
+		goto fail;
+	}
+	pvc_daemon_set_graph_cb(d, graph_changed, api);
+	return api;
+fail:
+	if (api) {
+		if (api->http)
+			evhttp_free(api->http);
+		free(api->path);
+		free(api);
+	}
+	errno = r;
+	return NULL;
+}
+
+void pvc_api_free(struct pvc_api *api)
+{
+	struct stat sb;
+
+	if (!api)
+		return;
+	pvc_daemon_set_graph_cb(api->d, NULL, NULL);
+	/* The held requests are freed with their connections by evhttp. */
+	while (api->waiters) {
+		struct waiter *w = api->waiters;
+		evhttp_connection_set_closecb(w->evcon, NULL, NULL);
+		waiter_unlink(w);
+	}
+	evhttp_free(api->http);
+	/* Remove the socket file only if it is still ours: a successor may
+	 * already have replaced it. */
+	if (stat(api->path, &sb) == 0 && sb.st_ino == api->sock_st.st_ino &&
+	    sb.st_dev == api->sock_st.st_dev)
+		unlink(api->path);
+	free(api->path);
+	free(api);
+}

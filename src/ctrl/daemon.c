@@ -1,0 +1,487 @@
+/* pv-ctrld's core: applies states as a whole (validate, IPAM, lease file,
+ * runtime, graph), keeps the graph text and its ETag current, and tells
+ * the API when the graph changed so that long-polls can be answered. */
+#include "ctrl/daemon.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "common/log.h"
+#include "ctrl/graph.h"
+
+struct pvc_daemon {
+	struct event_base *base;
+	char *state_path;
+	char *state_dir;
+	char *leases_path;
+	char *workdir;
+	struct pvc_runtime_conf rt_conf;
+	struct pvc_runtime *rt;
+
+	/* What is in force. The runtime keeps pointers into both, so the
+	 * previous ones are freed only after the next runtime apply. */
+	struct pvc_state *st;
+	struct pvc_leases leases;
+
+	char *graph;
+	char etag[PVC_ETAG_LEN];
+	void (*graph_changed)(void *arg);
+	void *graph_arg;
+	/* Set while the runtime applies a new state: its change callbacks
+	 * would see the old state and new runtime; the graph is rebuilt
+	 * once the apply is over instead. */
+	bool applying;
+};
+
+void pvc_etag_compute(const char *text, char buf[PVC_ETAG_LEN])
+{
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a 64 offset basis */
+
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		h ^= *p;
+		h *= 0x100000001b3ULL;
+	}
+	snprintf(buf, PVC_ETAG_LEN, "\"%016llx\"", (unsigned long long)h);
+}
+
+bool pvc_etag_match(const char *given, const char *etag)
+{
+	const char *g = given, *e = etag;
+	size_t gl, el;
+
+	if (!given || !etag)
+		return false;
+	while (*g == ' ' || *g == '\t')
+		g++;
+	if (strncmp(g, "W/", 2) == 0)
+		g += 2;
+	gl = strlen(g);
+	while (gl > 0 && (g[gl - 1] == ' ' || g[gl - 1] == '\t'))
+		gl--;
+	if (gl >= 2 && g[0] == '"' && g[gl - 1] == '"') {
+		g++;
+		gl -= 2;
+	}
+	el = strlen(e);
+	if (el >= 2 && e[0] == '"' && e[el - 1] == '"') {
+		e++;
+		el -= 2;
+	}
+	return gl == el && gl > 0 && strncmp(g, e, gl) == 0;
+}
+
+json_t *pvc_lease_to_json(const struct pvc_lease *l)
+{
+	char ip[INET_ADDRSTRLEN], addr[INET_ADDRSTRLEN + 4], mac[18];
+
+	inet_ntop(AF_INET, &l->ip, ip, sizeof(ip));
+	snprintf(addr, sizeof(addr), "%s/%u", ip, (unsigned)l->prefix);
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", l->mac[0],
+		 l->mac[1], l->mac[2], l->mac[3], l->mac[4], l->mac[5]);
+	return json_pack("{s:s, s:s, s:s, s:s}", "interface",
+			 l->iface ? l->iface : "", "pool",
+			 l->pool ? l->pool : "", "address", addr, "mac", mac);
+}
+
+json_t *pvc_plan_to_json(const struct pvc_leases *leases, json_t *graph)
+{
+	json_t *ls = json_array();
+
+	for (size_t i = 0; ls && i < leases->n; i++) {
+		json_t *o = pvc_lease_to_json(&leases->v[i]);
+		if (o)
+			json_object_set_new(
+			    o, "container",
+			    json_string(leases->v[i].container));
+		json_array_append_new(ls, o);
+	}
+	return json_pack("{s:o, s:O}", "leases", ls ? ls : json_array(),
+			 "graph", graph);
+}
+
+/* Rebuilds the graph text from what is in force; tells the listener if
+ * the text changed. */
+static void rebuild_graph(struct pvc_daemon *d)
+{
+	pid_t *pids = NULL;
+	json_t *g;
+	char *text;
+	char etag[PVC_ETAG_LEN];
+
+	if (!d->st)
+		return;
+	if (d->st->n_containers > 0) {
+		pids = calloc(d->st->n_containers, sizeof(*pids));
+		if (!pids) {
+			pvx_err("graph: out of memory");
+			return;
+		}
+		for (size_t i = 0; i < d->st->n_containers; i++)
+			pids[i] =
+			    pvc_runtime_pid(d->rt, d->st->containers[i].name);
+	}
+	g = pvc_graph_build(d->st, &d->leases, pids);
+	free(pids);
+	text = g ? pvc_graph_dump(g) : NULL;
+	json_decref(g);
+	if (!text) {
+		/* The old graph stays published: better stale than empty. */
+		pvx_err("graph: cannot build (out of memory)");
+		return;
+	}
+	if (d->graph && strcmp(d->graph, text) == 0) {
+		free(text);
+		return;
+	}
+	pvc_etag_compute(text, etag);
+	free(d->graph);
+	d->graph = text;
+	memcpy(d->etag, etag, sizeof(etag));
+	pvx_info("graph changed etag=%s bytes=%zu", d->etag, strlen(text));
+	if (d->graph_changed)
+		d->graph_changed(d->graph_arg);
+}
+
+static void runtime_changed(void *arg)
+{
+	struct pvc_daemon *d = arg;
+
+	if (!d->applying)
+		rebuild_graph(d);
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char *p = strdup(path);
+	int r = 0;
+
+	if (!p)
+		return -ENOMEM;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST) {
+			r = -errno;
+			goto out;
+		}
+		*s = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		r = -errno;
+out:
+	free(p);
+	return r;
+}
+
+/* The directory of the state source: itself, or the dirname of a file. */
+static char *state_workdir(const char *path)
+{
+	struct stat sb;
+	char *w, *slash;
+
+	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return realpath(path, NULL);
+	w = realpath(path, NULL);
+	if (!w)
+		w = strdup(path);
+	if (!w)
+		return NULL;
+	slash = strrchr(w, '/');
+	if (!slash) {
+		free(w);
+		return strdup(".");
+	}
+	if (slash == w)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	return w;
+}
+
+struct pvc_daemon *pvc_daemon_new(struct event_base *base,
+				  const struct pvc_daemon_conf *conf,
+				  struct pvx_errlist *errors,
+				  struct pvx_errlist *warnings)
+{
+	struct pvc_daemon *d = calloc(1, sizeof(*d));
+	int r;
+
+	if (!d)
+		goto nomem;
+	d->base = base;
+	d->state_path = conf->state_path ? strdup(conf->state_path) : NULL;
+	d->state_dir = strdup(conf->state_dir);
+	if (!d->state_dir || (conf->state_path && !d->state_path))
+		goto nomem;
+	if (asprintf(&d->leases_path, "%s/leases.json", conf->state_dir) < 0) {
+		d->leases_path = NULL;
+		goto nomem;
+	}
+	d->rt_conf = conf->runtime;
+	if (!d->rt_conf.state_dir)
+		d->rt_conf.state_dir = d->state_dir;
+	if (!d->rt_conf.workdir && d->state_path) {
+		d->workdir = state_workdir(d->state_path);
+		d->rt_conf.workdir = d->workdir;
+	}
+	pvc_etag_compute("[]", d->etag);
+	d->graph = strdup("[]");
+	if (!d->graph)
+		goto nomem;
+
+	r = mkdir_p(d->state_dir, 0755);
+	if (r < 0) {
+		pvx_errlist_add(errors, "state dir %s: %s", d->state_dir,
+				strerror(-r));
+		errno = -r;
+		goto fail;
+	}
+	{
+		struct pvx_errlist lel = {0};
+		r = pvc_leases_load(d->leases_path, &d->leases, &lel);
+		if (r < 0 || !pvx_errlist_empty(&lel)) {
+			/* A damaged lease file must not keep the device
+			 * down: start from what could be read. */
+			pvx_errlist_merge(warnings, &lel, d->leases_path);
+			if (r < 0) {
+				pvx_errlist_add(warnings,
+						"%s: %s; starting without "
+						"leases",
+						d->leases_path, strerror(-r));
+				pvc_leases_free(&d->leases);
+				memset(&d->leases, 0, sizeof(d->leases));
+			}
+		}
+		pvx_errlist_clear(&lel);
+	}
+	d->rt = pvc_runtime_new(base, &d->rt_conf, runtime_changed, d);
+	if (!d->rt) {
+		pvx_errlist_add(errors, "runtime: %s", strerror(errno));
+		goto fail;
+	}
+	return d;
+nomem:
+	pvx_errlist_add(errors, "out of memory");
+	errno = ENOMEM;
+fail:
+	r = errno;
+	pvc_daemon_free(d);
+	errno = r;
+	return NULL;
+}
+
+int pvc_daemon_apply(struct pvc_daemon *d, struct pvc_state *st,
+		     struct pvx_errlist *errors, struct pvx_errlist *warnings)
+{
+	struct pvc_leases nl = {0}, old_leases;
+	struct pvc_state *old_st;
+	struct pvx_errlist rel = {0};
+	int r;
+
+	r = pvc_ipam_assign(st, &d->leases, &nl, warnings);
+	if (r < 0) {
+		pvx_errlist_add(errors, "ipam: %s", strerror(-r));
+		goto fail;
+	}
+	r = pvc_leases_save(d->leases_path, &nl);
+	if (r < 0) {
+		pvx_errlist_add(errors, "%s: cannot save leases: %s",
+				d->leases_path, strerror(-r));
+		goto fail;
+	}
+
+	d->applying = true;
+	r = pvc_runtime_apply(d->rt, st, &nl, &rel);
+	d->applying = false;
+	/* From here on the runtime may point into st and nl: they are in
+	 * force whatever it says; its problems are per container. */
+	pvx_errlist_merge(warnings, &rel, "runtime");
+	pvx_errlist_clear(&rel);
+	if (r < 0)
+		pvx_errlist_add(warnings, "runtime: apply: %s", strerror(-r));
+
+	old_st = d->st;
+	old_leases = d->leases;
+	d->st = st;
+	d->leases = nl;
+	if (old_st)
+		pvc_state_free(old_st);
+	pvc_leases_free(&old_leases);
+	rebuild_graph(d);
+	return 0;
+fail:
+	pvc_leases_free(&nl);
+	pvc_state_free(st);
+	return r;
+}
+
+static void log_result(const char *what, int r,
+		       const struct pvx_errlist *errors,
+		       const struct pvx_errlist *warnings)
+{
+	if (r == 0) {
+		pvx_info("state applied source=%s warnings=%zu", what,
+			 warnings->n);
+		for (size_t i = 0; i < warnings->n; i++)
+			pvx_warn("state %s", warnings->msgs[i]);
+		return;
+	}
+	pvx_warn("state refused source=%s errors=%zu", what, errors->n);
+	for (size_t i = 0; i < errors->n; i++)
+		pvx_warn("state error: %s", errors->msgs[i]);
+}
+
+int pvc_daemon_load_path(struct pvc_daemon *d, const char *path,
+			 struct pvx_errlist *errors,
+			 struct pvx_errlist *warnings)
+{
+	struct pvc_state *st = pvc_state_load_path(path, errors);
+	int r;
+
+	if (!st) {
+		if (pvx_errlist_empty(errors))
+			pvx_errlist_add(errors, "%s: cannot load", path);
+		r = -EINVAL;
+	} else {
+		r = pvc_daemon_apply(d, st, errors, warnings);
+	}
+	log_result(path, r, errors, warnings);
+	return r;
+}
+
+int pvc_daemon_load_buf(struct pvc_daemon *d, const char *buf, size_t len,
+			struct pvx_errlist *errors,
+			struct pvx_errlist *warnings)
+{
+	struct pvc_state *st =
+	    pvc_state_load_buf(buf, len, "state.json", errors);
+	int r;
+
+	if (!st) {
+		if (pvx_errlist_empty(errors))
+			pvx_errlist_add(errors, "state.json: cannot load");
+		r = -EINVAL;
+	} else {
+		r = pvc_daemon_apply(d, st, errors, warnings);
+	}
+	log_result("request", r, errors, warnings);
+	return r;
+}
+
+int pvc_daemon_reload(struct pvc_daemon *d, struct pvx_errlist *errors,
+		      struct pvx_errlist *warnings)
+{
+	if (!d->state_path) {
+		pvx_errlist_add(errors, "no state source to reload");
+		return -ENOENT;
+	}
+	return pvc_daemon_load_path(d, d->state_path, errors, warnings);
+}
+
+const char *pvc_daemon_graph(const struct pvc_daemon *d)
+{
+	return d->graph;
+}
+
+const char *pvc_daemon_etag(const struct pvc_daemon *d)
+{
+	return d->etag;
+}
+
+void pvc_daemon_set_graph_cb(struct pvc_daemon *d, void (*changed)(void *arg),
+			     void *arg)
+{
+	d->graph_changed = changed;
+	d->graph_arg = arg;
+}
+
+static json_t *container_json(const struct pvc_daemon *d,
+			      const struct pvc_container *c)
+{
+	const char *status = pvc_runtime_status(d->rt, c->name);
+	const char *error = pvc_runtime_error(d->rt, c->name);
+	json_t *addrs = json_array();
+
+	for (size_t i = 0; addrs && i < d->leases.n; i++)
+		if (strcmp(d->leases.v[i].container, c->name) == 0)
+			json_array_append_new(
+			    addrs, pvc_lease_to_json(&d->leases.v[i]));
+	return json_pack(
+	    "{s:s, s:s, s:s, s:s, s:i, s:o, s:s}", "name", c->name, "type",
+	    c->type ? c->type : "", "mode", pvc_net_mode_name(c->mode),
+	    "status", status ? status : "unknown", "pid",
+	    (int)pvc_runtime_pid(d->rt, c->name), "addresses",
+	    addrs ? addrs : json_array(), "error", error ? error : "");
+}
+
+json_t *pvc_daemon_containers(const struct pvc_daemon *d)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && d->st && i < d->st->n_containers; i++)
+		json_array_append_new(a,
+				      container_json(d, &d->st->containers[i]));
+	return a;
+}
+
+json_t *pvc_daemon_container(const struct pvc_daemon *d, const char *name)
+{
+	const struct pvc_container *c =
+	    d->st ? pvc_state_find(d->st, name) : NULL;
+
+	return c ? container_json(d, c) : NULL;
+}
+
+int pvc_daemon_adopt(struct pvc_daemon *d, const char *name, pid_t pid,
+		     char *err, size_t errlen)
+{
+	int r = pvc_runtime_adopt(d->rt, name, pid, err, errlen);
+
+	if (r < 0)
+		pvx_warn("adopt refused container=%s pid=%d reason=\"%s\"",
+			 name, (int)pid, err);
+	else
+		pvx_info("adopted container=%s pid=%d", name, (int)pid);
+	/* Whatever the runtime reported through its callback, the graph
+	 * must reflect the new PID before the answer goes out. */
+	rebuild_graph(d);
+	return r;
+}
+
+int pvc_daemon_action(struct pvc_daemon *d, const char *name,
+		      const char *action, char *err, size_t errlen)
+{
+	int r = pvc_runtime_action(d->rt, name, action, err, errlen);
+
+	if (r < 0)
+		pvx_warn("action refused container=%s action=%s reason=\"%s\"",
+			 name, action, err);
+	else
+		pvx_info("action container=%s action=%s", name, action);
+	rebuild_graph(d);
+	return r;
+}
+
+void pvc_daemon_free(struct pvc_daemon *d)
+{
+	if (!d)
+		return;
+	/* The runtime goes first: it points into the state and leases. */
+	if (d->rt)
+		pvc_runtime_free(d->rt);
+	if (d->st)
+		pvc_state_free(d->st);
+	pvc_leases_free(&d->leases);
+	free(d->graph);
+	free(d->state_path);
+	free(d->state_dir);
+	free(d->leases_path);
+	free(d->workdir);
+	free(d);
+}

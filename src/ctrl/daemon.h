@@ -1,0 +1,92 @@
+/* The core of pv-ctrld: the state in force, its leases, the runtime that
+ * acts on them and the xconnect graph text with its ETag. Every change of
+ * state (apply, adopt, a container starting or exiting) goes through here;
+ * the HTTP layer (api.c) only translates requests into these calls. */
+#ifndef PVC_DAEMON_H
+#define PVC_DAEMON_H
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/errlist.h"
+#include "ctrl/ipam.h"
+#include "ctrl/runtime.h"
+#include "ctrl/state.h"
+
+/* "\"0123456789abcdef\"": quotes, 16 hex digits, NUL. */
+#define PVC_ETAG_LEN 19
+
+struct pvc_daemon_conf {
+	const char *state_path; /* the --state source, reread on reload */
+	const char *state_dir;	/* holds leases.json; created if missing */
+	struct pvc_runtime_conf runtime;
+};
+
+struct pvc_daemon;
+
+/* Creates the state dir and loads the lease file (problems with it are
+ * put in warnings: the daemon starts with what could be read). Returns
+ * NULL and sets errno on failure, with a reason in errors. */
+struct pvc_daemon *pvc_daemon_new(struct event_base *base,
+				  const struct pvc_daemon_conf *conf,
+				  struct pvx_errlist *errors,
+				  struct pvx_errlist *warnings);
+
+/* Puts a validated state in force, taking ownership of st (freed on
+ * failure too): IPAM with the current leases, lease file saved, runtime
+ * applied, graph rebuilt. IPAM and runtime messages about single
+ * containers go to warnings; the state still applies. On failure (lease
+ * file not writable, …) nothing changes and errors says why. */
+int pvc_daemon_apply(struct pvc_daemon *d, struct pvc_state *st,
+		     struct pvx_errlist *errors, struct pvx_errlist *warnings);
+/* Loads and validates, then applies. -EINVAL: the state is invalid,
+ * every problem is in errors and nothing changed; other -errno: it could
+ * not be applied (errors says why). */
+int pvc_daemon_load_path(struct pvc_daemon *d, const char *path,
+			 struct pvx_errlist *errors,
+			 struct pvx_errlist *warnings);
+int pvc_daemon_load_buf(struct pvc_daemon *d, const char *buf, size_t len,
+			struct pvx_errlist *errors,
+			struct pvx_errlist *warnings);
+/* Rereads conf->state_path. */
+int pvc_daemon_reload(struct pvc_daemon *d, struct pvx_errlist *errors,
+		      struct pvx_errlist *warnings);
+
+/* The graph as sent to clients (compact, key-sorted JSON text) and its
+ * ETag (quoted). Both stay valid until the next change. */
+const char *pvc_daemon_graph(const struct pvc_daemon *d);
+const char *pvc_daemon_etag(const struct pvc_daemon *d);
+/* changed(arg) is called after the graph text changed (not when a
+ * rebuild gave the same text). One listener: the API's waiters. */
+void pvc_daemon_set_graph_cb(struct pvc_daemon *d, void (*changed)(void *arg),
+			     void *arg);
+
+/* [{name, type, mode, status, pid, addresses, error}, …] (new reference). */
+json_t *pvc_daemon_containers(const struct pvc_daemon *d);
+/* One container's object, or NULL if unknown. */
+json_t *pvc_daemon_container(const struct pvc_daemon *d, const char *name);
+/* As pvc_runtime_adopt / pvc_runtime_action, with a log line. */
+int pvc_daemon_adopt(struct pvc_daemon *d, const char *name, pid_t pid,
+		     char *err, size_t errlen);
+int pvc_daemon_action(struct pvc_daemon *d, const char *name,
+		      const char *action, char *err, size_t errlen);
+
+/* Frees the runtime (which stops its containers), then everything else. */
+void pvc_daemon_free(struct pvc_daemon *d);
+
+/* Pure helpers, unit-tested. */
+/* The quoted hex of a 64-bit FNV-1a hash of text into buf. */
+void pvc_etag_compute(const char *text, char buf[PVC_ETAG_LEN]);
+/* Whether a client's ETag (quotes optional, a W/ prefix ignored, spaces
+ * around it ignored) names etag. */
+bool pvc_etag_match(const char *given, const char *etag);
+/* A lease as {interface, pool, address "10.0.4.2/24", mac}. */
+json_t *pvc_lease_to_json(const struct pvc_lease *l);
+/* The planned view of --check: {"leases": […], "graph": […]}. */
+json_t *pvc_plan_to_json(const struct pvc_leases *leases, json_t *graph);
+
+#endif
