@@ -26,7 +26,7 @@ sb_wait_for "web listening in $CT" 10 sb_listen_pids "$CT" 8000
 body=$(sb_dev_exec "${SB_CURL[@]}" http://10.0.4.2:8000/)
 [[ $body == "hello from the container" ]] || sb_fail "unexpected body: $body"
 sb_ok "device -> container over the veth: $body"
-[[ -z $(sb_listen_pids - 8000) ]] || sb_fail "something listens on :8000 in the root netns"
+! sb_listen_pids - 8000 >/dev/null || sb_fail "something listens on :8000 in the root netns"
 sb_assert_root_clean || sb_fail "root netns not clean mid-test"
 sb_ok "root netns clean mid-test"
 

@@ -45,7 +45,8 @@
 #   sb_netns_of PID         prints PID's netns id ("net:[4026...]").
 # Checks
 #   sb_listen_pids NS PORT  PIDs owning a TCP listener on PORT in netns NS
-#                           (NS "-" = root; "pid:N" = the netns of PID N).
+#                           (NS "-" = root; "pid:N" = the netns of PID N);
+#                           fails when there is none.
 #   sb_assert_root_clean    fails if the root netns gained a 10.x address or
 #                           route since sb_init, holds a link named
 #                           ${SB_PREFIX}*, or a recorded PID has a socket in
@@ -64,6 +65,10 @@
 #   sb_graph_has NAME FIELD true when that field is non-empty and not 0.
 #   sb_container_get NAME FIELD  FIELD of container NAME in GET /containers.
 #   sb_json EXPR            reads JSON on stdin, prints python EXPR of `j`.
+#   sb_pvx_wait_ingress LINK CONTAINER PORT [TMO]  waits until CONTAINER
+#                           runs, LINK has a socket and provider_pid, the
+#                           backend port listens in the provider's netns and
+#                           pv-xconnect listens on PORT; sets SB_PROVIDER_PID.
 # Cleanup (trap on EXIT, INT, TERM; also after a failure):
 #   1. recorded PIDs get SIGTERM in reverse start order (SIGKILL after the
 #      grace), after their descendant tree was noted; survivors of that tree
@@ -284,8 +289,11 @@ sb_ns_run() {
 }
 
 sb_listen_pids() {
-	sb_ns_run "$1" ss -Hltnp "sport = :$2" |
-		grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u
+	local out
+	out=$(sb_ns_run "$1" ss -Hltnp "sport = :$2" | grep -o 'pid=[0-9]*' |
+		cut -d= -f2 | sort -u) || true
+	[[ -n $out ]] || return 1
+	printf '%s\n' "$out"
 }
 
 # ---------------------------------------------------------------- root check
@@ -519,4 +527,25 @@ sb_pvx_up() {
 	sb_wait_for "control socket $SB_CTRL" 10 test -S "$SB_CTRL"
 	sb_spawn xconnect ip netns exec "$SB_DEV" "$PVX_BIN/pv-xconnect" \
 		--ctrl "$SB_CTRL"
+}
+
+# sb_pvx_wait_ingress LINK CONTAINER PORT [TMO_S]: waits until CONTAINER
+# runs, the graph's LINK has a socket and a provider_pid, something listens
+# on the backend port (from the socket) in the provider's netns and
+# pv-xconnect listens on PORT in the device. Sets SB_PROVIDER_PID and
+# records it as "provider-CONTAINER".
+sb_pvx_wait_ingress() {
+	local link=$1 ct=$2 port=$3 tmo=${4:-20} sock
+	sb_wait_for "container $ct running" "$tmo" \
+		eval '[[ $(sb_container_get "$ct" status) == running ]]'
+	sb_wait_for "graph link $link with a socket" "$tmo" sb_graph_has "$link" socket
+	sb_wait_for "graph link $link with a provider_pid" "$tmo" \
+		sb_graph_has "$link" provider_pid
+	SB_PROVIDER_PID=$(sb_graph_get "$link" provider_pid)
+	sock=$(sb_graph_get "$link" socket)
+	sb_record "provider-$ct" "$SB_PROVIDER_PID"
+	sb_wait_for "$ct listening on ${sock##*:} in its netns (pid $SB_PROVIDER_PID)" \
+		"$tmo" sb_listen_pids "pid:$SB_PROVIDER_PID" "${sock##*:}"
+	sb_wait_for "pv-xconnect listening on :$port in the device" "$tmo" \
+		eval '[[ -n $(sb_listen_pids "$SB_DEV" "$port") ]]'
 }

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Issue 4, Done when 6: scripts/demo (what `make demo` runs after building)
+# is green twice in a row, each run under a minute, and leaves nothing
+# behind: no pvxdemo- namespace, no nginx it started, nothing of ours in
+# the root netns.
+. "$(dirname "$0")/lib/sandbox.sh"
+
+sb_init dtw
+DEMO=$PVX_SRC/scripts/demo
+EXAMPLE=$(cd "$PVX_SRC/examples/ingress-hybrid" && pwd -P)
+
+# nginx processes the demo started run with their cwd in the example (the
+# tests use copies in their temp dirs); print them as PID:START.
+demo_nginx() {
+	local p
+	for p in $(pgrep -x nginx || true); do
+		[[ $(readlink "/proc/$p/cwd" 2>/dev/null) == "$EXAMPLE"* ]] &&
+			echo "$p:$(sb_starttime "$p" || echo 0)"
+	done
+	return 0
+}
+
+[[ -z $(demo_nginx) ]] || sb_fail "an nginx of an earlier demo is running: $(demo_nginx)"
+example_files() { git -C "$PVX_SRC" status --porcelain --ignored -- "$EXAMPLE"; }
+before=$(example_files)
+declare -a took=()
+for run in 1 2; do
+	sb_step "scripts/demo, run $run"
+	t0=${EPOCHREALTIME/./}
+	rc=0
+	PVX_BIN=$PVX_BIN timeout 90 bash "$DEMO" >"$SB_TMP/demo$run.out" 2>&1 || rc=$?
+	ms=$(((${EPOCHREALTIME/./} - t0) / 1000))
+	took+=("$ms")
+	if ((rc != 0)); then
+		cat "$SB_TMP/demo$run.out" >&2
+		sb_fail "demo run $run exited with status $rc after $ms ms"
+	fi
+	grep -q "Welcome to nginx!" "$SB_TMP/demo$run.out" ||
+		sb_fail "demo run $run did not print nginx's welcome title"
+	grep -q "PASS demo" "$SB_TMP/demo$run.out" || sb_fail "demo run $run did not pass"
+	sb_ok "run $run green in $ms ms"
+	left=$(ip netns list | awk '$1 ~ /^pvxdemo-/ { print $1 }')
+	[[ -z $left ]] || sb_fail "run $run left namespaces: $left"
+	[[ -z $(demo_nginx) ]] || sb_fail "run $run left nginx running: $(demo_nginx)"
+	[[ -z $(ls -d /tmp/pvxdemo.* 2>/dev/null) ]] || sb_fail "run $run left $(ls -d /tmp/pvxdemo.*)"
+	sb_assert_root_clean || sb_fail "root netns not clean after run $run"
+	sb_ok "run $run left no namespace, no nginx, no temp dir, clean root netns"
+	((ms < 60000)) || sb_fail "run $run took $ms ms (limit 60 s)"
+done
+[[ $(example_files) == "$before" ]] ||
+	sb_fail "the demo changed files under examples/ingress-hybrid: $(diff <(echo "$before") <(example_files))"
+sb_pass "demo twice: ${took[0]} ms and ${took[1]} ms"
