@@ -1,0 +1,405 @@
+/* The xconnect graph (SPEC §5): exact upstream fields for ingress and
+ * container links, the socket rule (lease, host, none, unix path), optional
+ * requirements, pids, stable order and byte-identical dumps. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "ctrl/graph.h"
+#include "pvc_fake_state.h"
+
+/* Builds, dumps, compares with the expected text, frees. */
+static void expect_graph(const struct pvc_state *st,
+			 const struct pvc_leases *leases, const pid_t *pids,
+			 const char *want)
+{
+	json_t *g = pvc_graph_build(st, leases, pids);
+	char *got;
+
+	assert_non_null(g);
+	got = pvc_graph_dump(g);
+	assert_non_null(got);
+	if (strcmp(got, want) != 0)
+		fail_msg("graph\n got: %s\nwant: %s", got, want);
+	free(got);
+	json_decref(g);
+}
+
+static void assign(const struct pvc_state *st, struct pvc_leases *l)
+{
+	struct pvx_errlist el = {0};
+	assert_int_equal(pvc_ipam_assign(st, NULL, l, &el), 0);
+	assert_true(pvx_errlist_empty(&el));
+}
+
+/* The seed's scenario (its "Test 11"). */
+static struct pvc_state *seed_state(void)
+{
+	struct pvc_state *st = fake_state_new();
+	struct pvc_container *c;
+
+	fake_pool(st, "internal", "10.0.4.0/24", "10.0.4.1");
+	c = fake_pooled(st, "example-nginx-ingress", "internal");
+	fake_export(c, "nginx-http", "tcp", NULL, 80);
+	fake_export(c, "nginx-https", "tcp", NULL, 443);
+	fake_ingress(st, "nginx-http-ingress", "tcp", "0.0.0.0:80",
+		     "example-nginx-ingress", "nginx-http");
+	fake_ingress(st, "nginx-https-ingress", "tcp", "0.0.0.0:443",
+		     "example-nginx-ingress", "nginx-https");
+	return st;
+}
+
+static void test_seed_exact(void **unused)
+{
+	struct pvc_state *st = seed_state();
+	struct pvc_leases l;
+	pid_t pids[] = {4242};
+
+	(void)unused;
+	assign(st, &l);
+	expect_graph(
+	    st, &l, pids,
+	    "[{\"type\":\"tcp\",\"name\":\"nginx-http\",\"consumer\":"
+	    "\"EXTERNAL\",\"consumer_pid\":0,\"provider\":\"example-nginx-"
+	    "ingress\",\"provider_pid\":4242,\"role\":\"EXTERNAL\","
+	    "\"interface\":\"\",\"target\":\"0.0.0.0:80\",\"socket\":"
+	    "\"10.0.4.2:80\",\"ingress\":\"nginx-http-ingress\"},"
+	    "{\"type\":\"tcp\",\"name\":\"nginx-https\",\"consumer\":"
+	    "\"EXTERNAL\",\"consumer_pid\":0,\"provider\":\"example-nginx-"
+	    "ingress\",\"provider_pid\":4242,\"role\":\"EXTERNAL\","
+	    "\"interface\":\"\",\"target\":\"0.0.0.0:443\",\"socket\":"
+	    "\"10.0.4.2:443\",\"ingress\":\"nginx-https-ingress\"}]");
+	/* Not running: pid 0; before IPAM ran: socket "" and still listed. */
+	expect_graph(
+	    st, NULL, NULL,
+	    "[{\"type\":\"tcp\",\"name\":\"nginx-http\",\"consumer\":"
+	    "\"EXTERNAL\",\"consumer_pid\":0,\"provider\":\"example-nginx-"
+	    "ingress\",\"provider_pid\":0,\"role\":\"EXTERNAL\","
+	    "\"interface\":\"\",\"target\":\"0.0.0.0:80\",\"socket\":"
+	    "\"\",\"ingress\":\"nginx-http-ingress\"},"
+	    "{\"type\":\"tcp\",\"name\":\"nginx-https\",\"consumer\":"
+	    "\"EXTERNAL\",\"consumer_pid\":0,\"provider\":\"example-nginx-"
+	    "ingress\",\"provider_pid\":0,\"role\":\"EXTERNAL\","
+	    "\"interface\":\"\",\"target\":\"0.0.0.0:443\",\"socket\":"
+	    "\"\",\"ingress\":\"nginx-https-ingress\"}]");
+	pvc_leases_free(&l);
+	fake_state_free(st);
+}
+
+/* One ingress link per case; socket and target as the table says. */
+struct sock_case {
+	const char *what;
+	enum pvc_net_mode mode;
+	bool lease;	    /* run IPAM first */
+	const char *socket; /* export's socket path or NULL */
+	uint16_t port;
+	const char *type, *external;
+	const char *want_socket;
+};
+
+static const struct sock_case sock_cases[] = {
+    {"pool with lease", PVC_NET_POOL, true, NULL, 8080, "tcp", "0.0.0.0:80",
+     "10.0.4.2:8080"},
+    {"pool, no lease yet", PVC_NET_POOL, false, NULL, 80, "tcp", "0.0.0.0:80",
+     ""},
+    {"host mode", PVC_NET_HOST, true, NULL, 8080, "tcp", "127.0.0.1:80",
+     "127.0.0.1:8080"},
+    {"host mode, no leases at all", PVC_NET_HOST, false, NULL, 8080, "tcp",
+     "0.0.0.0:80", "127.0.0.1:8080"},
+    {"none mode", PVC_NET_NONE, true, NULL, 80, "tcp", "0.0.0.0:80", ""},
+    {"unix socket export", PVC_NET_POOL, true, "/run/example/raw.sock", 0,
+     "tcp", "0.0.0.0:9000", "/run/example/raw.sock"},
+    {"socket wins over port", PVC_NET_POOL, true, "/run/a.sock", 80, "tcp",
+     "0.0.0.0:81", "/run/a.sock"},
+    {"unix socket, none mode", PVC_NET_NONE, false, "/run/x.sock", 0, "tcp",
+     "0.0.0.0:9000", "/run/x.sock"},
+    {"http rule, path kept", PVC_NET_POOL, true, NULL, 3000, "http",
+     "0.0.0.0:8080/api", "10.0.4.2:3000"},
+    {"ipv6 external as written", PVC_NET_POOL, true, NULL, 443, "tcp",
+     "[::]:443", "10.0.4.2:443"},
+    {"neither socket nor port", PVC_NET_POOL, true, NULL, 0, "tcp",
+     "0.0.0.0:80", ""},
+};
+
+static void test_socket_rule_table(void **unused)
+{
+	(void)unused;
+	for (size_t i = 0; i < sizeof(sock_cases) / sizeof(sock_cases[0]);
+	     i++) {
+		const struct sock_case *sc = &sock_cases[i];
+		struct pvc_state *st = fake_state_new();
+		struct pvc_leases l = {NULL, 0};
+		struct pvc_container *c;
+		pid_t pids[] = {77};
+		char want[1024];
+		json_t *g;
+		char *got;
+
+		fake_pool(st, "internal", "10.0.4.0/24", "10.0.4.1");
+		c = fake_container(st, "svc", sc->mode);
+		if (sc->mode == PVC_NET_POOL)
+			fake_iface(c, "eth0", "internal", NULL, NULL);
+		fake_export(c, "s", "tcp", sc->socket, sc->port);
+		fake_ingress(st, "rule", sc->type, sc->external, "svc", "s");
+		if (sc->lease)
+			assign(st, &l);
+		snprintf(want, sizeof(want),
+			 "[{\"type\":\"%s\",\"name\":\"s\",\"consumer\":"
+			 "\"EXTERNAL\",\"consumer_pid\":0,\"provider\":\"svc\","
+			 "\"provider_pid\":77,\"role\":\"EXTERNAL\","
+			 "\"interface\":\"\",\"target\":\"%s\",\"socket\":"
+			 "\"%s\",\"ingress\":\"rule\"}]",
+			 sc->type, sc->external, sc->want_socket);
+		g = pvc_graph_build(st, &l, pids);
+		assert_non_null(g);
+		got = pvc_graph_dump(g);
+		if (strcmp(got, want) != 0)
+			fail_msg("case '%s'\n got: %s\nwant: %s", sc->what, got,
+				 want);
+		free(got);
+		json_decref(g);
+		pvc_leases_free(&l);
+		fake_state_free(st);
+	}
+}
+
+/* A small mesh: "app" requires "db"'s unix socket (defaults), "cache"'s
+ * tcp port (explicit role and interface) and an optional service nobody
+ * exports; "web" optionally requires "db" too. */
+static struct pvc_state *mesh_state(void)
+{
+	struct pvc_state *st = fake_state_new();
+	struct pvc_container *c;
+
+	fake_pool(st, "p", "10.0.4.0/24", "10.0.4.1");
+	c = fake_pooled(st, "app", "p");
+	fake_require(c, "db-sock", "unix", "/run/db.sock", NULL, NULL, false);
+	fake_require(c, "kv", "tcp", "127.0.0.1:6379", "reader", "cachenet",
+		     false);
+	fake_require(c, "metrics", "tcp", "127.0.0.1:9100", NULL, NULL, true);
+	c = fake_pooled(st, "cache", "p");
+	fake_export(c, "kv", "tcp", NULL, 6379);
+	c = fake_container(st, "db", PVC_NET_NONE);
+	fake_export(c, "db-sock", "unix", "/run/pg/db.sock", 0);
+	c = fake_container(st, "web", PVC_NET_HOST);
+	fake_require(c, "db-sock", "unix", "/run/db.sock", NULL, NULL, true);
+	fake_export(c, "www", "http", NULL, 8080);
+	fake_ingress(st, "site", "http", "0.0.0.0:80/", "web", "www");
+	return st;
+}
+
+static void test_mesh(void **unused)
+{
+	struct pvc_state *st = mesh_state();
+	struct pvc_leases l;
+	pid_t pids[] = {100, 0, 300, 400}; /* app, cache, db, web */
+
+	(void)unused;
+	assign(st, &l);
+	expect_graph(
+	    st, &l, pids,
+	    "["
+	    "{\"type\":\"unix\",\"name\":\"db-sock\",\"consumer\":\"app\","
+	    "\"consumer_pid\":100,\"provider\":\"db\",\"provider_pid\":300,"
+	    "\"role\":\"any\",\"interface\":\"unix\",\"target\":\"/run/"
+	    "db.sock\",\"socket\":\"/run/pg/db.sock\"},"
+	    "{\"type\":\"tcp\",\"name\":\"kv\",\"consumer\":\"app\","
+	    "\"consumer_pid\":100,\"provider\":\"cache\",\"provider_pid\":0,"
+	    "\"role\":\"reader\",\"interface\":\"cachenet\",\"target\":"
+	    "\"127.0.0.1:6379\",\"socket\":\"10.0.4.3:6379\"},"
+	    "{\"type\":\"unix\",\"name\":\"db-sock\",\"consumer\":\"web\","
+	    "\"consumer_pid\":400,\"provider\":\"db\",\"provider_pid\":300,"
+	    "\"role\":\"any\",\"interface\":\"unix\",\"target\":\"/run/"
+	    "db.sock\",\"socket\":\"/run/pg/db.sock\"},"
+	    "{\"type\":\"http\",\"name\":\"www\",\"consumer\":\"EXTERNAL\","
+	    "\"consumer_pid\":0,\"provider\":\"web\",\"provider_pid\":400,"
+	    "\"role\":\"EXTERNAL\",\"interface\":\"\",\"target\":"
+	    "\"0.0.0.0:80/\",\"socket\":\"127.0.0.1:8080\",\"ingress\":"
+	    "\"site\"}"
+	    "]");
+	pvc_leases_free(&l);
+	fake_state_free(st);
+}
+
+/* Every link has exactly the upstream fields (plus "ingress" on ingress
+ * links), with the right JSON types. */
+static void test_field_set(void **unused)
+{
+	static const char *const fields[] = {
+	    "type",	    "name", "consumer",	 "consumer_pid", "provider",
+	    "provider_pid", "role", "interface", "target",	 "socket",
+	};
+	struct pvc_state *st = mesh_state();
+	json_t *g, *link;
+	size_t i;
+
+	(void)unused;
+	g = pvc_graph_build(st, NULL, NULL);
+	assert_int_equal(json_array_size(g), 4);
+	json_array_foreach(g, i, link)
+	{
+		size_t want = json_object_get(link, "ingress") ? 11 : 10;
+		assert_int_equal(json_object_size(link), want);
+		for (size_t k = 0; k < 10; k++) {
+			json_t *v = json_object_get(link, fields[k]);
+			assert_non_null(v);
+			if (strstr(fields[k], "_pid"))
+				assert_true(json_is_integer(v));
+			else
+				assert_true(json_is_string(v));
+		}
+	}
+	json_decref(g);
+	fake_state_free(st);
+}
+
+/* Order does not depend on the containers array order, and the same
+ * inputs give byte-identical dumps. */
+static void test_stable_order(void **unused)
+{
+	struct pvc_state *a = mesh_state(), *b = mesh_state();
+	struct pvc_container tmp;
+	char *da, *db, *da2;
+	json_t *ga, *gb, *ga2;
+
+	(void)unused;
+	/* Reverse b's containers (and so the pid indexing, all 0 here). */
+	for (size_t i = 0; i < b->n_containers / 2; i++) {
+		tmp = b->containers[i];
+		b->containers[i] = b->containers[b->n_containers - 1 - i];
+		b->containers[b->n_containers - 1 - i] = tmp;
+	}
+	ga = pvc_graph_build(a, NULL, NULL);
+	ga2 = pvc_graph_build(a, NULL, NULL);
+	gb = pvc_graph_build(b, NULL, NULL);
+	da = pvc_graph_dump(ga);
+	da2 = pvc_graph_dump(ga2);
+	db = pvc_graph_dump(gb);
+	assert_string_equal(da, da2);
+	assert_string_equal(da, db);
+	assert_null(strchr(da, ' '));
+	assert_null(strchr(da, '\n'));
+	free(da);
+	free(da2);
+	free(db);
+	json_decref(ga);
+	json_decref(ga2);
+	json_decref(gb);
+	fake_state_free(a);
+	fake_state_free(b);
+}
+
+/* Pids follow the container index even when provider and consumer sit at
+ * any position. */
+static void test_pids_passed_through(void **unused)
+{
+	struct pvc_state *st = mesh_state();
+	pid_t pids[] = {11, 22, 33, 44};
+	json_t *g, *link;
+	size_t i;
+
+	(void)unused;
+	g = pvc_graph_build(st, NULL, pids);
+	json_array_foreach(g, i, link)
+	{
+		const char *c =
+		    json_string_value(json_object_get(link, "consumer"));
+		const char *p =
+		    json_string_value(json_object_get(link, "provider"));
+		json_int_t cp =
+		    json_integer_value(json_object_get(link, "consumer_pid"));
+		json_int_t pp =
+		    json_integer_value(json_object_get(link, "provider_pid"));
+		for (size_t k = 0; k < st->n_containers; k++) {
+			if (strcmp(st->containers[k].name, c) == 0)
+				assert_int_equal(cp, pids[k]);
+			if (strcmp(st->containers[k].name, p) == 0)
+				assert_int_equal(pp, pids[k]);
+		}
+		if (strcmp(c, "EXTERNAL") == 0)
+			assert_int_equal(cp, 0);
+	}
+	json_decref(g);
+	fake_state_free(st);
+}
+
+/* Empty state: an empty array, never NULL. */
+static void test_empty(void **unused)
+{
+	struct pvc_state *st = fake_state_new();
+
+	(void)unused;
+	expect_graph(st, NULL, NULL, "[]");
+	fake_state_free(st);
+}
+
+/* Once the state loader exists: the shipped example, end to end through
+ * the loader, IPAM and the graph. Skipped while it is absent. */
+static void test_example_ingress_hybrid(void **unused)
+{
+	char path[512];
+	struct stat sb;
+
+	(void)unused;
+	snprintf(path, sizeof(path), "%s/ingress-hybrid", PVX_EXAMPLES);
+	if (stat(path, &sb) < 0)
+		skip();
+#ifdef PVX_HAVE_STATE_LOADER
+	{
+		struct pvx_errlist el = {0};
+		struct pvc_state *st = pvc_state_load_path(path, &el);
+		struct pvc_leases l;
+		json_t *g, *link;
+		size_t i;
+		int found = 0;
+
+		if (!st)
+			fail_msg("load: %s", el.n ? el.msgs[0] : "?");
+		assign(st, &l);
+		g = pvc_graph_build(st, &l, NULL);
+		json_array_foreach(g, i, link)
+		{
+			const char *n =
+			    json_string_value(json_object_get(link, "name"));
+			if (strcmp(n, "nginx-http") != 0)
+				continue;
+			found = 1;
+			assert_string_equal(
+			    json_string_value(json_object_get(link, "socket")),
+			    "10.0.4.2:80");
+			assert_string_equal(
+			    json_string_value(json_object_get(link, "target")),
+			    "0.0.0.0:80");
+			assert_string_equal(json_string_value(json_object_get(
+						link, "consumer")),
+					    "EXTERNAL");
+		}
+		assert_true(found);
+		json_decref(g);
+		pvc_leases_free(&l);
+		pvc_state_free(st);
+	}
+#else
+	skip();
+#endif
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_seed_exact),
+	    cmocka_unit_test(test_socket_rule_table),
+	    cmocka_unit_test(test_mesh),
+	    cmocka_unit_test(test_field_set),
+	    cmocka_unit_test(test_stable_order),
+	    cmocka_unit_test(test_pids_passed_through),
+	    cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_example_ingress_hybrid),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
