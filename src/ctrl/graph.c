@@ -8,34 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static ssize_t container_index(const struct pvc_state *st, const char *name)
+/* The unique exporter of a service, as an index into st->containers;
+ * -1 when none (or, against the validator, several) export it. */
+static ssize_t provider_index(const struct pvc_state *st, const char *name,
+			      const struct pvc_export **exp)
 {
-	for (size_t i = 0; name && i < st->n_containers; i++)
-		if (strcmp(st->containers[i].name, name) == 0)
-			return (ssize_t)i;
-	return -1;
-}
-
-static const struct pvc_export *export_find(const struct pvc_container *c,
-					    const char *name)
-{
-	for (size_t i = 0; name && i < c->n_exports; i++)
-		if (strcmp(c->exports[i].name, name) == 0)
-			return &c->exports[i];
-	return NULL;
-}
-
-/* The container (other than the consumer) that exports service name; the
- * first in name order if, against the validator, there are several. */
-static ssize_t provider_index(const struct pvc_state *st, size_t consumer,
-			      const char *name, const size_t *order)
-{
-	for (size_t k = 0; k < st->n_containers; k++) {
-		size_t j = order[k];
-		if (j != consumer && export_find(&st->containers[j], name))
-			return (ssize_t)j;
-	}
-	return -1;
+	const struct pvc_container *p = pvc_state_find_provider(st, name, exp);
+	return p ? p - st->containers : -1;
 }
 
 static const char *str_or(const char *s, const char *dflt)
@@ -131,18 +110,19 @@ static int add_mesh_links(const struct pvc_state *st,
 
 		for (size_t r = 0; r < c->n_requires; r++) {
 			const struct pvc_require *q = &c->requires[r];
-			ssize_t pi = provider_index(st, ci, q->name, order);
+			const struct pvc_export *e;
+			ssize_t pi = provider_index(st, q->name, &e);
 			const struct pvc_container *p;
 			json_t *link;
 
 			/* No provider: nothing to connect to. An optional
 			 * requirement may be absent; a required one is the
-			 * validator's business. */
-			if (pi < 0)
+			 * validator's business. A container needs no link to
+			 * itself. */
+			if (pi < 0 || (size_t)pi == ci)
 				continue;
 			p = &st->containers[pi];
-			backend_of(p, export_find(p, q->name), leases, sock,
-				   sizeof(sock));
+			backend_of(p, e, leases, sock, sizeof(sock));
 			link =
 			    link_new(str_or(q->type, ""), q->name, c->name,
 				     pid_of(pids, (ssize_t)ci), p->name,
@@ -164,16 +144,15 @@ static int add_ingress_links(const struct pvc_state *st,
 
 	for (size_t i = 0; i < st->n_ingress; i++) {
 		const struct pvc_ingress *g = &st->ingress[i];
-		ssize_t pi = container_index(st, g->provider);
+		const struct pvc_container *p = pvc_state_find(st, g->provider);
 		const struct pvc_export *e;
+		ssize_t pi;
 		json_t *link;
 
 		/* Refused by the validator; never emit a half link. */
-		if (pi < 0)
+		if (!p || !(e = pvc_container_find_export(p, g->service)))
 			continue;
-		e = export_find(&st->containers[pi], g->service);
-		if (!e)
-			continue;
+		pi = p - st->containers;
 		backend_of(&st->containers[pi], e, leases, sock, sizeof(sock));
 		link = link_new(str_or(g->type, ""), g->service, "EXTERNAL", 0,
 				g->provider, pid_of(pids, pi), "EXTERNAL", "",
