@@ -42,7 +42,7 @@ for run in 1 2; do
 	left=$(ip netns list | awk '$1 ~ /^pvxdemo-/ { print $1 }')
 	[[ -z $left ]] || sb_fail "run $run left namespaces: $left"
 	[[ -z $(demo_nginx) ]] || sb_fail "run $run left nginx running: $(demo_nginx)"
-	[[ -z $(ls -d /tmp/pvxdemo.* 2>/dev/null) ]] || sb_fail "run $run left $(ls -d /tmp/pvxdemo.*)"
+	[[ -z $(ls -d /var/tmp/pvxdemo.* 2>/dev/null) ]] || sb_fail "run $run left $(ls -d /var/tmp/pvxdemo.*)"
 	sb_assert_root_clean || sb_fail "root netns not clean after run $run"
 	sb_ok "run $run left no namespace, no nginx, no temp dir, clean root netns"
 	((ms < 60000)) || sb_fail "run $run took $ms ms (limit 60 s)"

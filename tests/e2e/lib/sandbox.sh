@@ -14,7 +14,8 @@
 #
 # Set-up
 #   sb_init ID              ID: 1-6 of [a-z0-9]. Sets SB_PREFIX="pvxID-",
-#                           SB_TMP (mktemp -d), SB_CTRL (control socket path),
+#                           SB_TMP (mktemp -d under /var/tmp, not /tmp:
+#                           containers get a private /tmp), SB_CTRL (control socket path),
 #                           SB_STATE (--state-dir), PVX_BIN, PVX_SRC; takes a
 #                           lock per ID, removes leftovers of a crashed run
 #                           with the same ID, installs the EXIT/INT/TERM trap,
@@ -458,7 +459,9 @@ sb_init() {
 		echo "FAIL: another run with sandbox id '$id' holds $lock" >&2
 		exit 1
 	}
-	SB_TMP=$(mktemp -d "/tmp/pvx$id.XXXXXX")
+	# Not under /tmp: process containers get a private /tmp, and the
+	# state sources the tests copy here must stay visible to them.
+	SB_TMP=$(mktemp -d "${SB_TMPBASE:-/var/tmp}/pvx$id.XXXXXX")
 	chmod 755 "$SB_TMP"
 	: >"$SB_TMP/pids"
 	SB_CTRL=$SB_TMP/pv-ctrl
