@@ -1,0 +1,140 @@
+# Shared harness of the xc_tcp_* end-to-end tests (sourced): each test runs
+# in a network namespace of its own (private loopback, no port clashes, no
+# traffic in the root namespace), records the PIDs it starts, and removes
+# everything in an EXIT trap, also on failure.
+set -Eeuo pipefail
+: "${PVX_BIN:?set PVX_BIN to the bin directory of the build}"
+: "${PVX_SRC:?set PVX_SRC to the repository root}"
+if [[ -z ${XC_IN_NS:-} ]]; then
+	exec unshare --net env XC_IN_NS=1 bash "$0" "$@"
+fi
+ip link set lo up
+
+PEERS="$PVX_SRC/tests/e2e/lib/peers.py"
+PY=/usr/bin/python3
+XC_NAME=$(basename "$0" .sh)
+TMP=$(mktemp -d "/tmp/pvx-${XC_NAME}.XXXXXX")
+PIDS=()
+XC_PID=""
+T0=${EPOCHREALTIME/./}
+
+log() { printf '[%s %5d ms] %s\n' "$XC_NAME" $(((${EPOCHREALTIME/./} - T0) / 1000)) "$*" >&2; }
+fail() {
+	log "FAIL: $*"
+	if [[ -f $TMP/xc.log ]]; then
+		log "last lines of pv-xconnect's log:"
+		tail -n 20 "$TMP/xc.log" >&2 || true
+	fi
+	exit 1
+}
+
+xc_cleanup() {
+	local rc=$? pid i
+	trap '' INT TERM
+	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for ((i = 0; i < 40; i++)); do
+		local alive=0
+		for pid in "${PIDS[@]}"; do
+			if kill -0 "$pid" 2>/dev/null; then alive=1; fi
+		done
+		((alive)) || break
+		sleep 0.05
+	done
+	for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+	if [[ -n ${XC_KEEP:-} ]]; then log "kept $TMP"; else rm -rf -- "$TMP"; fi
+	if ((rc == 0)); then log "PASS"; fi
+	exit "$rc"
+}
+trap xc_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# spawn NAME CMD...: starts CMD in the background, output in $TMP/NAME.out;
+# sets SPAWNED to its PID.
+spawn() {
+	local name=$1
+	shift
+	"$@" </dev/null >"$TMP/$name.out" 2>&1 &
+	SPAWNED=$!
+	PIDS+=("$SPAWNED")
+}
+
+# start_peer NAME CMD-ARGS...: a peers.py server; waits for its READY line
+# and sets READY to what follows (the port or path).
+start_peer() {
+	local name=$1 i line
+	shift
+	spawn "$name" "$PY" -u "$PEERS" "$@"
+	for ((i = 0; i < 100; i++)); do
+		line=$(grep -m1 '^READY ' "$TMP/$name.out" 2>/dev/null || true)
+		if [[ -n $line ]]; then
+			READY=${line#READY }
+			return 0
+		fi
+		kill -0 "$SPAWNED" 2>/dev/null || fail "peer $name died: $(cat "$TMP/$name.out")"
+		sleep 0.05
+	done
+	fail "peer $name not ready in 5 s"
+}
+
+freeport() { "$PY" "$PEERS" freeport "$@"; }
+
+# link_json NAME TARGET SOCKET [CONSUMER_PID [PROVIDER_PID]]: one tcp
+# ingress link of the graph.
+link_json() {
+	printf '{"type":"tcp","name":"%s","consumer":"EXTERNAL","consumer_pid":%d,' \
+		"$1" "${4:-0}"
+	printf '"provider":"test","provider_pid":%d,"role":"EXTERNAL",' "${5:-0}"
+	printf '"interface":"","target":"%s","socket":"%s"}' "$2" "$3"
+}
+
+# write_graph LINK_JSON...: the graph file, replaced atomically.
+write_graph() {
+	local IFS=,
+	printf '[%s]\n' "$*" >"$TMP/graph.json.tmp"
+	mv "$TMP/graph.json.tmp" "$TMP/graph.json"
+}
+
+# start_xc [EXTRA-ARGS...]: pv-xconnect on $TMP/graph.json (a wrapper such
+# as prlimit can be given in XC_WRAP); sets XC_PID.
+start_xc() {
+	"${XC_WRAP[@]}" "$PVX_BIN/pv-xconnect" --graph-file "$TMP/graph.json" \
+		--status "$TMP/status.sock" -v "$@" </dev/null >"$TMP/xc.log" 2>&1 &
+	XC_PID=$!
+	PIDS+=("$XC_PID")
+}
+XC_WRAP=()
+
+# wait_listen PORT [NSENTER-PREFIX...]: until something listens on PORT.
+wait_listen() {
+	local port=$1 i
+	shift
+	for ((i = 0; i < 100; i++)); do
+		if [[ -n $("$@" ss -Hltn "sport = :$port") ]]; then return 0; fi
+		kill -0 "$XC_PID" 2>/dev/null || fail "pv-xconnect died"
+		sleep 0.05
+	done
+	fail "nothing listens on :$port after 5 s"
+}
+
+# status_field LINK FIELD: a counter of the link from the status socket.
+status_field() {
+	curl -sS --unix-socket "$TMP/status.sock" http://x/links |
+		"$PY" -c 'import json,sys
+for l in json.load(sys.stdin):
+    if l.get("name") == sys.argv[1]:
+        print(l.get(sys.argv[2], "")); break' "$1" "$2"
+}
+
+# proc_field PID FIELD: a line of /proc/PID/status, value in kB.
+proc_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+# cpu_ticks PID: utime + stime from /proc/PID/stat.
+cpu_ticks() {
+	local stat
+	stat=$(<"/proc/$1/stat")
+	stat=${stat##*) }
+	local -a f
+	read -r -a f <<<"$stat"
+	echo $((f[11] + f[12]))
+}

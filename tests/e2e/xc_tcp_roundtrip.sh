@@ -1,0 +1,33 @@
+# Issue 3, "Done when" 1: 1 MiB of random bytes round-trips byte-exact
+# through the tcp ingress to a TCP backend and to a Unix backend, both
+# directions, on 100 concurrent connections (and to an IPv6 backend).
+source "$(dirname "$0")/lib/xc_tcp_lib.sh"
+
+start_peer echo-tcp echo 127.0.0.1:0
+TCP_BE=$READY
+start_peer echo-unix echo "$TMP/echo.sock"
+start_peer echo-v6 echo "[::1]:0"
+V6_BE=$READY
+P1=$(freeport)
+P2=$(freeport)
+P3=$(freeport --v6)
+write_graph "$(link_json rt-tcp "127.0.0.1:$P1" "127.0.0.1:$TCP_BE")" \
+	"$(link_json rt-unix "127.0.0.1:$P2" "$TMP/echo.sock")" \
+	"$(link_json rt-v6 "[::1]:$P3" "[::1]:$V6_BE")"
+start_xc
+wait_listen "$P1"
+wait_listen "$P2"
+wait_listen "$P3"
+
+for t in "127.0.0.1:$P1 TCP" "127.0.0.1:$P2 Unix" "[::1]:$P3 IPv6"; do
+	set -- $t
+	log "100 x 1 MiB through $1 to the $2 backend"
+	timeout 50 "$PY" "$PEERS" client "$1" --bytes $((1 << 20)) --conns 100 ||
+		fail "round trip through the $2 backend"
+done
+[[ $(status_field rt-tcp accepted) -ge 100 ]] || fail "accepted counter: $(status_field rt-tcp accepted)"
+in=$(status_field rt-tcp bytes_in)
+out=$(status_field rt-tcp bytes_out)
+[[ $in == $((100 << 20)) && $out == $((100 << 20)) ]] ||
+	fail "byte counters in=$in out=$out, want $((100 << 20)) each"
+log "counters: accepted=$(status_field rt-tcp accepted) in=$in out=$out"
