@@ -1,0 +1,339 @@
+#!/usr/bin/env python3
+"""Turns the raw samples of bench/lib/pvxbench.py into the results table:
+medians per row, ratios to the direct path, the targets of issue 5 checked
+against the peers measured in the same run; writes latest.json/latest.md."""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+
+ORDER = ["direct", "pvx", "haproxy", "haproxy-auto", "haproxy-splice",
+         "socat", "nginx", "dnat"]
+LABEL = {
+    "direct": "direct (no proxy)",
+    "pvx": "pvx (pv-xconnect tcp)",
+    "haproxy": "HAProxy tcp",
+    "haproxy-auto": "HAProxy tcp splice-auto",
+    "haproxy-splice": "HAProxy tcp splice forced",
+    "socat": "socat (fork)",
+    "nginx": "nginx stream",
+    "dnat": "kernel DNAT (nftables)",
+}
+HAPROXY = ("haproxy", "haproxy-auto", "haproxy-splice")
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def cmd_out(cmd):
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+        return (p.stdout + p.stderr).strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        return None
+
+
+def machine(src):
+    model = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    commit = cmd_out(["git", "-C", src, "describe", "--always", "--dirty"])
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime(
+            "%Y-%m-%d %H:%M UTC"),
+        "cores": os.cpu_count(),
+        "cpu": model,
+        "kernel": platform.release(),
+        "loadavg": os.getloadavg()[0],
+        "pvx_commit": commit,
+        "versions": {
+            "haproxy": cmd_out(["haproxy", "-v"]),
+            "nginx": cmd_out(["nginx", "-v"]),
+            "socat": (cmd_out(["socat", "-V"]) or "").replace(
+                "socat by Gerhard Rieger and contributors - see www.dest-unreach.org", "socat"),
+            "iperf3": cmd_out(["iperf3", "-v"]),
+            "wrk": cmd_out(["wrk", "-v"]),
+        },
+    }
+
+
+def aggregate(raw, cfg):
+    rows = {}
+    for r in raw:
+        rows.setdefault(r["row"], []).append(r)
+    out = {}
+    for name, samples in rows.items():
+        d = {"samples": samples}
+        errors = [s["error"] for s in samples if s.get("error")]
+        if errors:
+            d["errors"] = errors
+        for test in ("bulk_fwd", "bulk_rev"):
+            ss = [s for s in samples if s["test"] == test and "gbps" in s]
+            d[test + "_gbps"] = med([s["gbps"] for s in ss])
+        cpu = [s["proxy_cpu_s"] / (s["bytes"] / 1e9) for s in samples
+               if s["test"].startswith("bulk") and "proxy_cpu_s" in s
+               and s.get("bytes")]
+        d["cpu_s_per_gb"] = med(cpu)
+        for test in ("rr_ka", "rr_close"):
+            ss = [s for s in samples if s["test"] == test and "rps" in s]
+            d[test + "_rps"] = med([s["rps"] for s in ss])
+            d[test + "_p50_ms"] = med([s["p50_ms"] for s in ss])
+            d[test + "_p99_ms"] = med([s["p99_ms"] for s in ss])
+            d[test + "_errors"] = sum(s.get("socket_errors", 0) +
+                                      s.get("non2xx", 0) for s in ss)
+            cpu = [s["proxy_cpu_s"] / s["requests"] * 1e6 for s in ss
+                   if "proxy_cpu_s" in s and s.get("requests")]
+            d[test + "_cpu_us_per_req"] = med(cpu)
+        idle = [s for s in samples if s["test"] == "mem_idle"]
+        if idle:
+            d["rss_idle_kib"] = idle[0]["rss_kib"]
+            d["fds_idle"] = idle[0]["fds"]
+        for n in cfg.get("mem_counts", []):
+            m = [s for s in samples if s["test"] == f"mem_{n}"]
+            if not m:
+                continue
+            m = m[0]
+            if m.get("skipped"):
+                d[f"mem_{n}"] = {"skipped": m["skipped"]}
+                continue
+            d[f"mem_{n}"] = {k: m[k] for k in (
+                "opened", "alive", "rss_kib", "pss_kib", "fds",
+                "kib_per_conn_rss", "kib_per_conn_pss", "fds_per_conn")}
+        rec = [s for s in samples if s["test"] == "reconcile"]
+        if rec:
+            adds = [s["add_ms"] for s in rec]
+            rems = [s["remove_ms"] for s in rec]
+            ok = [a for a in adds if a is not None]
+            d["reconcile"] = {
+                "via": rec[0].get("via"), "trials": len(rec),
+                "add_ms_median": med(ok), "add_ms_max": max(ok) if ok else None,
+                "add_timeouts": adds.count(None),
+                "remove_ms_median": med(rems),
+            }
+        out[name] = d
+    return out
+
+
+def ratio(v, base):
+    if v is None or not base:
+        return None
+    return v / base
+
+
+def f_num(v, fmt="{:.2f}"):
+    return "n/a" if v is None else fmt.format(v)
+
+
+def f_ratio(v, base, fmt):
+    if v is None:
+        return "n/a"
+    r = ratio(v, base)
+    return fmt.format(v) + ("" if r is None else f" ({r:.2f}x)")
+
+
+def kib_conn(d, n):
+    m = d.get(f"mem_{n}")
+    if not m:
+        return "n/a"
+    if "skipped" in m:
+        return "skipped"
+    s = f"{m['kib_per_conn_pss']:.1f}"
+    if m["alive"] < m["opened"] or m["opened"] < n:
+        s += f" (only {m['alive']}/{n} held)"
+    return s
+
+
+def best(agg, key, pick):
+    vals = [(agg[h][key], h) for h in HAPROXY
+            if h in agg and agg[h].get(key) is not None]
+    return pick(vals) if vals else (None, None)
+
+
+def targets(agg):
+    """Issue 5, "Done when" 2: each target, met or missed and by how much."""
+    p = agg.get("pvx")
+    t = []
+    if not p:
+        return [{"target": "all", "met": None, "detail": "pvx not measured"}]
+
+    def add(name, met, detail):
+        t.append({"target": name, "met": met, "detail": detail})
+
+    hs = agg.get("haproxy-splice", {})
+    for test, what in (("bulk_fwd", "client->server"),
+                       ("bulk_rev", "server->client")):
+        a, b = p.get(test + "_gbps"), hs.get(test + "_gbps")
+        if a is None or b is None:
+            add(f"bulk {what} >= HAProxy splice forced", None, "not measured")
+        else:
+            add(f"bulk {what} >= HAProxy splice forced", a >= b,
+                f"{a:.2f} vs {b:.2f} Gbit/s ({a / b:.2f}x)")
+    c = p.get("cpu_s_per_gb")
+    add("proxy CPU <= 0.5 s/GB", None if c is None else c <= 0.5,
+        "n/a" if c is None else f"{c:.3f} s/GB")
+    for test, what in (("rr_ka", "keep-alive"), ("rr_close", "new connection")):
+        a = p.get(test + "_rps")
+        b, h = best(agg, test + "_rps", max)
+        if a is None or b is None:
+            add(f"req/s {what} >= 1.2x HAProxy", None, "not measured")
+        else:
+            add(f"req/s {what} >= 1.2x HAProxy", a >= 1.2 * b,
+                f"{a:.0f} vs {b:.0f} ({h}): {a / b:.2f}x")
+        a = p.get(test + "_p99_ms")
+        b, h = best(agg, test + "_p99_ms", min)
+        if a is None or b is None:
+            add(f"p99 {what} <= HAProxy", None, "not measured")
+        else:
+            add(f"p99 {what} <= HAProxy", a <= b,
+                f"{a:.2f} vs {b:.2f} ms ({h})")
+    mems = sorted((int(k[4:]), v) for k, v in p.items()
+                  if k.startswith("mem_") and k[4:].isdigit() and
+                  "kib_per_conn_pss" in v)
+    if mems:
+        n, m = mems[-1]
+        full = m["alive"] >= n
+        add("<= 2 KiB RSS per idle connection",
+            m["kib_per_conn_pss"] <= 2 and full,
+            f"{m['kib_per_conn_pss']:.2f} KiB/conn at {n} "
+            f"({m['alive']} held)")
+    else:
+        add("<= 2 KiB RSS per idle connection", None, "not measured")
+    r = p.get("reconcile")
+    if r and r["add_ms_max"] is not None and not r["add_timeouts"]:
+        add("reconcile < 100 ms", r["add_ms_max"] < 100,
+            f"median {r['add_ms_median']:.1f} ms, max {r['add_ms_max']:.1f} ms"
+            f" over {r['trials']} ({r['via']})")
+    else:
+        add("reconcile < 100 ms", False if r else None,
+            "timeouts" if r else "not measured")
+    return t
+
+
+def markdown(meta, cfg, agg, tg):
+    d0 = agg.get("direct", {})
+    counts = cfg.get("mem_counts", [])
+    lines = [
+        f"## pvx TCP ingress benchmark — {meta['date']}",
+        "",
+        f"{meta['cores']} cores ({meta['cpu']}), kernel {meta['kernel']}, "
+        f"load {meta['loadavg']:.2f} at the end; pvx {meta['pvx_commit']}; "
+        f"{cfg['seconds']} s per run, median of {cfg['reps']} rounds, each "
+        f"round measures direct then every proxy; wrk -t1 -c{cfg['wrk_conns']}"
+        f" on a 600 B file; iperf3 one stream; one thread/worker per proxy.",
+        "",
+        "| row | bulk c->s Gbit/s | bulk s->c Gbit/s | CPU s/GB | "
+        "req/s keep-alive | p50/p99 ms | req/s new conn | p50/p99 ms | "
+        "RSS idle KiB | " + "".join(f"KiB/conn {n} | " for n in counts) +
+        "fds/conn | reconcile ms |",
+        "|---" * (11 + len(counts)) + "|",
+    ]
+    for name in ORDER:
+        if name in cfg.get("na", {}):
+            lines.append(f"| {LABEL[name]} | n/a: {cfg['na'][name]} |" +
+                         " |" * (9 + len(counts)))
+            continue
+        d = agg.get(name)
+        if d is None:
+            continue
+        fds = None
+        for n in sorted(cfg.get("mem_counts", []), reverse=True):
+            m = d.get(f"mem_{n}")
+            if m and "fds_per_conn" in m:
+                fds = m["fds_per_conn"]
+                break
+        r = d.get("reconcile")
+        rec = "n/a" if not r or r["add_ms_median"] is None else \
+            f"{r['add_ms_median']:.1f} (max {r['add_ms_max']:.1f})"
+        lines.append("| " + " | ".join([
+            LABEL[name],
+            f_ratio(d.get("bulk_fwd_gbps"), d0.get("bulk_fwd_gbps"), "{:.2f}"),
+            f_ratio(d.get("bulk_rev_gbps"), d0.get("bulk_rev_gbps"), "{:.2f}"),
+            f_num(d.get("cpu_s_per_gb"), "{:.3f}"),
+            f_ratio(d.get("rr_ka_rps"), d0.get("rr_ka_rps"), "{:.0f}"),
+            f"{f_num(d.get('rr_ka_p50_ms'))}/{f_num(d.get('rr_ka_p99_ms'))}",
+            f_ratio(d.get("rr_close_rps"), d0.get("rr_close_rps"), "{:.0f}"),
+            f"{f_num(d.get('rr_close_p50_ms'))}/"
+            f"{f_num(d.get('rr_close_p99_ms'))}",
+            f_num(d.get("rss_idle_kib"), "{:.0f}"),
+            *[kib_conn(d, n) for n in counts],
+            f_num(fds, "{:.2f}"), rec]) + " |")
+    lines += ["", "Ratios in parentheses are to the direct row of the same "
+              "run. KiB/conn is the growth of the proxy's PSS (RSS with "
+              "shared pages divided among its processes) per held idle "
+              "connection; kernel socket memory is not in it. CPU is the "
+              "proxy's user+system time over the bulk runs per 10^9 bytes." +
+              (f" RLIMIT_NOFILE here is {cfg['nofile']}: at most "
+               f"{max(counts)} idle connections fit (2 fds each in a proxy)."
+               if cfg.get("mem_cut") else ""),
+              "", "### Targets (issue 5)", ""]
+    for t in tg:
+        mark = {True: "met", False: "MISSED", None: "n/a"}[t["met"]]
+        lines.append(f"- {t['target']}: **{mark}** — {t['detail']}")
+    errs = [(n, d["errors"]) for n, d in agg.items() if d.get("errors")]
+    errs += [(n, f"{d[k]} socket errors/non-2xx in {k[:-7]}")
+             for n, d in agg.items() for k in ("rr_ka_errors",
+                                               "rr_close_errors")
+             if d.get(k)]
+    if errs:
+        lines += ["", "### Errors seen", ""]
+        for n, e in errs:
+            lines.append(f"- {n}: {e}")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--raw", required=True)
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--pvx-bin")
+    ap.add_argument("--src", default=os.path.dirname(os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__)))))
+    ap.add_argument("--elapsed", type=int)
+    a = ap.parse_args()
+    with open(a.config) as f:
+        cfg = json.load(f)
+    raw = []
+    with open(a.raw) as f:
+        for line in f:
+            if line.strip():
+                raw.append(json.loads(line))
+    meta = machine(a.src)
+    meta["elapsed_s"] = a.elapsed
+    agg = aggregate(raw, cfg)
+    tg = targets(agg)
+    md = markdown(meta, cfg, agg, tg)
+    doc = {"meta": meta, "config": {k: v for k, v in cfg.items()
+                                    if k not in ("rows",)},
+           "rows": agg, "targets": tg}
+    os.makedirs(a.out, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime(
+        "%Y%m%dT%H%M%SZ")
+    for path in (os.path.join(a.out, "latest.json"),
+                 os.path.join(a.out, "runs", f"{stamp}.json")):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path + ".tmp", "w") as f:
+            json.dump(doc, f, indent=1)
+        os.replace(path + ".tmp", path)
+    with open(os.path.join(a.out, "latest.md"), "w") as f:
+        f.write(md)
+    shutil.copy(os.path.join(a.out, "latest.md"),
+                os.path.join(a.out, "runs", f"{stamp}.md"))
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
