@@ -338,51 +338,78 @@ static void test_empty(void **unused)
 	fake_state_free(st);
 }
 
-/* The shipped example, end to end through the loader, IPAM and the
- * graph (skipped in a tree without examples/). */
-static void test_example_ingress_hybrid(void **unused)
+/* The shipped examples, end to end through the loader, IPAM and the
+ * graph: one expected link of each (skipped in a tree without them). */
+struct example_case {
+	const char *dir;
+	const char *name, *consumer, *provider, *role, *target, *socket;
+};
+
+static const struct example_case example_cases[] = {
+    {"ingress-hybrid", "nginx-http", "EXTERNAL", "example-nginx-ingress",
+     "EXTERNAL", "0.0.0.0:80", "10.0.4.2:80"},
+    {"ingress-hybrid", "nginx-https", "EXTERNAL", "example-nginx-ingress",
+     "EXTERNAL", "0.0.0.0:443", "10.0.4.2:443"},
+    {"ingress-direct", "raw-unix", "EXTERNAL", "raw-server", "EXTERNAL",
+     "0.0.0.0:9000", "/run/example/raw.sock"},
+    {"ingress-direct", "api", "EXTERNAL", "api-server", "EXTERNAL",
+     "0.0.0.0:8080/api", "/run/api/api.sock"},
+    {"mesh-unix", "raw-unix", "app", "provider", "client", "/run/pvx/raw.sock",
+     "/run/example/raw.sock"},
+};
+
+static const char *field(json_t *link, const char *key)
 {
-	char path[512];
-	struct stat sb;
+	return json_string_value(json_object_get(link, key));
+}
+
+static void test_examples(void **unused)
+{
+	size_t checked = 0;
 
 	(void)unused;
-	snprintf(path, sizeof(path), "%s/ingress-hybrid", PVX_EXAMPLES);
-	if (stat(path, &sb) < 0)
-		skip();
-	{
+	for (size_t t = 0; t < sizeof(example_cases) / sizeof(example_cases[0]);
+	     t++) {
+		const struct example_case *ec = &example_cases[t];
 		struct pvx_errlist el = {0};
-		struct pvc_state *st = pvc_state_load_path(path, &el);
+		struct pvc_state *st;
 		struct pvc_leases l;
+		char path[512];
+		struct stat sb;
 		json_t *g, *link;
 		size_t i;
 		int found = 0;
 
+		snprintf(path, sizeof(path), "%s/%s", PVX_EXAMPLES, ec->dir);
+		if (stat(path, &sb) < 0)
+			continue;
+		st = pvc_state_load_path(path, &el);
 		if (!st)
-			fail_msg("load: %s", el.n ? el.msgs[0] : "?");
+			fail_msg("%s: %s", ec->dir, el.n ? el.msgs[0] : "?");
 		assign(st, &l);
 		g = pvc_graph_build(st, &l, NULL);
 		json_array_foreach(g, i, link)
 		{
-			const char *n =
-			    json_string_value(json_object_get(link, "name"));
-			if (strcmp(n, "nginx-http") != 0)
+			if (strcmp(field(link, "name"), ec->name) != 0 ||
+			    strcmp(field(link, "consumer"), ec->consumer) != 0)
 				continue;
-			found = 1;
-			assert_string_equal(
-			    json_string_value(json_object_get(link, "socket")),
-			    "10.0.4.2:80");
-			assert_string_equal(
-			    json_string_value(json_object_get(link, "target")),
-			    "0.0.0.0:80");
-			assert_string_equal(json_string_value(json_object_get(
-						link, "consumer")),
-					    "EXTERNAL");
+			found++;
+			assert_string_equal(field(link, "provider"),
+					    ec->provider);
+			assert_string_equal(field(link, "role"), ec->role);
+			assert_string_equal(field(link, "target"), ec->target);
+			assert_string_equal(field(link, "socket"), ec->socket);
 		}
-		assert_true(found);
+		if (found != 1)
+			fail_msg("%s: %d links %s/%s", ec->dir, found, ec->name,
+				 ec->consumer);
+		checked++;
 		json_decref(g);
 		pvc_leases_free(&l);
 		pvc_state_free(st);
 	}
+	if (checked == 0)
+		skip();
 }
 
 int main(void)
@@ -395,7 +422,7 @@ int main(void)
 	    cmocka_unit_test(test_stable_order),
 	    cmocka_unit_test(test_pids_passed_through),
 	    cmocka_unit_test(test_empty),
-	    cmocka_unit_test(test_example_ingress_hybrid),
+	    cmocka_unit_test(test_examples),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
