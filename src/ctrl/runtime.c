@@ -1,69 +1,820 @@
-/* Placeholder runtime: tracks containers and adopted PIDs without touching
- * the network. Replaced by the real runtime (bridges, veths, processes). */
+/* The device runtime of pv-ctrld (SPEC §7): makes bridges, veths and
+ * process containers match the state in force, watches container pids, and
+ * keeps a record (runtime.json in the state dir) of everything it created so
+ * that shutdown and a restart after a crash remove exactly that. */
 #include "ctrl/runtime.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctrl/netdev.h"
+#include "ctrl/spawn.h"
+
+enum ct_status {
+	CT_STOPPED, /* not running: never started, stopped, external gone */
+	CT_RUNNING, /* pid > 0 */
+	CT_EXITED,  /* own process ended by itself */
+	CT_ERROR,   /* could not be started or wired: see err */
+};
+
+static const char *const status_names[] = {
+    [CT_STOPPED] = "stopped",
+    [CT_RUNNING] = "running",
+    [CT_EXITED] = "exited",
+    [CT_ERROR] = "error",
+};
 
 struct rt_ct {
 	char *name;
-	pid_t pid;
+	const struct pvc_container *conf; /* into the state in force */
+	char *fp;  /* what it was started/wired with (conf + leases) */
+	bool own;  /* type "process": pv-ctrld starts it */
+	pid_t pid; /* 0: not running */
+	unsigned long long start; /* start time of pid (pid reuse guard) */
+	enum ct_status status;
+	bool stopping; /* exit was asked for: "stopped", not "exited" */
+	char err[256];
+	int pidfd; /* external: death watch */
+	struct event *pid_ev;
+	char **veths; /* host ends created for it */
+	size_t n_veths;
+};
+
+struct rt_br {
+	char *name;
+	bool ours; /* created by this runtime: deleted with it */
 };
 
 struct pvc_runtime {
-	struct pvc_runtime_conf conf;
+	struct event_base *base;
+	struct pvc_runtime_conf conf; /* strings owned (copied) */
 	void (*changed)(void *);
 	void *arg;
-	struct rt_ct *cts;
+	struct pvc_nl nl; /* in the device's namespace */
+	struct event *sigchld_ev, *notify_ev;
+	const struct pvc_state *st;
+	/* A shallow copy: the daemon may keep the leases' array but move the
+	 * struct holding it. */
+	struct pvc_leases leases;
+	struct rt_ct **cts;
 	size_t n;
+	struct rt_br *brs;
+	size_t n_brs;
+	char *record_path;
 };
+
+/* ------------------------------------------------------------ helpers */
+
+static struct rt_ct *find(const struct pvc_runtime *rt, const char *name)
+{
+	for (size_t i = 0; i < rt->n; i++)
+		if (strcmp(rt->cts[i]->name, name) == 0)
+			return rt->cts[i];
+	return NULL;
+}
+
+/* changed() runs from the loop, never from inside an API call into the
+ * runtime: the daemon may be in the middle of rebuilding its view. */
+static void notify(struct pvc_runtime *rt)
+{
+	if (rt->notify_ev)
+		event_active(rt->notify_ev, EV_TIMEOUT, 1);
+}
+
+static void notify_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pvc_runtime *rt = arg;
+
+	(void)fd;
+	(void)what;
+	if (rt->changed)
+		rt->changed(rt->arg);
+}
+
+static void set_err(struct rt_ct *c, const char *msg)
+{
+	snprintf(c->err, sizeof(c->err), "%s", msg);
+}
+
+/* Field 22 of /proc/<pid>/stat; 0 when gone or a zombie. */
+static unsigned long long proc_start(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long v = 0;
+	char state;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* comm may hold spaces and parens */
+	if (!p || sscanf(p + 1, " %c", &state) != 1 || state == 'Z')
+		return 0;
+	/* after ") " come fields 3..: skip 19 of them to reach field 22 */
+	p += 2;
+	for (int i = 0; i < 19 && p; i++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	if (!p || sscanf(p, "%llu", &v) != 1)
+		return 0;
+	return v;
+}
+
+static int strv_add(char ***v, size_t *n, const char *s)
+{
+	char **nv = realloc(*v, (*n + 1) * sizeof(**v));
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	nv[*n] = strdup(s);
+	if (!nv[*n])
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+static void strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* ------------------------------------------------------------ record */
+
+/* runtime.json: {"bridges": [...], "veths": [...], "pids": [{"name",
+ * "pid", "start"}]}: written before a veth is made and after a bridge or a
+ * process is, rewritten on every change; atomic (temp + rename). */
+static void record_save(struct pvc_runtime *rt)
+{
+	json_t *j, *brs, *veths, *pids;
+	char *tmp = NULL;
+	int fd;
+
+	if (!rt->record_path)
+		return;
+	j = json_object();
+	brs = json_array();
+	veths = json_array();
+	pids = json_array();
+	json_object_set_new(j, "bridges", brs);
+	json_object_set_new(j, "veths", veths);
+	json_object_set_new(j, "pids", pids);
+	for (size_t i = 0; i < rt->n_brs; i++)
+		if (rt->brs[i].ours)
+			json_array_append_new(brs,
+					      json_string(rt->brs[i].name));
+	for (size_t i = 0; i < rt->n; i++) {
+		struct rt_ct *c = rt->cts[i];
+		for (size_t k = 0; k < c->n_veths; k++)
+			json_array_append_new(veths, json_string(c->veths[k]));
+		if (c->own && c->pid > 0)
+			json_array_append_new(
+			    pids, json_pack("{s:s,s:i,s:I}", "name", c->name,
+					    "pid", (int)c->pid, "start",
+					    (json_int_t)c->start));
+	}
+	if (asprintf(&tmp, "%s.tmp", rt->record_path) < 0)
+		goto out;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto out;
+	if (json_dumpfd(j, fd, JSON_INDENT(1) | JSON_SORT_KEYS) < 0 ||
+	    fsync(fd) < 0) {
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	close(fd);
+	if (rename(tmp, rt->record_path) < 0)
+		unlink(tmp);
+out:
+	free(tmp);
+	json_decref(j);
+}
+
+/* Waits up to ms for pid (not our child) to be gone. */
+static bool wait_gone(pid_t pid, unsigned long long start, int ms)
+{
+	for (int t = 0; t <= ms; t += 10) {
+		if (proc_start(pid) != start)
+			return true;
+		usleep(10000);
+	}
+	return proc_start(pid) != start;
+}
+
+/* After a crash: the processes, veths and bridges the record names are
+ * leftovers of a previous pv-ctrld of ours. */
+static void cleanup_leftovers(struct pvc_runtime *rt)
+{
+	json_t *j, *v;
+	size_t i;
+	char err[256];
+
+	j = json_load_file(rt->record_path, 0, NULL);
+	if (!j)
+		return;
+	json_array_foreach(json_object_get(j, "pids"), i, v)
+	{
+		pid_t pid =
+		    (pid_t)json_integer_value(json_object_get(v, "pid"));
+		unsigned long long st = (unsigned long long)json_integer_value(
+		    json_object_get(v, "start"));
+		/* Same pid and start time, or it is someone else's now. */
+		if (pid <= 0 || !st || proc_start(pid) != st)
+			continue;
+		kill(pid, SIGTERM);
+		if (!wait_gone(pid, st, rt->conf.stop_grace_ms))
+			kill(pid, SIGKILL);
+		wait_gone(pid, st, 1000);
+	}
+	json_array_foreach(json_object_get(j, "veths"), i, v)
+	{
+		const char *name = json_string_value(v);
+		if (name && strncmp(name, PVC_NETDEV_PREFIX,
+				    strlen(PVC_NETDEV_PREFIX)) == 0)
+			pvc_netdev_del(&rt->nl, name, err, sizeof(err));
+	}
+	json_array_foreach(json_object_get(j, "bridges"), i, v)
+	{
+		const char *name = json_string_value(v);
+		if (name)
+			pvc_netdev_del(&rt->nl, name, err, sizeof(err));
+	}
+	json_decref(j);
+	unlink(rt->record_path);
+}
+
+/* ------------------------------------------------------------ wiring */
+
+static void unwire(struct pvc_runtime *rt, struct rt_ct *c)
+{
+	char err[256];
+
+	for (size_t i = 0; i < c->n_veths; i++)
+		pvc_netdev_del(&rt->nl, c->veths[i], err, sizeof(err));
+	strv_free(c->veths, c->n_veths);
+	c->veths = NULL;
+	c->n_veths = 0;
+	record_save(rt);
+}
+
+/* Gives the namespace of pid one veth per lease of the container. */
+static int wire(struct pvc_runtime *rt, struct rt_ct *c, pid_t pid, char *err,
+		size_t errlen)
+{
+	const struct pvc_container *cc = c->conf;
+	char path[64];
+	bool first = true;
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return r;
+	}
+	if (cc->mode != PVC_NET_POOL) {
+		r = pvc_netdev_lo_up(fd, err, errlen);
+		goto out;
+	}
+	for (size_t i = 0; i < rt->leases.n; i++) {
+		const struct pvc_lease *l = &rt->leases.v[i];
+		const struct pvc_pool *p;
+		struct pvc_netdev_wire w;
+		char host[PVC_NETDEV_NAMELEN];
+
+		if (strcmp(l->container, c->name) != 0)
+			continue;
+		p = pvc_state_find_pool(rt->st, l->pool);
+		if (!p) {
+			snprintf(err, errlen, "%s: unknown pool %s", l->iface,
+				 l->pool);
+			r = -ENOENT;
+			goto fail;
+		}
+		pvc_netdev_veth_name(c->name, l->iface, host);
+		w = (struct pvc_netdev_wire){
+		    .bridge = p->bridge,
+		    .host = host,
+		    .peer = l->iface,
+		    .ip = l->ip,
+		    .prefix = l->prefix,
+		    .mac = l->mac,
+		    .gateway = p->gateway,
+		    .default_route = first,
+		};
+		/* Recorded before it exists: a crash in between leaves a
+		 * name to clean, never an unknown veth. */
+		if ((r = strv_add(&c->veths, &c->n_veths, host)) < 0) {
+			snprintf(err, errlen, "%s", strerror(-r));
+			goto fail;
+		}
+		record_save(rt);
+		r = pvc_netdev_wire(&rt->nl, fd, &w, err, errlen);
+		if (r < 0)
+			goto fail;
+		first = false;
+	}
+	if (first) {
+		/* No lease (pool exhausted): isolated, but with lo. */
+		r = pvc_netdev_lo_up(fd, err, errlen);
+		if (r == 0)
+			snprintf(c->err, sizeof(c->err), "no address lease");
+	}
+	goto out;
+fail:
+	unwire(rt, c);
+out:
+	close(fd);
+	return r;
+}
+
+/* conf + leases, as text: a change of either means restart / rewire. */
+static char *fingerprint(const struct pvc_runtime *rt,
+			 const struct pvc_container *cc)
+{
+	char *buf = NULL, ip[INET_ADDRSTRLEN];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	fprintf(f, "type=%s mode=%d host=%s\n", cc->type, (int)cc->mode,
+		cc->hostname ? cc->hostname : "");
+	for (char **a = cc->exec; a && *a; a++)
+		fprintf(f, "exec=%s\n", *a);
+	for (char **e = cc->env; e && *e; e++)
+		fprintf(f, "env=%s\n", *e);
+	for (size_t i = 0; cc->mode == PVC_NET_POOL && i < rt->leases.n; i++) {
+		const struct pvc_lease *l = &rt->leases.v[i];
+		const struct pvc_pool *p;
+
+		if (strcmp(l->container, cc->name) != 0)
+			continue;
+		p = pvc_state_find_pool(rt->st, l->pool);
+		inet_ntop(AF_INET, &l->ip, ip, sizeof(ip));
+		fprintf(f, "if=%s pool=%s ip=%s/%u mac=", l->iface, l->pool, ip,
+			l->prefix);
+		for (int k = 0; k < 6; k++)
+			fprintf(f, "%02x", l->mac[k]);
+		if (p) {
+			inet_ntop(AF_INET, &p->gateway, ip, sizeof(ip));
+			fprintf(f, " br=%s gw=%s", p->bridge, ip);
+		}
+		fputc('\n', f);
+	}
+	fclose(f);
+	return buf;
+}
+
+/* ------------------------------------------------------------ processes */
+
+/* The end of an own process, whoever noticed it. */
+static void ct_reaped(struct pvc_runtime *rt, struct rt_ct *c)
+{
+	c->pid = 0;
+	c->start = 0;
+	c->status = c->stopping ? CT_STOPPED : CT_EXITED;
+	c->stopping = false;
+	/* Usually gone with the namespace; not if something (a listener of
+	 * pv-xconnect) keeps that namespace alive. */
+	unwire(rt, c);
+	notify(rt);
+}
+
+static void sigchld_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct pvc_runtime *rt = arg;
+
+	(void)sig;
+	(void)what;
+	/* Only our own pids: other children of pv-ctrld are not ours to
+	 * reap. */
+	for (size_t i = 0; i < rt->n; i++) {
+		struct rt_ct *c = rt->cts[i];
+		int status;
+
+		if (!c->own || c->pid <= 0)
+			continue;
+		if (waitpid(c->pid, &status, WNOHANG) == c->pid)
+			ct_reaped(rt, c);
+	}
+}
+
+/* SIGTERM every given own process, SIGKILL after the grace period, and
+ * reap them all: stop is synchronous so that the API answer tells the
+ * truth (bounded by stop_grace_ms). */
+static void stop_many(struct pvc_runtime *rt, struct rt_ct **v, size_t n)
+{
+	struct timespec t0, now;
+	size_t left = 0;
+	int status;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i]->own || v[i]->pid <= 0)
+			continue;
+		v[i]->stopping = true;
+		kill(v[i]->pid, SIGTERM);
+		left++;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (left) {
+		long ms;
+
+		left = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (!v[i]->own || v[i]->pid <= 0)
+				continue;
+			if (waitpid(v[i]->pid, &status, WNOHANG) == v[i]->pid)
+				ct_reaped(rt, v[i]);
+			else
+				left++;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (now.tv_sec - t0.tv_sec) * 1000 +
+		     (now.tv_nsec - t0.tv_nsec) / 1000000;
+		if (!left || ms >= rt->conf.stop_grace_ms)
+			break;
+		usleep(5000);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i]->own || v[i]->pid <= 0)
+			continue;
+		kill(v[i]->pid, SIGKILL);
+		if (waitpid(v[i]->pid, &status, 0) == v[i]->pid)
+			ct_reaped(rt, v[i]);
+	}
+}
+
+static void ct_stop(struct pvc_runtime *rt, struct rt_ct *c)
+{
+	stop_many(rt, &c, 1);
+}
+
+static void ct_fail(struct rt_ct *c, const char *msg)
+{
+	set_err(c, msg);
+	c->status = CT_ERROR;
+	c->pid = 0;
+	c->start = 0;
+}
+
+static int ct_start(struct pvc_runtime *rt, struct rt_ct *c)
+{
+	const struct pvc_container *cc = c->conf;
+	struct pvc_spawn_conf sc = {
+	    .argv = cc->exec,
+	    .env = cc->env,
+	    .hostname = cc->hostname ? cc->hostname : cc->name,
+	    .workdir = rt->conf.workdir,
+	    .new_net = cc->mode != PVC_NET_HOST,
+	};
+	struct pvc_spawn sp;
+	char err[256];
+	int r, status;
+
+	c->err[0] = '\0';
+	c->stopping = false;
+	free(c->fp);
+	c->fp = fingerprint(rt, cc);
+	r = pvc_spawn_start(&sc, &sp, err, sizeof(err));
+	if (r < 0) {
+		ct_fail(c, err);
+		notify(rt);
+		return r;
+	}
+	c->pid = sp.pid;
+	c->start = proc_start(sp.pid);
+	c->status = CT_RUNNING;
+	record_save(rt);
+	if (sc.new_net) {
+		r = wire(rt, c, sp.pid, err, sizeof(err));
+		if (r < 0) {
+			pvc_spawn_abort(&sp);
+			waitpid(sp.pid, &status, 0);
+			ct_fail(c, err);
+			record_save(rt);
+			notify(rt);
+			return r;
+		}
+	}
+	r = pvc_spawn_release(&sp, err, sizeof(err));
+	if (r < 0) {
+		waitpid(sp.pid, &status, 0);
+		unwire(rt, c);
+		ct_fail(c, err);
+		record_save(rt);
+	}
+	notify(rt);
+	return r;
+}
+
+/* ------------------------------------------------------------ external */
+
+static void unwatch(struct rt_ct *c)
+{
+	if (c->pid_ev)
+		event_free(c->pid_ev);
+	c->pid_ev = NULL;
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	c->pidfd = -1;
+}
+
+static void pid_died_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pvc_runtime *rt = arg;
+	struct rt_ct *c = NULL;
+
+	(void)what;
+	for (size_t i = 0; i < rt->n; i++)
+		if (rt->cts[i]->pidfd == fd)
+			c = rt->cts[i];
+	if (!c)
+		return;
+	unwatch(c);
+	c->pid = 0;
+	c->start = 0;
+	if (c->status != CT_ERROR)
+		c->status = CT_STOPPED;
+	if (rt->conf.enabled)
+		unwire(rt, c);
+	notify(rt);
+}
+
+/* A pidfd becomes readable when the process exits: no polling. */
+static int watch(struct pvc_runtime *rt, struct rt_ct *c, pid_t pid)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	if (fd < 0)
+		return -errno;
+	c->pidfd = fd;
+	c->pid_ev = event_new(rt->base, fd, EV_READ, pid_died_cb, rt);
+	if (!c->pid_ev || event_add(c->pid_ev, NULL) < 0) {
+		unwatch(c);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static void ct_free(struct rt_ct *c)
+{
+	if (!c)
+		return;
+	unwatch(c);
+	strv_free(c->veths, c->n_veths);
+	free(c->fp);
+	free(c->name);
+	free(c);
+}
 
 struct pvc_runtime *pvc_runtime_new(struct event_base *base,
 				    const struct pvc_runtime_conf *conf,
 				    void (*changed)(void *arg), void *arg)
 {
 	struct pvc_runtime *rt = calloc(1, sizeof(*rt));
+	int r;
 
-	(void)base;
 	if (!rt)
 		return NULL;
+	rt->base = base;
 	rt->conf = *conf;
+	rt->conf.workdir = NULL;
+	rt->conf.state_dir = NULL;
+	if (rt->conf.stop_grace_ms <= 0)
+		rt->conf.stop_grace_ms = 3000;
 	rt->changed = changed;
 	rt->arg = arg;
+	if ((conf->workdir && !(rt->conf.workdir = strdup(conf->workdir))) ||
+	    (conf->state_dir &&
+	     !(rt->conf.state_dir = strdup(conf->state_dir))))
+		goto nomem;
+	rt->notify_ev = event_new(base, -1, 0, notify_cb, rt);
+	if (!rt->notify_ev)
+		goto nomem;
+	if (!conf->enabled)
+		return rt;
+	if (conf->state_dir && asprintf(&rt->record_path, "%s/runtime.json",
+					conf->state_dir) < 0) {
+		rt->record_path = NULL;
+		goto nomem;
+	}
+	if ((r = pvc_nl_open(&rt->nl)) < 0) {
+		errno = -r;
+		goto fail;
+	}
+	rt->sigchld_ev = evsignal_new(base, SIGCHLD, sigchld_cb, rt);
+	if (!rt->sigchld_ev || event_add(rt->sigchld_ev, NULL) < 0)
+		goto nomem;
+	if (rt->record_path)
+		cleanup_leftovers(rt);
 	return rt;
+nomem:
+	errno = ENOMEM;
+fail:
+	r = errno;
+	pvc_runtime_free(rt);
+	errno = r;
+	return NULL;
 }
 
-static struct rt_ct *find(const struct pvc_runtime *rt, const char *name)
+static struct rt_br *find_br(struct pvc_runtime *rt, const char *name)
 {
-	for (size_t i = 0; i < rt->n; i++)
-		if (strcmp(rt->cts[i].name, name) == 0)
-			return &rt->cts[i];
+	for (size_t i = 0; i < rt->n_brs; i++)
+		if (strcmp(rt->brs[i].name, name) == 0)
+			return &rt->brs[i];
 	return NULL;
+}
+
+/* Bridges of st's pools: made if missing, ours remembered; bridges of
+ * pools that left are deleted if ours. */
+static int apply_bridges(struct pvc_runtime *rt, const struct pvc_state *st,
+			 struct pvx_errlist *el)
+{
+	struct rt_br *nb = calloc(st->n_pools + 1, sizeof(*nb));
+	char err[256];
+	size_t n = 0;
+
+	if (!nb)
+		return -ENOMEM;
+	for (size_t i = 0; i < st->n_pools; i++) {
+		const struct pvc_pool *p = &st->pools[i];
+		struct rt_br *old = find_br(rt, p->bridge);
+		bool created = false;
+
+		nb[n].name = strdup(p->bridge);
+		if (!nb[n].name)
+			goto nomem;
+		nb[n].ours = old && old->ours;
+		if (pvc_netdev_bridge_ensure(&rt->nl, p->bridge, p->gateway,
+					     p->subnet.prefix, &created, err,
+					     sizeof(err)) < 0)
+			pvx_errlist_add(el, "pool %s: %s", p->name, err);
+		nb[n].ours = nb[n].ours || created;
+		n++;
+	}
+	for (size_t i = 0; i < rt->n_brs; i++) {
+		bool kept = false;
+		for (size_t k = 0; k < n; k++)
+			kept = kept || strcmp(nb[k].name, rt->brs[i].name) == 0;
+		if (!kept && rt->brs[i].ours &&
+		    pvc_netdev_del(&rt->nl, rt->brs[i].name, err, sizeof(err)) <
+			0)
+			pvx_errlist_add(el, "bridge %s: %s", rt->brs[i].name,
+					err);
+		free(rt->brs[i].name);
+	}
+	free(rt->brs);
+	rt->brs = nb;
+	rt->n_brs = n;
+	record_save(rt);
+	return 0;
+nomem:
+	for (size_t i = 0; i < n; i++)
+		free(nb[i].name);
+	free(nb);
+	return -ENOMEM;
 }
 
 int pvc_runtime_apply(struct pvc_runtime *rt, const struct pvc_state *st,
 		      const struct pvc_leases *leases, struct pvx_errlist *el)
 {
-	struct rt_ct *v = calloc(st->n_containers + 1, sizeof(*v));
+	struct rt_ct **nv = calloc(st->n_containers + 1, sizeof(*nv));
+	struct rt_ct **gone = calloc(rt->n + 1, sizeof(*gone));
+	size_t n_gone = 0;
+	int r = 0;
 
-	(void)leases;
-	(void)el;
-	if (!v)
+	if (!nv || !gone) {
+		free(nv);
+		free(gone);
 		return -ENOMEM;
-	for (size_t i = 0; i < st->n_containers; i++) {
-		struct rt_ct *old = find(rt, st->containers[i].name);
-		v[i].name = strdup(st->containers[i].name);
-		v[i].pid = old ? old->pid : 0;
 	}
-	for (size_t i = 0; i < rt->n; i++)
-		free(rt->cts[i].name);
+	/* 1. Containers that left the state (or changed between own and
+	 * external): stopped, unwired, forgotten. */
+	for (size_t i = 0; i < rt->n; i++) {
+		struct rt_ct *c = rt->cts[i];
+		const struct pvc_container *cc = pvc_state_find(st, c->name);
+		if (!cc || c->own != (strcmp(cc->type, "process") == 0))
+			gone[n_gone++] = c;
+	}
+	if (rt->conf.enabled)
+		stop_many(rt, gone, n_gone);
+	for (size_t i = 0; i < n_gone; i++) {
+		if (rt->conf.enabled)
+			unwire(rt, gone[i]);
+		for (size_t k = 0; k < rt->n; k++)
+			if (rt->cts[k] == gone[i])
+				rt->cts[k] = NULL;
+		ct_free(gone[i]);
+	}
+	free(gone);
+	{
+		size_t k = 0;
+		for (size_t i = 0; i < rt->n; i++)
+			if (rt->cts[i])
+				rt->cts[k++] = rt->cts[i];
+		rt->n = k;
+	}
+
+	/* 2. The new list, in the state's order; old entries carried over.
+	 * From here on the runtime points into st and leases. */
+	for (size_t i = 0; i < st->n_containers; i++) {
+		const struct pvc_container *cc = &st->containers[i];
+		struct rt_ct *c = NULL;
+		for (size_t k = 0; k < rt->n && !c; k++)
+			if (strcmp(rt->cts[k]->name, cc->name) == 0)
+				c = rt->cts[k];
+		if (!c) {
+			c = calloc(1, sizeof(*c));
+			if (!c || !(c->name = strdup(cc->name))) {
+				free(c);
+				r = -ENOMEM;
+				break;
+			}
+			c->pidfd = -1;
+			c->own = strcmp(cc->type, "process") == 0;
+			c->status = CT_STOPPED;
+		}
+		c->conf = cc;
+		nv[i] = c;
+	}
+	if (r < 0) {
+		/* Keep every entry reachable: the old list stays. */
+		for (size_t i = 0; i < st->n_containers; i++) {
+			bool old = false;
+			for (size_t k = 0; k < rt->n; k++)
+				old = old || rt->cts[k] == nv[i];
+			if (!old)
+				ct_free(nv[i]);
+		}
+		free(nv);
+		return r;
+	}
 	free(rt->cts);
-	rt->cts = v;
+	rt->cts = nv;
 	rt->n = st->n_containers;
-	return 0;
+	rt->st = st;
+	rt->leases = *leases;
+	if (!rt->conf.enabled)
+		return 0;
+
+	/* 3. Bridges, then containers started, restarted or rewired. */
+	r = apply_bridges(rt, st, el);
+	for (size_t i = 0; i < rt->n; i++) {
+		struct rt_ct *c = rt->cts[i];
+		char *fp = fingerprint(rt, c->conf);
+		bool same = fp && c->fp && strcmp(fp, c->fp) == 0;
+		char err[256];
+
+		if (c->own) {
+			if (c->status == CT_RUNNING && !same)
+				ct_stop(rt, c);
+			/* New, or changed: (re)start. Exited or stopped with
+			 * the same definition stays as it is. */
+			if (!c->fp || !same)
+				if (ct_start(rt, c) < 0)
+					pvx_errlist_add(el, "%s: %s", c->name,
+							c->err);
+		} else if (c->pid > 0 && !same) {
+			unwire(rt, c);
+			free(c->fp);
+			c->fp = fingerprint(rt, c->conf);
+			c->status = CT_RUNNING;
+			c->err[0] = '\0';
+			if (wire(rt, c, c->pid, err, sizeof(err)) < 0) {
+				c->status = CT_ERROR;
+				set_err(c, err);
+				pvx_errlist_add(el, "%s: %s", c->name, err);
+			}
+		}
+		free(fp);
+	}
+	record_save(rt);
+	return r;
 }
 
 pid_t pvc_runtime_pid(const struct pvc_runtime *rt, const char *name)
@@ -75,57 +826,153 @@ pid_t pvc_runtime_pid(const struct pvc_runtime *rt, const char *name)
 const char *pvc_runtime_status(const struct pvc_runtime *rt, const char *name)
 {
 	struct rt_ct *c = find(rt, name);
-	if (!c)
-		return NULL;
-	return c->pid > 0 ? "running" : "stopped";
+	return c ? status_names[c->status] : NULL;
 }
 
 const char *pvc_runtime_error(const struct pvc_runtime *rt, const char *name)
 {
-	(void)rt;
-	(void)name;
-	return "";
+	struct rt_ct *c = find(rt, name);
+	return c ? c->err : "";
 }
 
 int pvc_runtime_adopt(struct pvc_runtime *rt, const char *name, pid_t pid,
 		      char *err, size_t errlen)
 {
 	struct rt_ct *c = find(rt, name);
+	char path[64];
+	struct stat sb;
+	int r;
 
 	if (!c) {
 		snprintf(err, errlen, "no container '%s'", name);
 		return -ENOENT;
 	}
-	if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH)) {
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	if (pid <= 0 || stat(path, &sb) < 0 || !proc_start(pid)) {
 		snprintf(err, errlen, "no process with pid %d", (int)pid);
 		return -ESRCH;
 	}
-	if (c->pid != pid) {
-		c->pid = pid;
-		if (rt->changed)
-			rt->changed(rt->arg);
+	if (rt->conf.enabled && c->own) {
+		snprintf(err, errlen,
+			 "container '%s' is a process container started by "
+			 "pv-ctrld",
+			 name);
+		return -ENOTSUP;
 	}
-	return 0;
+	if (c->pid == pid && c->pid_ev)
+		return 0;
+	unwatch(c);
+	if (rt->conf.enabled && c->n_veths)
+		unwire(rt, c);
+	c->pid = pid;
+	c->start = proc_start(pid);
+	c->status = CT_RUNNING;
+	c->err[0] = '\0';
+	notify(rt);
+	if ((r = watch(rt, c, pid)) < 0) {
+		snprintf(err, errlen, "pidfd_open %d: %s", (int)pid,
+			 strerror(-r));
+		ct_fail(c, err);
+		return r;
+	}
+	if (!rt->conf.enabled || c->conf->mode == PVC_NET_HOST)
+		return 0;
+	/* Wiring the device's own namespace would give the device an eth0
+	 * and a default route: refuse a pid that shares it. */
+	{
+		struct stat a, b;
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+		if (stat(path, &a) == 0 &&
+		    stat("/proc/thread-self/ns/net", &b) == 0 &&
+		    a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+			snprintf(err, errlen,
+				 "pid %d shares pv-ctrld's network namespace",
+				 (int)pid);
+			set_err(c, err);
+			c->status = CT_ERROR;
+			return -EINVAL;
+		}
+	}
+	free(c->fp);
+	c->fp = fingerprint(rt, c->conf);
+	r = wire(rt, c, pid, err, errlen);
+	if (r < 0) {
+		set_err(c, err);
+		c->status = CT_ERROR;
+	}
+	return r;
 }
 
 int pvc_runtime_action(struct pvc_runtime *rt, const char *name,
 		       const char *action, char *err, size_t errlen)
 {
-	if (!find(rt, name)) {
+	struct rt_ct *c = find(rt, name);
+	int r = 0;
+
+	if (!c) {
 		snprintf(err, errlen, "no container '%s'", name);
 		return -ENOENT;
 	}
-	snprintf(err, errlen, "action '%s' not supported without runtime",
-		 action);
-	return -ENOTSUP;
+	if (strcmp(action, "start") != 0 && strcmp(action, "stop") != 0 &&
+	    strcmp(action, "restart") != 0) {
+		snprintf(err, errlen, "unknown action '%s'", action);
+		return -EINVAL;
+	}
+	if (!rt->conf.enabled) {
+		snprintf(err, errlen,
+			 "action '%s' not supported without runtime", action);
+		return -ENOTSUP;
+	}
+	if (!c->own) {
+		snprintf(err, errlen,
+			 "container '%s' is external (type %s): started and "
+			 "stopped by something else",
+			 name, c->conf->type);
+		return -ENOTSUP;
+	}
+	if (strcmp(action, "stop") == 0 || strcmp(action, "restart") == 0)
+		ct_stop(rt, c);
+	if (strcmp(action, "start") == 0 || strcmp(action, "restart") == 0) {
+		if (c->pid > 0)
+			return 0; /* start of a running container: done */
+		r = ct_start(rt, c);
+		if (r < 0)
+			snprintf(err, errlen, "%s", c->err);
+	}
+	record_save(rt);
+	return r;
 }
 
 void pvc_runtime_free(struct pvc_runtime *rt)
 {
+	char err[256];
+
 	if (!rt)
 		return;
+	if (rt->conf.enabled && rt->nl.sock) {
+		stop_many(rt, rt->cts, rt->n);
+		for (size_t i = 0; i < rt->n; i++)
+			unwire(rt, rt->cts[i]);
+		for (size_t i = 0; i < rt->n_brs; i++)
+			if (rt->brs[i].ours)
+				pvc_netdev_del(&rt->nl, rt->brs[i].name, err,
+					       sizeof(err));
+		if (rt->record_path)
+			unlink(rt->record_path);
+	}
 	for (size_t i = 0; i < rt->n; i++)
-		free(rt->cts[i].name);
+		ct_free(rt->cts[i]);
 	free(rt->cts);
+	for (size_t i = 0; i < rt->n_brs; i++)
+		free(rt->brs[i].name);
+	free(rt->brs);
+	if (rt->sigchld_ev)
+		event_free(rt->sigchld_ev);
+	if (rt->notify_ev)
+		event_free(rt->notify_ev);
+	pvc_nl_close(&rt->nl);
+	free(rt->record_path);
+	free((char *)rt->conf.workdir);
+	free((char *)rt->conf.state_dir);
 	free(rt);
 }

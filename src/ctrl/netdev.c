@@ -1,0 +1,260 @@
+/* Bridges, veths, addresses and routes for the runtime. Work inside a
+ * container's namespace is done through a netlink socket opened while the
+ * thread is switched into that namespace, then the thread switches back
+ * before anything else happens (pv-ctrld is single-threaded). */
+#include "ctrl/netdev.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void pvc_netdev_veth_name(const char *container, const char *iface,
+			  char name[PVC_NETDEV_NAMELEN])
+{
+	/* FNV-1a, 32 bit: stable, no dependency, collisions improbable for
+	 * the few containers of a device (and detected as EEXIST if ever). */
+	uint32_t h = 2166136261u;
+	const char *parts[] = {container, "/", iface};
+
+	for (size_t i = 0; i < 3; i++)
+		for (const char *p = parts[i]; *p; p++) {
+			h ^= (uint8_t)*p;
+			h *= 16777619u;
+		}
+	snprintf(name, PVC_NETDEV_NAMELEN, PVC_NETDEV_PREFIX "%08x", h);
+}
+
+static int get_cb(const struct nlmsghdr *nlh, void *data)
+{
+	if (pvc_nl_parse_link(nlh, data) < 0)
+		return MNL_CB_ERROR;
+	return MNL_CB_OK;
+}
+
+int pvc_netdev_get(struct pvc_nl *nl, const char *name, struct pvc_nl_link *l)
+{
+	char buf[PVC_NL_BUFSZ];
+	int r;
+
+	memset(l, 0, sizeof(*l));
+	r = pvc_nl_talk(nl, pvc_nl_build_link_get(buf, name), get_cb, l);
+	if (r == 0 && l->ifindex <= 0)
+		r = -ENODEV;
+	return r;
+}
+
+static int link_up(struct pvc_nl *nl, int ifindex, int master)
+{
+	char buf[PVC_NL_BUFSZ];
+	return pvc_nl_talk(
+	    nl, pvc_nl_build_link_set(buf, ifindex, true, master), NULL, NULL);
+}
+
+static int addr_add(struct pvc_nl *nl, int ifindex, struct in_addr ip,
+		    uint8_t prefix)
+{
+	char buf[PVC_NL_BUFSZ];
+	int r = pvc_nl_talk(nl, pvc_nl_build_addr_add(buf, ifindex, ip, prefix),
+			    NULL, NULL);
+	return r == -EEXIST ? 0 : r; /* already there: what we want */
+}
+
+int pvc_netdev_bridge_ensure(struct pvc_nl *nl, const char *name,
+			     struct in_addr gw, uint8_t prefix, bool *created,
+			     char *err, size_t errlen)
+{
+	char buf[PVC_NL_BUFSZ], ip[INET_ADDRSTRLEN];
+	struct pvc_nl_link l;
+	int r;
+
+	*created = false;
+	r = pvc_netdev_get(nl, name, &l);
+	if (r == -ENODEV) {
+		r = pvc_nl_talk(nl, pvc_nl_build_bridge_new(buf, name), NULL,
+				NULL);
+		if (r < 0) {
+			snprintf(err, errlen, "bridge %s: %s", name,
+				 strerror(-r));
+			return r;
+		}
+		*created = true;
+		r = pvc_netdev_get(nl, name, &l);
+	}
+	if (r < 0) {
+		snprintf(err, errlen, "bridge %s: %s", name, strerror(-r));
+		return r;
+	}
+	if (strcmp(l.kind, "bridge") != 0) {
+		snprintf(err, errlen, "bridge %s: exists and is a '%s' link",
+			 name, l.kind);
+		return -EEXIST;
+	}
+	r = link_up(nl, l.ifindex, 0);
+	if (r < 0) {
+		snprintf(err, errlen, "bridge %s: up: %s", name, strerror(-r));
+		return r;
+	}
+	r = addr_add(nl, l.ifindex, gw, prefix);
+	if (r < 0) {
+		inet_ntop(AF_INET, &gw, ip, sizeof(ip));
+		snprintf(err, errlen, "bridge %s: address %s/%u: %s", name, ip,
+			 prefix, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+int pvc_netdev_del(struct pvc_nl *nl, const char *name, char *err,
+		   size_t errlen)
+{
+	char buf[PVC_NL_BUFSZ];
+	int r = pvc_nl_talk(nl, pvc_nl_build_link_del(buf, name), NULL, NULL);
+
+	if (r == -ENODEV)
+		return 0;
+	if (r < 0)
+		snprintf(err, errlen, "delete %s: %s", name, strerror(-r));
+	return r;
+}
+
+/* The thread's own namespace, to come back to. */
+static int netns_enter(int target_fd, int *saved_fd)
+{
+	*saved_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (*saved_fd < 0)
+		return -errno;
+	if (setns(target_fd, CLONE_NEWNET) < 0) {
+		int e = errno;
+		close(*saved_fd);
+		*saved_fd = -1;
+		return -e;
+	}
+	return 0;
+}
+
+static void netns_leave(int saved_fd)
+{
+	/* Staying in a container's namespace would make every later bridge
+	 * and veth operation act on the wrong network: not recoverable. */
+	if (setns(saved_fd, CLONE_NEWNET) < 0)
+		abort();
+	close(saved_fd);
+}
+
+/* Inside the container's namespace: address, links up, default route. */
+static int wire_inside(const struct pvc_netdev_wire *w, char *err,
+		       size_t errlen)
+{
+	struct pvc_nl nl;
+	struct pvc_nl_link eth, lo;
+	char buf[PVC_NL_BUFSZ];
+	int r = pvc_nl_open(&nl);
+
+	if (r < 0) {
+		snprintf(err, errlen, "netlink in container: %s", strerror(-r));
+		return r;
+	}
+	if ((r = pvc_netdev_get(&nl, w->peer, &eth)) < 0) {
+		snprintf(err, errlen, "%s: %s", w->peer, strerror(-r));
+		goto out;
+	}
+	if ((r = addr_add(&nl, eth.ifindex, w->ip, w->prefix)) < 0) {
+		snprintf(err, errlen, "%s: address: %s", w->peer, strerror(-r));
+		goto out;
+	}
+	if ((r = link_up(&nl, eth.ifindex, 0)) < 0) {
+		snprintf(err, errlen, "%s: up: %s", w->peer, strerror(-r));
+		goto out;
+	}
+	if ((r = pvc_netdev_get(&nl, "lo", &lo)) < 0 ||
+	    (r = link_up(&nl, lo.ifindex, 0)) < 0) {
+		snprintf(err, errlen, "lo: up: %s", strerror(-r));
+		goto out;
+	}
+	if (w->default_route) {
+		r = pvc_nl_talk(
+		    &nl,
+		    pvc_nl_build_route_default(buf, w->gateway, eth.ifindex),
+		    NULL, NULL);
+		if (r == -EEXIST)
+			r = 0;
+		if (r < 0) {
+			snprintf(err, errlen, "default route: %s",
+				 strerror(-r));
+			goto out;
+		}
+	}
+out:
+	pvc_nl_close(&nl);
+	return r;
+}
+
+int pvc_netdev_wire(struct pvc_nl *nl, int netns_fd,
+		    const struct pvc_netdev_wire *w, char *err, size_t errlen)
+{
+	char buf[PVC_NL_BUFSZ];
+	struct pvc_nl_link br, host;
+	int r, saved;
+
+	if ((r = pvc_netdev_get(nl, w->bridge, &br)) < 0) {
+		snprintf(err, errlen, "bridge %s: %s", w->bridge, strerror(-r));
+		return r;
+	}
+	/* Our name (prefix + hash of this container): a leftover of ours. */
+	if ((r = pvc_netdev_del(nl, w->host, err, errlen)) < 0)
+		return r;
+	r = pvc_nl_talk(
+	    nl, pvc_nl_build_veth_new(buf, w->host, w->peer, netns_fd, w->mac),
+	    NULL, NULL);
+	if (r < 0) {
+		snprintf(err, errlen, "veth: %s", strerror(-r));
+		return r;
+	}
+	if ((r = pvc_netdev_get(nl, w->host, &host)) < 0 ||
+	    (r = link_up(nl, host.ifindex, br.ifindex)) < 0) {
+		snprintf(err, errlen, "veth %s: up on %s: %s", w->host,
+			 w->bridge, strerror(-r));
+		goto fail;
+	}
+	if ((r = netns_enter(netns_fd, &saved)) < 0) {
+		snprintf(err, errlen, "setns: %s", strerror(-r));
+		goto fail;
+	}
+	r = wire_inside(w, err, errlen);
+	netns_leave(saved);
+	if (r < 0)
+		goto fail;
+	return 0;
+fail:
+	/* Deleting the host end removes the peer too: nothing half-done. */
+	pvc_netdev_del(nl, w->host, buf, sizeof(buf));
+	return r;
+}
+
+int pvc_netdev_lo_up(int netns_fd, char *err, size_t errlen)
+{
+	struct pvc_nl nl;
+	struct pvc_nl_link lo;
+	int r, saved;
+
+	if ((r = netns_enter(netns_fd, &saved)) < 0) {
+		snprintf(err, errlen, "setns: %s", strerror(-r));
+		return r;
+	}
+	r = pvc_nl_open(&nl);
+	if (r == 0) {
+		if ((r = pvc_netdev_get(&nl, "lo", &lo)) == 0)
+			r = link_up(&nl, lo.ifindex, 0);
+		pvc_nl_close(&nl);
+	}
+	netns_leave(saved);
+	if (r < 0)
+		snprintf(err, errlen, "lo: up: %s", strerror(-r));
+	return r;
+}
