@@ -174,7 +174,7 @@ enum pvx_http_res pvx_http_resp_parse(char *buf, size_t len, bool eof,
 	char *body;
 	size_t clen = 0, avail;
 	bool has_clen = false, is_chunked = false;
-	int major, minor, status;
+	int status;
 	enum pvx_http_res res;
 
 	memset(r, 0, sizeof(*r));
@@ -187,10 +187,13 @@ enum pvx_http_res pvx_http_resp_parse(char *buf, size_t len, bool eof,
 				: "connection closed without an answer");
 		return PVX_HTTP_MORE;
 	}
-	if (len < 12 || memcmp(buf, "HTTP/", 5) != 0 ||
-	    sscanf(buf, "HTTP/%1d.%1d %3d", &major, &minor, &status) != 3 ||
-	    major != 1 || status < 100 || status > 599)
+	/* "HTTP/1.x NNN": buf is not NUL-terminated, so no sscanf. */
+	if (end - buf < 12 || memcmp(buf, "HTTP/1.", 7) != 0 || buf[7] < '0' ||
+	    buf[7] > '9' || buf[8] != ' ' || buf[9] < '1' || buf[9] > '5' ||
+	    buf[10] < '0' || buf[10] > '9' || buf[11] < '0' || buf[11] > '9' ||
+	    (end - buf > 12 && buf[12] != ' ' && buf[12] != '\r'))
 		BAD("not an HTTP/1.x status line");
+	status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
 	r->status = status;
 	line = memchr(buf, '\n', (size_t)(end - buf));
 	for (line = line ? line + 1 : end; line < end; line = next + 1) {

@@ -243,7 +243,8 @@ int pvx_graph_parse(const char *buf, size_t len, struct pvx_link_conf **out,
 
 	*out = NULL;
 	*n = 0;
-	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+			  &jerr);
 	if (!root) {
 		pvx_errlist_add(el, "graph: line %d column %d: %s", jerr.line,
 				jerr.column, jerr.text);
