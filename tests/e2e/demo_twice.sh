@@ -42,6 +42,10 @@ for run in 1 2; do
 	left=$(ip netns list | awk '$1 ~ /^pvxdemo-/ { print $1 }')
 	[[ -z $left ]] || sb_fail "run $run left namespaces: $left"
 	[[ -z $(demo_nginx) ]] || sb_fail "run $run left nginx running: $(demo_nginx)"
+	ngx=$(grep -o 'running, pid [0-9]*' "$SB_TMP/demo$run.out" | grep -o '[0-9]*$') ||
+		sb_fail "run $run did not report its nginx pid"
+	! sb_alive "$ngx" || [[ $(cat "/proc/$ngx/comm") != nginx ]] ||
+		sb_fail "run $run left its nginx (pid $ngx) running"
 	[[ -z $(ls -d /var/tmp/pvxdemo.* 2>/dev/null) ]] || sb_fail "run $run left $(ls -d /var/tmp/pvxdemo.*)"
 	sb_assert_root_clean || sb_fail "root netns not clean after run $run"
 	sb_ok "run $run left no namespace, no nginx, no temp dir, clean root netns"

@@ -37,8 +37,8 @@ sb_wait_for "old nginx (pid $OLD) gone" 10 eval '! sb_alive "$OLD"'
 [[ $(sb_graph_get nginx-http socket) == "$SOCK" ]] ||
 	sb_fail "socket changed: $(sb_graph_get nginx-http socket), was $SOCK"
 [[ $(sb_container_get "$CT" status) == running ]] || sb_fail "status $(sb_container_get "$CT" status) after restart"
-nsenter --net="/proc/$NEW/ns/net" ip -4 -o addr show dev eth0 | grep -q " ${SOCK%:*}/" ||
-	sb_fail "new container's eth0 lacks ${SOCK%:*}"
+has_addr() { nsenter --net="/proc/$NEW/ns/net" ip -4 -o addr show dev eth0 | grep -q " ${SOCK%:*}/"; }
+sb_wait_for "eth0 with ${SOCK%:*} in the new container (pid $NEW)" 10 has_addr
 sb_ok "new pid $NEW (was $OLD), same socket $SOCK, eth0 ${SOCK%:*}"
 
 sb_step "ingress works again, same pv-xconnect"
