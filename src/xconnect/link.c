@@ -15,19 +15,12 @@ struct pvx_limits pvx_limits = {
     .buf_size = 64 * 1024,
 };
 
-/* The tcp plugin lives in plugins/tcp.c (relay core). While that file is
- * not in the tree the table stays empty, so that pv-xconnect still builds
- * and parses graphs. */
-#if __has_include("xconnect/plugins/tcp.c")
-#define PVX_HAVE_TCP 1
+/* Plugins by type; each lives in plugins/<type>.c. */
 extern const struct pvx_plugin pvx_plugin_tcp;
-#endif
 
 static const struct pvx_plugin *const plugins[] = {
-#ifdef PVX_HAVE_TCP
-    &pvx_plugin_tcp,
-#endif
-    NULL,
+	&pvx_plugin_tcp,
+	NULL,
 };
 
 const struct pvx_plugin *pvx_plugin_find(const char *type)
