@@ -257,6 +257,37 @@ def cmd_hold(a):
         s.close()
 
 
+def cmd_blackhole(a):
+    """A TCP listener that never accepts, its accept queue filled by
+    connections of its own: the kernel drops further SYNs, so connecting
+    to it hangs (a backend that does not answer)."""
+    ls = listen_quiet(a.addr, 0)
+    port = ls.getsockname()[1]
+    fam, sa = parse_addr(a.addr)
+    fill = []
+    for _ in range(4):
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.setblocking(False)
+        try:
+            s.connect((sa[0], port))
+        except BlockingIOError:
+            pass
+        fill.append(s)
+    time.sleep(0.3)
+    print(f"READY {port}", flush=True)
+    while True:
+        time.sleep(3600)
+
+
+def listen_quiet(addr, backlog):
+    fam, sa = parse_addr(addr)
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(sa)
+    s.listen(backlog)
+    return s
+
+
 def cmd_freeport(a):
     s = socket.socket(socket.AF_INET6 if a.v6 else socket.AF_INET)
     s.bind(("::1" if a.v6 else "127.0.0.1", 0))
@@ -301,6 +332,9 @@ def main():
     h.add_argument("--conns", type=int, default=10)
     h.add_argument("--seconds", type=float, default=30)
     h.set_defaults(fn=cmd_hold)
+    b = sub.add_parser("blackhole")
+    b.add_argument("addr")
+    b.set_defaults(fn=cmd_blackhole)
     f = sub.add_parser("freeport")
     f.add_argument("--v6", action="store_true")
     f.set_defaults(fn=cmd_freeport)

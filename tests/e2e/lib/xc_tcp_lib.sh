@@ -60,12 +60,10 @@ spawn() {
 	PIDS+=("$SPAWNED")
 }
 
-# start_peer NAME CMD-ARGS...: a peers.py server; waits for its READY line
-# and sets READY to what follows (the port or path).
-start_peer() {
+# wait_ready NAME: until the spawned $SPAWNED printed its READY line; sets
+# READY to what follows (the port or path).
+wait_ready() {
 	local name=$1 i line
-	shift
-	spawn "$name" "$PY" -u "$PEERS" "$@"
 	for ((i = 0; i < 100; i++)); do
 		line=$(grep -m1 '^READY ' "$TMP/$name.out" 2>/dev/null || true)
 		if [[ -n $line ]]; then
@@ -76,6 +74,14 @@ start_peer() {
 		sleep 0.05
 	done
 	fail "peer $name not ready in 5 s"
+}
+
+# start_peer NAME PEERS-ARGS...: a peers.py server, then wait_ready.
+start_peer() {
+	local name=$1
+	shift
+	spawn "$name" "$PY" -u "$PEERS" "$@"
+	wait_ready "$name"
 }
 
 freeport() { "$PY" "$PEERS" freeport "$@"; }

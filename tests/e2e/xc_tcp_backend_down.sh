@@ -1,0 +1,51 @@
+# Issue 3, "Done when" 4: backend down. A refused backend and a backend that
+# never answers the SYN (connect timeout, here 1 s): the client is closed
+# within the timeout, the proxy keeps serving, and once the backend comes
+# up the next connection works. Also a link whose socket is "" (no backend
+# yet) closes clients at once.
+source "$(dirname "$0")/lib/xc_tcp_lib.sh"
+
+DOWN=$(freeport)
+start_peer blackhole blackhole 127.0.0.1:0
+BH=$READY
+P1=$(freeport)
+P2=$(freeport)
+P3=$(freeport)
+write_graph "$(link_json bd-refused "127.0.0.1:$P1" "127.0.0.1:$DOWN")" \
+	"$(link_json bd-silent "127.0.0.1:$P2" "127.0.0.1:$BH")" \
+	"$(link_json bd-none "127.0.0.1:$P3" "")"
+start_xc --connect-timeout 1000
+wait_listen "$P1"
+wait_listen "$P2"
+wait_listen "$P3"
+
+log "refused backend: client closed at once, 20 times"
+for ((i = 0; i < 20; i++)); do
+	timeout 10 "$PY" "$PEERS" expect-close "127.0.0.1:$P1" --within 1 >/dev/null ||
+		fail "client of a refused backend not closed within 1 s"
+done
+log "silent backend: 5 clients at once closed within the 1 s timeout"
+for ((i = 0; i < 5; i++)); do
+	timeout 10 "$PY" "$PEERS" expect-close "127.0.0.1:$P2" --within 1.6 >"$TMP/silent.$i" 2>&1 &
+	SILENT[$i]=$!
+done
+for ((i = 0; i < 5; i++)); do
+	wait "${SILENT[$i]}" || fail "silent backend: $(cat "$TMP/silent.$i")"
+done
+log "no backend yet: closed at once"
+timeout 10 "$PY" "$PEERS" expect-close "127.0.0.1:$P3" --within 1 || fail "socket \"\" link"
+
+log "the backend comes up: the next connection works"
+start_peer echo echo "127.0.0.1:$DOWN"
+timeout 20 "$PY" "$PEERS" client "127.0.0.1:$P1" --bytes 100000 --conns 5 ||
+	fail "backend up, but no service"
+f1=$(status_field bd-refused failed)
+f2=$(status_field bd-silent failed)
+f3=$(status_field bd-none failed)
+((f1 == 20 && f2 == 5 && f3 == 1)) || fail "failed counters $f1 $f2 $f3, want 20 5 1"
+a=$(status_field bd-refused active)
+((a == 0)) || fail "active=$a after all clients left"
+grep -q 'backend connect failed link=bd-refused' "$TMP/xc.log" || fail "no log line for the failures"
+n=$(grep -c 'backend connect failed' "$TMP/xc.log")
+((n <= 6)) || fail "$n failure lines: not rate-limited"
+log "failure log lines: $n for 26 failures"
