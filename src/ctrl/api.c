@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
@@ -28,6 +29,7 @@ struct waiter {
 	struct evhttp_request *req;
 	struct evhttp_connection *evcon;
 	struct event *timer;
+	struct event *gone; /* EV_CLOSED on the client's socket */
 	struct waiter *prev, *next;
 };
 
@@ -136,6 +138,8 @@ static void waiter_unlink(struct waiter *w)
 	api->n_waiters--;
 	if (w->timer)
 		event_free(w->timer);
+	if (w->gone)
+		event_free(w->gone);
 	free(w);
 }
 
@@ -182,6 +186,18 @@ static void waiter_timeout(evutil_socket_t fd, short what, void *arg)
 	evhttp_send_reply(req, 304, status_reason(304), NULL);
 }
 
+/* evhttp stops reading a connection while its request is handled, so it
+ * would notice a long-poll client that went away only when the answer is
+ * written. EV_CLOSED (EPOLLRDHUP) tells at once: answer "unchanged" now;
+ * the write fails and evhttp frees the connection the usual way. */
+static void waiter_gone(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pvx_debug("long-poll client hung up");
+	waiter_timeout(-1, 0, arg);
+}
+
 static void graph_changed(void *arg)
 {
 	struct pvc_api *api = arg;
@@ -215,6 +231,19 @@ static void hold_waiter(struct pvc_api *api, struct evhttp_request *req)
 		free(w);
 		reply_error(req, 500, "cannot arm timer");
 		return;
+	}
+	{
+		struct bufferevent *bev =
+		    evhttp_connection_get_bufferevent(evcon);
+		evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+		if (fd >= 0) {
+			w->gone =
+			    event_new(api->base, fd, EV_CLOSED, waiter_gone, w);
+			if (w->gone && event_add(w->gone, NULL) < 0) {
+				event_free(w->gone);
+				w->gone = NULL;
+			}
+		}
 	}
 	w->api = api;
 	w->req = req;
