@@ -72,9 +72,10 @@
 #                           pv-xconnect listens on PORT; sets SB_PROVIDER_PID.
 # Cleanup (trap on EXIT, INT, TERM; also after a failure):
 #   1. recorded PIDs get SIGTERM in reverse start order (SIGKILL after the
-#      grace), after their descendant tree was noted; survivors of that tree
-#      and any process carrying our PVX_SB_TOKEN in its environment are
-#      killed (all by PID, start time checked against PID reuse);
+#      grace), after their descendant tree was noted; survivors of that tree,
+#      any process carrying our PVX_SB_TOKEN in its environment and any
+#      process whose cwd is inside SB_TMP are killed (all by PID, the start
+#      time checked against PID reuse);
 #   2. processes left in our named namespaces are killed, the namespaces
 #      deleted (with them the bridges and veths inside);
 #   3. on failure the logs in SB_TMP are printed; SB_TMP is removed
@@ -342,15 +343,19 @@ sb_our_netns() {
 		'index($1, p) == 1 { print $1 }'
 }
 
-# Processes whose environment carries our token (descendants that escaped
-# the tree, e.g. re-parented after a daemon died).
+# Processes that escaped the recorded tree (e.g. re-parented after a
+# daemon died): those whose environment carries our token, and those whose
+# working directory is inside SB_TMP (process containers run in the
+# directory of their state source, which the tests copy there).
 sb_token_pids() {
-	local f pid st
+	local f pid st cwd
 	for f in /proc/[0-9]*/environ; do
 		pid=${f#/proc/}
 		pid=${pid%/environ}
 		[[ $pid != "$$" && $pid != "$BASHPID" ]] || continue
-		if grep -qzx "PVX_SB_TOKEN=$PVX_SB_TOKEN" "$f" 2>/dev/null; then
+		cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null) || continue
+		if [[ $cwd == "$SB_TMP" || $cwd == "$SB_TMP"/* ]] ||
+			grep -qzx "PVX_SB_TOKEN=$PVX_SB_TOKEN" "$f" 2>/dev/null; then
 			st=$(sb_starttime "$pid") && printf '%s:%s\n' "$pid" "$st"
 		fi
 	done
@@ -403,7 +408,7 @@ sb_cleanup() {
 	fi
 	mapfile -t strays < <(sb_token_pids)
 	if ((${#strays[@]})); then
-		sb_log "killing ${#strays[@]} stray process(es) with our token: ${strays[*]}"
+		sb_log "killing ${#strays[@]} stray process(es) of ours: ${strays[*]}"
 		sb_kill_entries 3 "${strays[@]}"
 	fi
 	sb_sweep_netns
