@@ -599,12 +599,13 @@ struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 	struct pvx_session *s;
 	struct timeval tv;
 	char bes[PVX_PATH_MAX + 32];
-	int r, one = 1;
+	int r, err, one = 1;
 
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		close(cfd);
 		p->stats->failed++;
+		errno = ENOMEM;
 		return NULL;
 	}
 	s->p = *p;
@@ -654,6 +655,7 @@ struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 	return s;
 
 fail:
+	err = r < 0 && r != -EINPROGRESS ? -r : ENOMEM;
 	p->stats->failed++;
 	for (int i = 0; i < 2; i++) {
 		if (s->rev[i])
@@ -664,5 +666,6 @@ fail:
 			close(s->fd[i]);
 	}
 	free(s);
+	errno = err;
 	return NULL;
 }

@@ -50,8 +50,9 @@ struct pvx_session_params {
 
 /* Takes cfd (a connected, non-blocking stream socket) in every case and
  * starts connecting to be. stats->active counts it from here. Returns NULL
- * (cfd closed, stats->failed counted, on_close not called) when the
- * session could not even start: no backend, no fd, no memory. */
+ * (cfd closed, stats->failed counted, on_close not called, errno set)
+ * when the session could not even start: no backend, refused at once, no
+ * fd (EMFILE, ENFILE), no memory. */
 struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 				      int cfd, const struct sockaddr *peer,
 				      socklen_t peerlen,

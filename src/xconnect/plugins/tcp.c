@@ -269,8 +269,15 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		    .on_close = on_session_close,
 		    .arg = t,
 		};
-		if (pvx_session_start(&p, fd, (struct sockaddr *)&ss, sl, &be))
+		if (pvx_session_start(&p, fd, (struct sockaddr *)&ss, sl,
+				      &be)) {
 			t->nsessions++;
+		} else if (errno == EMFILE || errno == ENFILE) {
+			/* The backend socket found no fd: accepting more
+			 * now would only close them the same way. */
+			accept_exhausted(t, errno);
+			return;
+		}
 	}
 }
 
