@@ -1,0 +1,91 @@
+# Shared helpers of the tests/e2e/ctrl_*.sh scripts: a private temp dir
+# with its own control socket and state dir, pv-ctrld started with
+# --no-runtime (no network changes, no processes), cleanup on every exit.
+# Only Unix sockets are used: no address, route or namespace is touched.
+# shellcheck shell=bash
+set -euo pipefail
+
+: "${PVX_BIN:?PVX_BIN must point at the built binaries}"
+: "${PVX_SRC:?PVX_SRC must point at the source tree}"
+
+PY=/usr/bin/python3
+[[ -x $PY ]] || PY=$(command -v python3)
+T=$(mktemp -d /tmp/pvxc.XXXXXX)
+SOCK=$T/run/pv-ctrl
+SDIR=$T/state
+LOG=$T/ctrld.log
+CTRLD=
+OWN_PIDS=()
+
+ctrl_cleanup() {
+	local p
+	for p in "${OWN_PIDS[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${OWN_PIDS[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	rm -rf "$T"
+}
+trap ctrl_cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	if [[ -s $LOG ]]; then
+		echo "--- pv-ctrld log (last lines) ---" >&2
+		tail -n 20 "$LOG" >&2
+	fi
+	exit 1
+}
+
+ok() { echo "ok: $*"; }
+
+# start_ctrld STATE [extra pv-ctrld args…]: starts the daemon and waits
+# (at most 5 s) until it answers.
+start_ctrld() {
+	local state=$1 i
+	shift
+	"$PVX_BIN/pv-ctrld" --state "$state" --ctrl "$SOCK" \
+		--state-dir "$SDIR" --no-runtime "$@" 2>>"$LOG" &
+	CTRLD=$!
+	OWN_PIDS+=("$CTRLD")
+	for ((i = 0; i < 100; i++)); do
+		if [[ -S $SOCK ]] && curl -s -o /dev/null --max-time 2 \
+			--unix-socket "$SOCK" http://pvx/xconnect-graph; then
+			return 0
+		fi
+		kill -0 "$CTRLD" 2>/dev/null || fail "pv-ctrld exited at start"
+		sleep 0.05
+	done
+	fail "pv-ctrld did not answer within 5 s"
+}
+
+# stop_ctrld: SIGTERM, expect exit 0 and the socket file gone.
+stop_ctrld() {
+	local rc=0
+	kill -TERM "$CTRLD"
+	wait "$CTRLD" || rc=$?
+	[[ $rc == 0 ]] || fail "pv-ctrld exited $rc on SIGTERM"
+	[[ ! -e $SOCK ]] || fail "socket file left behind after SIGTERM"
+	CTRLD=
+}
+
+alive() {
+	kill -0 "$CTRLD" 2>/dev/null || fail "pv-ctrld died ($*)"
+}
+
+# api ARGS…: curl on the control socket.
+api() { curl -sS --max-time 10 --unix-socket "$SOCK" "$@"; }
+
+# status_of ARGS…: the HTTP status of a request.
+status_of() { api -o /dev/null -w '%{http_code}' "$@"; }
+
+# etag_now: the current ETag of the graph.
+etag_now() {
+	api -D - -o /dev/null http://pvx/xconnect-graph |
+		tr -d '\r' | awk 'tolower($1) == "etag:" {print $2}'
+}
+
+pvcontrol() { "$PVX_BIN/pvcontrol" --ctrl "$SOCK" "$@"; }
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
