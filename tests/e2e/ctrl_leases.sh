@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Issue 2, done-when 2 through the daemon: leases survive a pv-ctrld
+# restart on the same state dir; adding containers (PUT /state) never
+# moves an existing lease; static addresses win over dynamic ones;
+# removing a container frees its lease.
+# shellcheck source=lib/ctrl_lib.sh
+source "$(dirname "$0")/lib/ctrl_lib.sh"
+
+EX=$PVX_SRC/examples/ingress-hybrid
+
+# gen OUT [NAME[=STATIC_IP]]…: the example's state.json plus external
+# (lxc) pool containers.
+gen() {
+	"$PY" - "$EX/state.json" "$@" <<'PY'
+import json, sys
+st = json.load(open(sys.argv[1]))
+out = sys.argv[2]
+for spec in sys.argv[3:]:
+    name, _, ip = spec.partition("=")
+    net = {"mode": "pool", "pool": "internal"}
+    if ip:
+        net["interfaces"] = [{"name": "eth0", "pool": "internal",
+                              "ipv4_address": ip}]
+    st[name + "/run.json"] = {"name": name, "type": "lxc", "network": net}
+json.dump(st, open(out, "w"), indent=1)
+PY
+}
+
+# leases_are "name=ip …": the lease file and GET /containers agree with
+# exactly these addresses.
+leases_are() {
+	api http://pvx/containers >"$T/cts.json"
+	"$PY" - "$SDIR/leases.json" "$T/cts.json" "$@" <<'PY' || fail "leases: want $*"
+import json, sys
+lf = json.load(open(sys.argv[1]))
+cts = json.load(open(sys.argv[2]))
+want = dict(s.split("=") for s in sys.argv[3:])
+def find_leases(o):
+    # The lease file's layout belongs to IPAM: look for objects naming
+    # a container and an ip.
+    if isinstance(o, dict):
+        if "container" in o and ("ip" in o or "address" in o):
+            yield o["container"], str(o.get("ip") or o.get("address")).split("/")[0]
+        for v in o.values():
+            yield from find_leases(v)
+    elif isinstance(o, list):
+        for v in o:
+            yield from find_leases(v)
+got = dict(find_leases(lf))
+assert got == want, f"lease file {got} != {want}"
+api = {c["name"]: c["addresses"][0]["address"].split("/")[0]
+       for c in cts if c["addresses"]}
+assert api == want, f"GET /containers {api} != {want}"
+PY
+}
+
+put_state() {
+	local code
+	code=$(status_of -X PUT --data-binary @"$1" -o "$T/put.out" http://pvx/state)
+	[[ $code == 200 ]] || fail "PUT /state $1: $code $(cat "$T/put.out")"
+}
+
+gen "$T/s1.json"
+start_ctrld "$T/s1.json"
+leases_are example-nginx-ingress=10.0.4.2
+ok "first start: nginx gets 10.0.4.2"
+
+# A container whose name sorts first joins: nginx keeps its address.
+gen "$T/s2.json" aaa
+put_state "$T/s2.json"
+leases_are example-nginx-ingress=10.0.4.2 aaa=10.0.4.3
+ok "PUT /state adding aaa: nginx keeps 10.0.4.2, aaa gets 10.0.4.3"
+
+# Restart on the same state dir with a source that lists both: a fresh
+# allocation would hand out 10.0.4.2 to aaa; the lease file prevents it.
+cp "$T/s2.json" "$T/s1.json"
+api http://pvx/xconnect-graph >"$T/g1"
+stop_ctrld
+start_ctrld "$T/s1.json"
+leases_are example-nginx-ingress=10.0.4.2 aaa=10.0.4.3
+api http://pvx/xconnect-graph >"$T/g2"
+cmp -s "$T/g1" "$T/g2" || fail "graph changed across a restart"
+ok "restart keeps every lease and the graph"
+
+# A static address and a new dynamic container in one state: the static
+# one is reserved first, the dynamic one takes the next free address.
+gen "$T/s3.json" aaa bbb stat=10.0.4.4
+put_state "$T/s3.json"
+leases_are example-nginx-ingress=10.0.4.2 aaa=10.0.4.3 stat=10.0.4.4 bbb=10.0.4.5
+ok "static 10.0.4.4 wins over the new dynamic bbb (10.0.4.5)"
+
+# aaa leaves: its lease is freed (and its address is free again).
+gen "$T/s4.json" bbb stat=10.0.4.4
+put_state "$T/s4.json"
+leases_are example-nginx-ingress=10.0.4.2 stat=10.0.4.4 bbb=10.0.4.5
+gen "$T/s5.json" bbb stat=10.0.4.4 ccc
+put_state "$T/s5.json"
+leases_are example-nginx-ingress=10.0.4.2 stat=10.0.4.4 bbb=10.0.4.5 ccc=10.0.4.3
+ok "removing aaa frees 10.0.4.3; ccc gets it later"
+
+# POST /state/reload goes back to the source (nginx + aaa): the others'
+# leases go, aaa gets an address again, nginx is untouched.
+code=$(status_of -X POST -o "$T/rl.out" http://pvx/state/reload)
+[[ $code == 200 ]] || fail "reload: $code $(cat "$T/rl.out")"
+leases_are example-nginx-ingress=10.0.4.2 aaa=10.0.4.3
+ok "POST /state/reload applies the source again"
+
+# SIGHUP reloads too: the source gains bbb.
+gen "$T/s1.json" aaa bbb
+kill -HUP "$CTRLD"
+for ((i = 0; i < 50; i++)); do
+	grep -q '"bbb"' "$SDIR/leases.json" && break
+	sleep 0.1
+done
+leases_are example-nginx-ingress=10.0.4.2 aaa=10.0.4.3 bbb=10.0.4.4
+ok "SIGHUP reloads the source"
+
+stop_ctrld
+start_ctrld "$T/s1.json"
+leases_are example-nginx-ingress=10.0.4.2 aaa=10.0.4.3 bbb=10.0.4.4
+stop_ctrld
+ok "leases stable across a second restart"
