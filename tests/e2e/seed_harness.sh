@@ -32,7 +32,7 @@ sb_ok "root netns clean mid-test"
 
 sb_step "unshare --net holder, registered by PID"
 sb_spawn holder sb_dev_exec unshare --net sleep 50
-sb_wait_for "holder in its own netns" 5 sb_netns_private "$(sb_pid holder)"
+sb_wait_for "holder in its own netns" 5 sb_netns_own "$(sb_pid holder)" "$SB_DEV"
 [[ $(sb_netns_of "$(sb_pid holder)") != $(sb_netns_of "$(sb_pid web)") ]] ||
 	sb_fail "holder shares the container's netns"
 ip -n "$SB_DEV" link add "${SB_PREFIX}v1" type veth peer name "${SB_PREFIX}p1" \
@@ -41,6 +41,17 @@ nsenter --net="/proc/$(sb_pid holder)/ns/net" ip link set "${SB_PREFIX}p1" name 
 [[ -n $(sb_ns_run "pid:$(sb_pid holder)" ip -br link show eth0) ]] ||
 	sb_fail "eth0 not in the holder's netns"
 sb_ok "veth peer moved into pid $(sb_pid holder)'s netns and renamed eth0"
+
+sb_step "the root check sees a recorded process's socket in the root netns"
+sb_spawn rootsock "$SB_PY" -c 'import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); time.sleep(30)'
+sb_wait_for "rootsock listening" 5 eval '[[ -n $(ss -Hltnp | grep "pid=$(sb_pid rootsock),") ]]'
+if sb_root_sockets_check 2>/dev/null; then
+	sb_fail "sb_root_sockets_check missed rootsock's listener on 127.0.0.1"
+fi
+sb_stop rootsock 2 || true
+sb_root_sockets_check || sb_fail "sb_root_sockets_check still fails after rootsock stopped"
+sb_ok "a loopback listener of a recorded pid in the root netns is reported"
 
 sb_step "sb_stop and exit status"
 sb_spawn short sleep 30

@@ -43,7 +43,12 @@
 #   sb_netns_private PID    true once PID's netns differs from ours (the
 #                           `unshare --net` race: wait for this before
 #                           handing the PID to anything).
+#   sb_netns_own PID [NS...]  true once PID's netns is neither ours nor
+#                           one of the named NS: use it for a process started
+#                           as `sb_dev_exec unshare --net …` (it passes
+#                           through the root and the device netns first).
 #   sb_netns_of PID         prints PID's netns id ("net:[4026...]").
+#   sb_netns_id NS          the same for the named netns NS.
 # Checks
 #   sb_listen_pids NS PORT  PIDs owning a TCP listener on PORT in netns NS
 #                           (NS "-" = root; "pid:N" = the netns of PID N);
@@ -257,6 +262,25 @@ sb_netns_private() {
 	[[ $ns != "$(readlink /proc/self/ns/net)" ]]
 }
 
+# The netns id of a named netns, in the form of sb_netns_of.
+sb_netns_id() {
+	local ino
+	ino=$(stat -L -c %i "/run/netns/$1") || return 1
+	printf 'net:[%s]\n' "$ino"
+}
+
+# True once PID is in a netns of its own: neither ours nor one of the
+# named namespaces given (e.g. the device it was started in).
+sb_netns_own() {
+	local pid=$1 ns cur
+	shift
+	cur=$(sb_netns_of "$pid") || return 1
+	[[ $cur != "$(readlink /proc/self/ns/net)" ]] || return 1
+	for ns in "$@"; do
+		[[ $cur != "$(sb_netns_id "$ns")" ]] || return 1
+	done
+}
+
 sb_netns() {
 	local ns=$SB_PREFIX$1
 	ip netns add "$ns" || sb_fail "ip netns add $ns"
@@ -310,7 +334,7 @@ sb_root_10x() {
 }
 
 sb_assert_root_clean() {
-	local bad name pid st socks
+	local bad
 	bad=$(comm -13 <(printf '%s\n' "$SB_ROOT_SNAP") <(sb_root_10x) |
 		grep . || true)
 	[[ -z $bad ]] || {
@@ -323,17 +347,22 @@ sb_assert_root_clean() {
 		sb_log "FAIL root netns has our link(s): $bad"
 		return 1
 	}
-	if [[ -s $SB_TMP/pids ]]; then
-		socks=$(ss -Htuanp 2>/dev/null || true)
-		while read -r name pid st; do
-			sb_alive "$pid" "$st" || continue
-			if grep -q "pid=$pid," <<<"$socks"; then
-				sb_log "FAIL $name (pid $pid) has a socket in the root netns:"
-				grep "pid=$pid," <<<"$socks" >&2
-				return 1
-			fi
-		done <"$SB_TMP/pids"
-	fi
+	sb_root_sockets_check
+}
+
+# No recorded live process has a TCP/UDP socket in the root netns.
+sb_root_sockets_check() {
+	local name pid st socks
+	[[ -s $SB_TMP/pids ]] || return 0
+	socks=$(ss -Htuanp 2>/dev/null || true)
+	while read -r name pid st; do
+		sb_alive "$pid" "$st" || continue
+		if grep -q "pid=$pid," <<<"$socks"; then
+			sb_log "FAIL $name (pid $pid) has a socket in the root netns:"
+			grep "pid=$pid," <<<"$socks" >&2
+			return 1
+		fi
+	done <"$SB_TMP/pids"
 	return 0
 }
 
@@ -395,6 +424,10 @@ sb_cleanup() {
 	if ((rc != 0)); then
 		sb_log "exit status $rc: logs follow, then cleanup"
 		sb_dump_logs
+	fi
+	# Sockets first: once the processes are gone there is nothing to see.
+	if ! sb_root_sockets_check; then
+		rc=1
 	fi
 	if [[ -s $SB_TMP/pids ]]; then
 		while read -r name pid st; do
@@ -481,6 +514,12 @@ sb_init() {
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 	trap 'sb_log "command failed (rc=$?) at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND"' ERR
+	# Temp dirs of a run of this id that was killed before its cleanup.
+	for here in "${SB_TMPBASE:-/var/tmp}/pvx$id".*; do
+		[[ -d $here && $here != "$SB_TMP" ]] || continue
+		sb_log "removing the temp dir of an earlier run: $here"
+		rm -rf -- "$here"
+	done
 	if [[ -n $(sb_our_netns) ]]; then
 		sb_log "removing leftovers of an earlier run: $(sb_our_netns | paste -sd' ')"
 		sb_sweep_netns
