@@ -56,8 +56,8 @@ PY
 
 put_state() {
 	local code
-	code=$(status_of -X PUT --data-binary @"$1" -o "$T/put.out" http://pvx/state)
-	[[ $code == 200 ]] || fail "PUT /state $1: $code $(cat "$T/put.out")"
+	code=$(status_of -X PUT --data-binary @"$1" http://pvx/state)
+	[[ $code == 200 ]] || fail "PUT /state $1: $code $(cat "$T/body")"
 }
 
 gen "$T/s1.json"
@@ -100,8 +100,8 @@ ok "removing aaa frees 10.0.4.3; ccc gets it later"
 
 # POST /state/reload goes back to the source (nginx + aaa): the others'
 # leases go, aaa gets an address again, nginx is untouched.
-code=$(status_of -X POST -o "$T/rl.out" http://pvx/state/reload)
-[[ $code == 200 ]] || fail "reload: $code $(cat "$T/rl.out")"
+code=$(status_of -X POST http://pvx/state/reload)
+[[ $code == 200 ]] || fail "reload: $code $(cat "$T/body")"
 leases_are example-nginx-ingress=10.0.4.2 aaa=10.0.4.3
 ok "POST /state/reload applies the source again"
 

@@ -77,8 +77,8 @@ alive() {
 # api ARGS…: curl on the control socket.
 api() { curl -sS --max-time 10 --unix-socket "$SOCK" "$@"; }
 
-# status_of ARGS…: the HTTP status of a request.
-status_of() { api -o /dev/null -w '%{http_code}' "$@"; }
+# status_of ARGS…: the HTTP status of a request; its body goes to $T/body.
+status_of() { api -o "$T/body" -w '%{http_code}' "$@"; }
 
 # etag_now: the current ETag of the graph.
 etag_now() {
