@@ -53,6 +53,10 @@ sb_step "curl http://127.0.0.1:80/ in the device"
 body=$(sb_dev_exec "${SB_CURL[@]}" http://127.0.0.1:80/) || sb_fail "curl through the ingress failed"
 grep -q "Welcome to nginx!" <<<"$body" || sb_fail "no 'Welcome to nginx!' in: ${body:0:300}"
 sb_ok "through the ingress: $(grep -o '<title>[^<]*</title>' <<<"$body")"
+sb_wait_for "pv-xconnect listening on :443 in the device" 10 sb_listen_pids "$SB_DEV" 443
+sb_dev_exec "${SB_CURL[@]}" http://127.0.0.1:443/ | grep -q "Welcome to nginx!" ||
+	sb_fail "the second ingress (0.0.0.0:443 -> nginx-https) does not serve the page"
+sb_ok "the second ingress 0.0.0.0:443 -> nginx-https ($(sb_graph_get nginx-https socket)) works too"
 ip=$(sb_dev_exec "${SB_CURL[@]}" -o /dev/null -w '%{remote_ip}:%{remote_port}' http://10.0.4.2:80/) ||
 	sb_fail "nginx not reachable from the device at its address"
 sb_ok "the device reaches nginx directly only at its address ($ip)"
