@@ -4,15 +4,14 @@
  * before anything else happens (pv-ctrld is single-threaded). */
 #include "ctrl/netdev.h"
 
+#include "common/ns.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <net/if.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 void pvc_netdev_veth_name(const char *container, const char *iface,
 			  char name[PVC_NETDEV_NAMELEN])
@@ -123,34 +122,20 @@ int pvc_netdev_del(struct pvc_nl *nl, const char *name, char *err,
 	return r;
 }
 
-/* The thread's own namespace, to come back to. */
-static int netns_enter(int target_fd, int *saved_fd)
-{
-	*saved_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (*saved_fd < 0)
-		return -errno;
-	if (setns(target_fd, CLONE_NEWNET) < 0) {
-		int e = errno;
-		close(*saved_fd);
-		*saved_fd = -1;
-		return -e;
-	}
-	return 0;
-}
+struct inside {
+	const struct pvc_netdev_wire *w; /* NULL: lo only */
+	char *err;
+	size_t errlen;
+};
 
-static void netns_leave(int saved_fd)
+/* Inside the container's namespace (through pvx_ns_run_fd): address, links
+ * up, default route. */
+static int wire_inside(void *arg)
 {
-	/* Staying in a container's namespace would make every later bridge
-	 * and veth operation act on the wrong network: not recoverable. */
-	if (setns(saved_fd, CLONE_NEWNET) < 0)
-		abort();
-	close(saved_fd);
-}
-
-/* Inside the container's namespace: address, links up, default route. */
-static int wire_inside(const struct pvc_netdev_wire *w, char *err,
-		       size_t errlen)
-{
+	const struct inside *in = arg;
+	const struct pvc_netdev_wire *w = in->w;
+	char *err = in->err;
+	size_t errlen = in->errlen;
 	struct pvc_nl nl;
 	struct pvc_nl_link eth, lo;
 	char buf[PVC_NL_BUFSZ];
@@ -200,7 +185,7 @@ int pvc_netdev_wire(struct pvc_nl *nl, int netns_fd,
 {
 	char buf[PVC_NL_BUFSZ];
 	struct pvc_nl_link br, host;
-	int r, saved;
+	int r;
 
 	if ((r = pvc_netdev_get(nl, w->bridge, &br)) < 0) {
 		snprintf(err, errlen, "bridge %s: %s", w->bridge, strerror(-r));
@@ -222,12 +207,15 @@ int pvc_netdev_wire(struct pvc_nl *nl, int netns_fd,
 			 w->bridge, strerror(-r));
 		goto fail;
 	}
-	if ((r = netns_enter(netns_fd, &saved)) < 0) {
-		snprintf(err, errlen, "setns: %s", strerror(-r));
-		goto fail;
+	{
+		struct inside in = {w, err, errlen};
+		/* wire_inside's own failures are -errno too; a failed switch
+		 * leaves err empty. */
+		err[0] = '\0';
+		r = pvx_ns_run_fd(netns_fd, PVX_NS_NET, wire_inside, &in);
+		if (r < 0 && !err[0])
+			snprintf(err, errlen, "setns: %s", strerror(-r));
 	}
-	r = wire_inside(w, err, errlen);
-	netns_leave(saved);
 	if (r < 0)
 		goto fail;
 	return 0;
@@ -237,23 +225,25 @@ fail:
 	return r;
 }
 
-int pvc_netdev_lo_up(int netns_fd, char *err, size_t errlen)
+static int lo_inside(void *arg)
 {
 	struct pvc_nl nl;
 	struct pvc_nl_link lo;
-	int r, saved;
+	int r = pvc_nl_open(&nl);
 
-	if ((r = netns_enter(netns_fd, &saved)) < 0) {
-		snprintf(err, errlen, "setns: %s", strerror(-r));
+	(void)arg;
+	if (r < 0)
 		return r;
-	}
-	r = pvc_nl_open(&nl);
-	if (r == 0) {
-		if ((r = pvc_netdev_get(&nl, "lo", &lo)) == 0)
-			r = link_up(&nl, lo.ifindex, 0);
-		pvc_nl_close(&nl);
-	}
-	netns_leave(saved);
+	if ((r = pvc_netdev_get(&nl, "lo", &lo)) == 0)
+		r = link_up(&nl, lo.ifindex, 0);
+	pvc_nl_close(&nl);
+	return r;
+}
+
+int pvc_netdev_lo_up(int netns_fd, char *err, size_t errlen)
+{
+	int r = pvx_ns_run_fd(netns_fd, PVX_NS_NET, lo_inside, NULL);
+
 	if (r < 0)
 		snprintf(err, errlen, "lo: up: %s", strerror(-r));
 	return r;

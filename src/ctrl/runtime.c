@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/ns.h"
 #include "ctrl/netdev.h"
 #include "ctrl/spawn.h"
 
@@ -879,19 +880,13 @@ int pvc_runtime_adopt(struct pvc_runtime *rt, const char *name, pid_t pid,
 		return 0;
 	/* Wiring the device's own namespace would give the device an eth0
 	 * and a default route: refuse a pid that shares it. */
-	{
-		struct stat a, b;
-		snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
-		if (stat(path, &a) == 0 &&
-		    stat("/proc/thread-self/ns/net", &b) == 0 &&
-		    a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
-			snprintf(err, errlen,
-				 "pid %d shares pv-ctrld's network namespace",
-				 (int)pid);
-			set_err(c, err);
-			c->status = CT_ERROR;
-			return -EINVAL;
-		}
+	if (pvx_ns_is_own(pid, PVX_NS_NET) != 0) {
+		snprintf(err, errlen,
+			 "pid %d shares pv-ctrld's network namespace",
+			 (int)pid);
+		set_err(c, err);
+		c->status = CT_ERROR;
+		return -EINVAL;
 	}
 	free(c->fp);
 	c->fp = fingerprint(rt, c->conf);
