@@ -19,7 +19,10 @@
 #                           SB_STATE (--state-dir), PVX_BIN, PVX_SRC; takes a
 #                           lock per ID, removes leftovers of a crashed run
 #                           with the same ID, installs the EXIT/INT/TERM trap,
-#                           snapshots the root netns (10.x addrs/routes).
+#                           snapshots the root netns (10.x addrs/routes),
+#                           starts a watchdog that SIGTERMs the test after
+#                           SB_DEADLINE seconds (55), so that it cleans up
+#                           before ctest's timeout would SIGKILL it.
 #   sb_netns NAME           creates netns "${SB_PREFIX}NAME" with lo up.
 #   sb_device               sb_netns dev; SB_DEV=its name. Never gets a
 #                           default route or an interface leading outside.
@@ -93,7 +96,7 @@ SB_PY=/usr/bin/python3 # the system python, never a pyenv shim (PIDs!)
 SB_CURL=(curl -sS --noproxy '*' --max-time 5 --fail)
 SB_T0=${EPOCHREALTIME/./}
 SB_ID="" SB_PREFIX="" SB_TMP="" SB_DEV="" SB_CTRL="" SB_STATE=""
-SB_LAST_PID="" SB_ACTIVE=0 SB_MAINPID="" SB_ROOT_SNAP="" SB_PASSED=0
+SB_LAST_PID="" SB_ACTIVE=0 SB_MAINPID="" SB_WATCHDOG="" SB_ROOT_SNAP="" SB_PASSED=0
 
 sb_log() {
 	local now=${EPOCHREALTIME/./}
@@ -377,18 +380,27 @@ sb_our_netns() {
 # working directory is inside SB_TMP (process containers run in the
 # directory of their state source, which the tests copy there).
 sb_token_pids() {
-	local f pid st cwd
-	for f in /proc/[0-9]*/environ; do
-		pid=${f#/proc/}
-		pid=${pid%/environ}
-		[[ $pid != "$$" && $pid != "$BASHPID" ]] || continue
-		cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null) || continue
-		if [[ $cwd == "$SB_TMP" || $cwd == "$SB_TMP"/* ]] ||
-			grep -qzx "PVX_SB_TOKEN=$PVX_SB_TOKEN" "$f" 2>/dev/null; then
-			st=$(sb_starttime "$pid") && printf '%s:%s\n' "$pid" "$st"
-		fi
-	done
-	return 0
+	# One python instead of two forks per process of the machine.
+	"$SB_PY" - "$PVX_SB_TOKEN" "$SB_TMP" "$$" "$BASHPID" <<'PY'
+import os, sys
+token = b"PVX_SB_TOKEN=" + sys.argv[1].encode()
+tmp, skip = sys.argv[2], set(sys.argv[3:]) | {str(os.getpid())}
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    if pid in skip:
+        continue
+    try:
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            env = f.read().split(b"\0")
+        with open(f"/proc/{pid}/stat") as f:
+            st = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        continue
+    if st[0] == "Z":
+        continue
+    if cwd == tmp or cwd.startswith(tmp + "/") or token in env:
+        print(f"{pid}:{st[19]}")
+PY
 }
 
 sb_sweep_netns() {
@@ -421,6 +433,10 @@ sb_cleanup() {
 	trap '' INT TERM
 	((SB_ACTIVE)) || return "$rc"
 	SB_ACTIVE=0
+	if [[ -n $SB_WATCHDOG ]]; then
+		kill -TERM "$SB_WATCHDOG" $(sb_descendants "$SB_WATCHDOG" | cut -d: -f1) 2>/dev/null || true
+		wait "$SB_WATCHDOG" 2>/dev/null || true
+	fi
 	if ((rc != 0)); then
 		sb_log "exit status $rc: logs follow, then cleanup"
 		sb_dump_logs
@@ -509,6 +525,15 @@ sb_init() {
 	export PVX_SB_TOKEN
 	SB_ROOT_SNAP=$(sb_root_10x)
 	SB_MAINPID=$BASHPID
+	# Watchdog: a test that hangs is stopped by SIGTERM (so it still cleans
+	# up) before ctest's timeout would SIGKILL it.
+	(
+		trap - EXIT INT TERM ERR
+		for ((i = 0; i < ${SB_DEADLINE:-55}; i++)); do sleep 1; done
+		echo "[watchdog] ${SB_DEADLINE:-55} s deadline passed: SIGTERM" >&2
+		kill -TERM "$SB_MAINPID"
+	) </dev/null 9>&- &
+	SB_WATCHDOG=$!
 	SB_ACTIVE=1
 	trap sb_on_exit EXIT
 	trap 'exit 130' INT
