@@ -79,6 +79,9 @@ struct pvc_container {
 	size_t n_requires;
 	struct pvc_export *exports;
 	size_t n_exports;
+	/* Set by the loader while it checks a state with errors (its run.json
+	 * or services.json had one); never true in a returned state. */
+	bool invalid;
 };
 
 struct pvc_ingress {

@@ -758,7 +758,8 @@ struct src_ct {
 	char *name;
 	json_t *run; /* NULL: run.json could not be read */
 	json_t *svc;
-	bool has_run; /* a run.json exists (even if unreadable) */
+	bool has_run;	 /* a run.json exists (even if unreadable) */
+	bool svc_broken; /* services.json exists but is unreadable */
 };
 
 struct src {
@@ -811,7 +812,7 @@ static struct pvc_state *build(struct src *s, struct pvx_errlist *el, size_t n0)
 	struct ld l = {.el = el, .file = "device.json"};
 	struct pvc_state *st = calloc(1, sizeof(*st));
 	char file[PATH_MAX];
-	size_t n = 0;
+	size_t n = 0, nerr;
 
 	if (!st)
 		goto oom;
@@ -833,8 +834,10 @@ static struct pvc_state *build(struct src *s, struct pvx_errlist *el, size_t n0)
 			continue; /* services.json alone is not a container */
 		c = &st->containers[st->n_containers++];
 		c->name = ldup(&l, sc->name);
+		c->invalid = true;
 		if (!sc->run)
 			continue; /* unreadable: already reported */
+		nerr = el->n;
 		snprintf(file, sizeof(file), "%s/run.json", sc->name);
 		l.file = file;
 		parse_run(&l, sc->name, sc->run, c);
@@ -843,6 +846,7 @@ static struct pvc_state *build(struct src *s, struct pvx_errlist *el, size_t n0)
 				 sc->name);
 			parse_services(&l, sc->svc, c);
 		}
+		c->invalid = el->n > nerr || sc->svc_broken;
 	}
 	if (l.oom)
 		goto oom;
@@ -1033,6 +1037,7 @@ static struct pvc_state *load_dir(const char *dir, struct pvx_errlist *el,
 		c->run = run;
 		snprintf(rel, sizeof(rel), "%s/services.json", n);
 		c->svc = load_file(dir, rel, el, &missing);
+		c->svc_broken = !c->svc && !missing;
 	}
 	st = build(&s, el, n0);
 out:

@@ -247,6 +247,15 @@ static size_t count_providers(const struct pvc_state *st, const char *service,
 	return n;
 }
 
+/* Whether a container did not parse: a missing provider may be there. */
+static bool any_invalid(const struct pvc_state *st)
+{
+	for (size_t i = 0; i < st->n_containers; i++)
+		if (st->containers[i].invalid)
+			return true;
+	return false;
+}
+
 static void check_requires(struct vctx *v, const struct pvc_state *st)
 {
 	char file[320], path[256];
@@ -269,7 +278,7 @@ static void check_requires(struct vctx *v, const struct pvc_state *st)
 			snprintf(path, sizeof(path), "services.%s[%zu]",
 				 r->optional ? "optional" : "required", idx);
 			n = count_providers(st, r->name, &a, &b);
-			if (n == 0 && !r->optional)
+			if (n == 0 && !r->optional && !any_invalid(st))
 				verr(v, file, path,
 				     "no container exports service '%s'",
 				     r->name);
@@ -299,8 +308,8 @@ static void check_ingress_refs(struct vctx *v, const struct pvc_state *st,
 		     g->provider);
 		return;
 	}
-	if (!g->service)
-		return;
+	if (!g->service || c->invalid)
+		return; /* its exports and mode are not known for sure */
 	snprintf(path, sizeof(path), "ingress[%zu].service", i);
 	e = pvc_container_find_export(c, g->service);
 	if (!e) {
