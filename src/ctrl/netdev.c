@@ -55,24 +55,49 @@ static int link_up(struct pvc_nl *nl, int ifindex, int master)
 	    nl, pvc_nl_build_link_set(buf, ifindex, true, master), NULL, NULL);
 }
 
+/* 1: added, 0: was there already (what we want), or -errno. */
 static int addr_add(struct pvc_nl *nl, int ifindex, struct in_addr ip,
 		    uint8_t prefix)
 {
 	char buf[PVC_NL_BUFSZ];
 	int r = pvc_nl_talk(nl, pvc_nl_build_addr_add(buf, ifindex, ip, prefix),
 			    NULL, NULL);
-	return r == -EEXIST ? 0 : r; /* already there: what we want */
+	if (r == -EEXIST)
+		return 0;
+	return r < 0 ? r : 1;
+}
+
+int pvc_netdev_addr_del(struct pvc_nl *nl, const char *name, struct in_addr ip,
+			uint8_t prefix, char *err, size_t errlen)
+{
+	char buf[PVC_NL_BUFSZ], a[INET_ADDRSTRLEN];
+	struct pvc_nl_link l;
+	int r = pvc_netdev_get(nl, name, &l);
+
+	if (r == 0)
+		r = pvc_nl_talk(
+		    nl, pvc_nl_build_addr_del(buf, l.ifindex, ip, prefix), NULL,
+		    NULL);
+	if (r == -ENODEV || r == -EADDRNOTAVAIL)
+		return 0;
+	if (r < 0) {
+		inet_ntop(AF_INET, &ip, a, sizeof(a));
+		snprintf(err, errlen, "%s: delete address %s/%u: %s", name, a,
+			 prefix, strerror(-r));
+	}
+	return r;
 }
 
 int pvc_netdev_bridge_ensure(struct pvc_nl *nl, const char *name,
 			     struct in_addr gw, uint8_t prefix, bool *created,
-			     char *err, size_t errlen)
+			     bool *addr_added, char *err, size_t errlen)
 {
 	char buf[PVC_NL_BUFSZ], ip[INET_ADDRSTRLEN];
 	struct pvc_nl_link l;
 	int r;
 
 	*created = false;
+	*addr_added = false;
 	r = pvc_netdev_get(nl, name, &l);
 	if (r == -ENODEV) {
 		r = pvc_nl_talk(nl, pvc_nl_build_bridge_new(buf, name), NULL,
@@ -106,6 +131,7 @@ int pvc_netdev_bridge_ensure(struct pvc_nl *nl, const char *name,
 			 prefix, strerror(-r));
 		return r;
 	}
+	*addr_added = r == 1;
 	return 0;
 }
 

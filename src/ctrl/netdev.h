@@ -22,11 +22,16 @@ void pvc_netdev_veth_name(const char *container, const char *iface,
 /* Looks a link up by name. -ENODEV when there is none. */
 int pvc_netdev_get(struct pvc_nl *nl, const char *name, struct pvc_nl_link *l);
 /* Makes sure bridge name exists, is up and holds gw/prefix. *created tells
- * whether it was made here. An existing link of another kind is refused
- * (-EEXIST). */
+ * whether the bridge was made here, *addr_added whether the address was
+ * (false when it was there already). An existing link of another kind is
+ * refused (-EEXIST). */
 int pvc_netdev_bridge_ensure(struct pvc_nl *nl, const char *name,
 			     struct in_addr gw, uint8_t prefix, bool *created,
-			     char *err, size_t errlen);
+			     bool *addr_added, char *err, size_t errlen);
+/* Removes ip/prefix from link name; a missing link or address is not an
+ * error. */
+int pvc_netdev_addr_del(struct pvc_nl *nl, const char *name, struct in_addr ip,
+			uint8_t prefix, char *err, size_t errlen);
 /* Deletes a link by name; a missing link is not an error. */
 int pvc_netdev_del(struct pvc_nl *nl, const char *name, char *err,
 		   size_t errlen);

@@ -10,6 +10,7 @@
 #include <linux/veth.h>
 #include <net/if.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 int pvc_nl_open(struct pvc_nl *nl)
@@ -43,6 +44,11 @@ int pvc_nl_talk(struct pvc_nl *nl, struct nlmsghdr *nlh, pvc_nl_cb cb,
 	uint32_t seq = ++nl->seq;
 	int r;
 
+	/* Whatever an earlier, aborted exchange left unread would fail this
+	 * one's sequence check: drop it first. */
+	while (recv(mnl_socket_get_fd(nl->sock), buf, sizeof(buf),
+		    MSG_DONTWAIT) > 0)
+		;
 	nlh->nlmsg_seq = seq;
 	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
@@ -179,6 +185,19 @@ struct nlmsghdr *pvc_nl_build_addr_add(char *buf, int ifindex,
 		struct in_addr bc = {htonl(ntohl(ip.s_addr) | ~mask)};
 		mnl_attr_put(nlh, IFA_BROADCAST, sizeof(bc), &bc);
 	}
+	return nlh;
+}
+
+struct nlmsghdr *pvc_nl_build_addr_del(char *buf, int ifindex,
+				       struct in_addr ip, uint8_t prefix)
+{
+	struct nlmsghdr *nlh = put_header(buf, RTM_DELADDR, NLM_F_ACK);
+	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+
+	ifa->ifa_family = AF_INET;
+	ifa->ifa_prefixlen = prefix;
+	ifa->ifa_index = (uint32_t)ifindex;
+	mnl_attr_put(nlh, IFA_LOCAL, sizeof(ip), &ip);
 	return nlh;
 }
 

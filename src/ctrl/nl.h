@@ -57,6 +57,9 @@ struct nlmsghdr *pvc_nl_build_link_get(char *buf, const char *name);
 /* RTM_NEWADDR: ip/prefix on ifindex, with the broadcast address. */
 struct nlmsghdr *pvc_nl_build_addr_add(char *buf, int ifindex,
 				       struct in_addr ip, uint8_t prefix);
+/* RTM_DELADDR: ip/prefix from ifindex. */
+struct nlmsghdr *pvc_nl_build_addr_del(char *buf, int ifindex,
+				       struct in_addr ip, uint8_t prefix);
 /* RTM_NEWROUTE in the main table: default route via gateway on ifindex. */
 struct nlmsghdr *pvc_nl_build_route_default(char *buf, struct in_addr gateway,
 					    int ifindex);

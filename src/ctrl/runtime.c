@@ -55,6 +55,11 @@ struct rt_ct {
 struct rt_br {
 	char *name;
 	bool ours; /* created by this runtime: deleted with it */
+	/* On a bridge that was there before: the gateway address was added
+	 * by this runtime, and is removed with it. */
+	bool addr_added;
+	struct in_addr gw;
+	uint8_t prefix;
 };
 
 struct pvc_runtime {
@@ -166,8 +171,8 @@ static void strv_free(char **v, size_t n)
  * process is, rewritten on every change; atomic (temp + rename). */
 static void record_save(struct pvc_runtime *rt)
 {
-	json_t *j, *brs, *veths, *pids;
-	char *tmp = NULL;
+	json_t *j, *brs, *veths, *pids, *addrs;
+	char *tmp = NULL, ip[INET_ADDRSTRLEN];
 	int fd;
 
 	if (!rt->record_path)
@@ -176,13 +181,23 @@ static void record_save(struct pvc_runtime *rt)
 	brs = json_array();
 	veths = json_array();
 	pids = json_array();
+	addrs = json_array();
+	json_object_set_new(j, "addresses", addrs);
 	json_object_set_new(j, "bridges", brs);
 	json_object_set_new(j, "veths", veths);
 	json_object_set_new(j, "pids", pids);
-	for (size_t i = 0; i < rt->n_brs; i++)
-		if (rt->brs[i].ours)
-			json_array_append_new(brs,
-					      json_string(rt->brs[i].name));
+	for (size_t i = 0; i < rt->n_brs; i++) {
+		const struct rt_br *b = &rt->brs[i];
+		if (b->ours) {
+			json_array_append_new(brs, json_string(b->name));
+		} else if (b->addr_added) {
+			inet_ntop(AF_INET, &b->gw, ip, sizeof(ip));
+			json_array_append_new(
+			    addrs,
+			    json_pack("{s:s,s:s,s:i}", "bridge", b->name, "ip",
+				      ip, "prefix", (int)b->prefix));
+		}
+	}
 	for (size_t i = 0; i < rt->n; i++) {
 		struct rt_ct *c = rt->cts[i];
 		for (size_t k = 0; k < c->n_veths; k++)
@@ -260,6 +275,19 @@ static void cleanup_leftovers(struct pvc_runtime *rt)
 		const char *name = json_string_value(v);
 		if (name)
 			pvc_netdev_del(&rt->nl, name, err, sizeof(err));
+	}
+	json_array_foreach(json_object_get(j, "addresses"), i, v)
+	{
+		const char *br =
+		    json_string_value(json_object_get(v, "bridge"));
+		const char *ip = json_string_value(json_object_get(v, "ip"));
+		json_int_t prefix =
+		    json_integer_value(json_object_get(v, "prefix"));
+		struct in_addr a;
+		if (br && ip && inet_pton(AF_INET, ip, &a) == 1 &&
+		    prefix >= 0 && prefix <= 32)
+			pvc_netdev_addr_del(&rt->nl, br, a, (uint8_t)prefix,
+					    err, sizeof(err));
 	}
 	json_decref(j);
 	unlink(rt->record_path);
@@ -670,23 +698,41 @@ static int apply_bridges(struct pvc_runtime *rt, const struct pvc_state *st,
 		nb[n].name = strdup(p->bridge);
 		if (!nb[n].name)
 			goto nomem;
+		bool added = false;
+
+		nb[n].name = strdup(p->bridge);
+		if (!nb[n].name)
+			goto nomem;
+		nb[n].gw = p->gateway;
+		nb[n].prefix = p->subnet.prefix;
 		nb[n].ours = old && old->ours;
+		nb[n].addr_added = old && old->addr_added &&
+				   old->gw.s_addr == p->gateway.s_addr &&
+				   old->prefix == p->subnet.prefix;
 		if (pvc_netdev_bridge_ensure(&rt->nl, p->bridge, p->gateway,
-					     p->subnet.prefix, &created, err,
-					     sizeof(err)) < 0)
+					     p->subnet.prefix, &created, &added,
+					     err, sizeof(err)) < 0)
 			pvx_errlist_add(el, "pool %s: %s", p->name, err);
 		nb[n].ours = nb[n].ours || created;
+		nb[n].addr_added = nb[n].addr_added || added;
 		n++;
 	}
 	for (size_t i = 0; i < rt->n_brs; i++) {
-		bool kept = false;
-		for (size_t k = 0; k < n; k++)
-			kept = kept || strcmp(nb[k].name, rt->brs[i].name) == 0;
-		if (!kept && rt->brs[i].ours &&
-		    pvc_netdev_del(&rt->nl, rt->brs[i].name, err, sizeof(err)) <
-			0)
-			pvx_errlist_add(el, "bridge %s: %s", rt->brs[i].name,
-					err);
+		const struct rt_br *b = &rt->brs[i], *now = NULL;
+		for (size_t k = 0; k < n && !now; k++)
+			if (strcmp(nb[k].name, b->name) == 0)
+				now = &nb[k];
+		if (!now && b->ours &&
+		    pvc_netdev_del(&rt->nl, b->name, err, sizeof(err)) < 0)
+			pvx_errlist_add(el, "bridge %s: %s", b->name, err);
+		/* A gateway address we gave a bridge goes when its pool
+		 * goes (a foreign bridge stays) or changes address. */
+		else if (b->addr_added &&
+			 (!now || now->gw.s_addr != b->gw.s_addr ||
+			  now->prefix != b->prefix) &&
+			 pvc_netdev_addr_del(&rt->nl, b->name, b->gw, b->prefix,
+					     err, sizeof(err)) < 0)
+			pvx_errlist_add(el, "bridge %s: %s", b->name, err);
 		free(rt->brs[i].name);
 	}
 	free(rt->brs);
@@ -948,10 +994,16 @@ void pvc_runtime_free(struct pvc_runtime *rt)
 		stop_many(rt, rt->cts, rt->n);
 		for (size_t i = 0; i < rt->n; i++)
 			unwire(rt, rt->cts[i]);
-		for (size_t i = 0; i < rt->n_brs; i++)
-			if (rt->brs[i].ours)
-				pvc_netdev_del(&rt->nl, rt->brs[i].name, err,
+		for (size_t i = 0; i < rt->n_brs; i++) {
+			const struct rt_br *b = &rt->brs[i];
+			if (b->ours)
+				pvc_netdev_del(&rt->nl, b->name, err,
 					       sizeof(err));
+			else if (b->addr_added)
+				pvc_netdev_addr_del(&rt->nl, b->name, b->gw,
+						    b->prefix, err,
+						    sizeof(err));
+		}
 		if (rt->record_path)
 			unlink(rt->record_path);
 	}

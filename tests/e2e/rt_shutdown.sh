@@ -58,6 +58,9 @@ check_foreign() {
 	for l in "${FOREIGN[@]}"; do
 		has_link "$l" || sb_fail "foreign link $l was removed"
 	done
+	# pv-ctrld gave br1 its pool's gateway address: it must take it back
+	[[ -z $(ip -n "$D" -4 -o addr show dev br1) ]] ||
+		sb_fail "br1 keeps the address pv-ctrld gave it: $(ip -n "$D" -4 -o addr show dev br1)"
 }
 # Waits for the own containers and records their pids for the cleanup.
 wait_own() {
@@ -87,6 +90,7 @@ n=$(our_veths | wc -l)
 ((n == 3)) || sb_fail "want 3 veths of ours (web, idle, ext), have $n: $(our_veths | paste -sd' ')"
 [[ $(ip -n "$D" -o link show pvx0badf00d) != *master* ]] || sb_fail "foreign veth enslaved"
 ip -n "$D" -o link show master br1 | grep -q pvx || sb_fail "idle's veth is not on br1"
+ip -n "$D" -4 -o addr show dev br1 | grep -q ' 10.0.5.1/24 ' || sb_fail "br1 has no gateway address"
 for c in web idle; do
 	[[ $(sb_netns_of "${PIDS[$c]}") != "$(dev_netns)" ]] ||
 		sb_fail "$c is not in its own netns"

@@ -306,6 +306,28 @@ static void test_addr_add(void **state)
 	}
 }
 
+static void test_addr_del(void **state)
+{
+	char buf[PVC_NL_BUFSZ];
+	struct tb top;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(addr_cases) / sizeof(addr_cases[0]);
+	     i++) {
+		const struct addr_case *c = &addr_cases[i];
+		struct nlmsghdr *nlh = pvc_nl_build_addr_del(
+		    buf, c->ifindex, ip4(c->ip), c->prefix);
+		const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+
+		assert_flags(nlh, RTM_DELADDR, NLM_F_ACK);
+		assert_int_equal(ifa->ifa_family, AF_INET);
+		assert_int_equal(ifa->ifa_prefixlen, c->prefix);
+		assert_int_equal(ifa->ifa_index, c->ifindex);
+		parse_top(nlh, sizeof(*ifa), &top);
+		assert_ip_attr(top.a[IFA_LOCAL], c->ip);
+	}
+}
+
 static void test_route_default(void **state)
 {
 	static const struct {
