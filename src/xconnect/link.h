@@ -71,7 +71,10 @@ struct pvx_plugin {
 	 * the caller may call start again later (retry) or pvx_link_free. */
 	int (*start)(struct pvx_link *link, char *err, size_t errlen);
 	/* link->conf was replaced by one of the same identity (new socket or
-	 * pids): new connections use it at once, old sessions go on. */
+	 * pids): new connections use it at once, old sessions go on. Strings
+	 * that did not change (always consumer, name, target) keep their
+	 * address; a changed one (socket) is freed: do not keep pointers
+	 * to it. */
 	void (*update)(struct pvx_link *link);
 	/* Closes the listener; live sessions are closed after the drain
 	 * period. The plugin frees the link (pvx_link_free) once its last

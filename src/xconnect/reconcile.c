@@ -240,6 +240,16 @@ static bool conf_equal(const struct pvx_link_conf *a,
 		 strcmp(a->ingress, b->ingress) == 0));
 }
 
+/* Moves *oldp to *newp when both hold the same text. */
+static void keep_string(char **newp, char **oldp)
+{
+	if (*newp && *oldp && strcmp(*newp, *oldp) == 0) {
+		free(*newp);
+		*newp = *oldp;
+		*oldp = NULL;
+	}
+}
+
 static void update_link(struct rc_entry *e, const struct pvx_link_conf *c)
 {
 	struct pvx_link *l = e->link;
@@ -252,6 +262,17 @@ static void update_link(struct rc_entry *e, const struct pvx_link_conf *c)
 	}
 	snprintf(extra, sizeof(extra), " old_socket=%s old_consumer_pid=%d",
 		 socket_shown(&l->conf), (int)l->conf.consumer_pid);
+	/* Strings that did not change keep their address: sessions may
+	 * hold the link's name (the identity never changes on update). */
+	keep_string(&nc.type, &l->conf.type);
+	keep_string(&nc.name, &l->conf.name);
+	keep_string(&nc.consumer, &l->conf.consumer);
+	keep_string(&nc.provider, &l->conf.provider);
+	keep_string(&nc.role, &l->conf.role);
+	keep_string(&nc.interface, &l->conf.interface);
+	keep_string(&nc.target, &l->conf.target);
+	keep_string(&nc.socket, &l->conf.socket);
+	keep_string(&nc.ingress, &l->conf.ingress);
 	pvx_link_conf_clear(&l->conf);
 	l->conf = nc;
 	log_link("updated", &l->conf, extra);
