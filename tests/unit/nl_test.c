@@ -459,6 +459,7 @@ int main(void)
 	    cmocka_unit_test(test_link_set),
 	    cmocka_unit_test(test_link_del_get),
 	    cmocka_unit_test(test_addr_add),
+	    cmocka_unit_test(test_addr_del),
 	    cmocka_unit_test(test_route_default),
 	    cmocka_unit_test(test_parse_link),
 	    cmocka_unit_test(test_veth_name),
