@@ -818,7 +818,8 @@ static struct pvc_state *build(struct src *s, struct pvx_errlist *el, size_t n0)
 		goto oom;
 	if (s->device)
 		parse_device(&l, s->device, st);
-	qsort(s->v, s->n, sizeof(*s->v), cmp_src);
+	if (s->n)
+		qsort(s->v, s->n, sizeof(*s->v), cmp_src);
 	for (size_t i = 0; i < s->n; i++)
 		n += s->v[i].has_run;
 	if (n) {
