@@ -770,9 +770,9 @@ int pvc_runtime_apply(struct pvc_runtime *rt, const struct pvc_state *st,
 	}
 	if (rt->conf.enabled)
 		stop_many(rt, gone, n_gone);
+	for (size_t i = 0; i < n_gone && rt->conf.enabled; i++)
+		unwire(rt, gone[i]);
 	for (size_t i = 0; i < n_gone; i++) {
-		if (rt->conf.enabled)
-			unwire(rt, gone[i]);
 		for (size_t k = 0; k < rt->n; k++)
 			if (rt->cts[k] == gone[i])
 				rt->cts[k] = NULL;

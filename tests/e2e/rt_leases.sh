@@ -104,11 +104,11 @@ check_all() {
 			sb_fail "$c: eth0 has ${IP[$c]}, GET /containers says $(api_addr "$c")"
 		IFS=. read -r _ _ o3 o4 <<<"${IP[$c]}"
 		mac=$(printf '02:00:0a:00:%02x:%02x' "$o3" "$o4")
-		in_ct "$c" ip -o link show dev eth0 | grep -q "link/ether $mac " ||
+		grep -q "link/ether $mac " <<<"$(in_ct "$c" ip -o link show dev eth0)" ||
 			sb_fail "$c: eth0 MAC is not $mac"
-		in_ct "$c" ip route show default | grep -q "default via 10.0.4.1 dev eth0" ||
+		grep -q "default via 10.0.4.1 dev eth0" <<<"$(in_ct "$c" ip route show default)" ||
 			sb_fail "$c: no default route via 10.0.4.1: $(in_ct "$c" ip route)"
-		in_ct "$c" ip -o link show dev lo | grep -q '[<,]UP[,>]' || sb_fail "$c: lo is down"
+		grep -q '[<,]UP[,>]' <<<"$(in_ct "$c" ip -o link show dev lo)" || sb_fail "$c: lo is down"
 		sb_wait_for "$c listening on :80" 10 sb_listen_pids "pid:$p" 80
 		info=$(sb_dev_exec "${SB_CURL[@]}" "http://${IP[$c]}/") ||
 			sb_fail "$c unreachable from the device at ${IP[$c]}"

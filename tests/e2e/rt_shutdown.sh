@@ -52,7 +52,7 @@ dev_netns() { ip netns exec "$D" readlink /proc/self/ns/net; }
 running() { [[ $(sb_container_get "$1" status) == running ]]; }
 links() { ip -n "$D" -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }'; }
 our_veths() { links | grep '^pvx' | grep -vx pvx0badf00d || true; }
-has_link() { links | grep -qx "$1"; }
+has_link() { grep -qx -- "$1" <<<"$(links)"; }
 check_foreign() {
 	local l
 	for l in "${FOREIGN[@]}"; do
@@ -89,8 +89,8 @@ has_link br0 || sb_fail "no br0"
 n=$(our_veths | wc -l)
 ((n == 3)) || sb_fail "want 3 veths of ours (web, idle, ext), have $n: $(our_veths | paste -sd' ')"
 [[ $(ip -n "$D" -o link show pvx0badf00d) != *master* ]] || sb_fail "foreign veth enslaved"
-ip -n "$D" -o link show master br1 | grep -q pvx || sb_fail "idle's veth is not on br1"
-ip -n "$D" -4 -o addr show dev br1 | grep -q ' 10.0.5.1/24 ' || sb_fail "br1 has no gateway address"
+grep -q pvx <<<"$(ip -n "$D" -o link show master br1)" || sb_fail "idle's veth is not on br1"
+grep -q ' 10.0.5.1/24 ' <<<"$(ip -n "$D" -4 -o addr show dev br1)" || sb_fail "br1 has no gateway address"
 for c in web idle; do
 	[[ $(sb_netns_of "${PIDS[$c]}") != "$(dev_netns)" ]] ||
 		sb_fail "$c is not in its own netns"
