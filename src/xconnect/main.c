@@ -67,6 +67,7 @@ static void on_graph(const char *body, size_t len, void *arg)
 	struct pvx_link_conf *confs = NULL;
 	size_t n = 0;
 	char *copy;
+	int r;
 
 	if (a->last && a->last_len == len && memcmp(a->last, body, len) == 0)
 		return;
@@ -77,16 +78,21 @@ static void on_graph(const char *body, size_t len, void *arg)
 		a->last = copy;
 		a->last_len = len;
 	}
-	if (pvx_graph_parse(body, len, &confs, &n, &el) < 0) {
+	r = pvx_graph_parse(body, len, &confs, &n, &el);
+	if (r == -ENOMEM) {
+		/* Not the graph's fault: the same text is tried again. */
+		pvx_err("graph not applied: out of memory");
+		free(a->last);
+		a->last = NULL;
+		pvx_errlist_clear(&el);
+		return;
+	}
+	if (r < 0) {
 		pvx_err("graph refused (%zu problem%s); running links kept",
 			el.n, el.n == 1 ? "" : "s");
 		for (size_t i = 0; i < el.n; i++)
 			pvx_err("graph refused: %s", el.msgs[i]);
-		if (!el.n)
-			pvx_err("graph refused: out of memory");
 		pvx_errlist_clear(&el);
-		/* Not remembered: the same body may parse once memory is
-		 * back. Refused graphs are remembered above. */
 		return;
 	}
 	pvx_debug("graph accepted links=%zu", n);

@@ -328,6 +328,15 @@ static void test_parsed_fields(void **state)
 	pvx_link_confs_free(v, n);
 }
 
+static void test_plugin_table(void **state)
+{
+	(void)state;
+	assert_non_null(pvx_plugin_find("tcp"));
+	assert_string_equal(pvx_plugin_find("tcp")->type, "tcp");
+	assert_null(pvx_plugin_find("dbus"));
+	assert_null(pvx_plugin_find(""));
+}
+
 /* ---------------------------------------------------------------- */
 
 struct http_case {
@@ -444,6 +453,7 @@ int main(void)
 	    cmocka_unit_test(test_documents),
 	    cmocka_unit_test(test_all_errors_reported),
 	    cmocka_unit_test(test_parsed_fields),
+	    cmocka_unit_test(test_plugin_table),
 	    cmocka_unit_test(test_http),
 	    cmocka_unit_test(test_http_pieces),
 	};
