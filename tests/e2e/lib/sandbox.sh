@@ -130,16 +130,7 @@ sb_alive() {
 	st=$(sb_starttime "$1") || return 1
 	[[ -z ${2:-} || $st == "$2" ]]
 }
-sb_ppid() {
-	local stat
-	{ stat=$(<"/proc/$1/stat"); } 2>/dev/null || return 1
-	stat=${stat##*) }
-	local -a f
-	read -r -a f <<<"$stat"
-	printf '%s\n' "${f[1]}"
-}
-
-# sb_children_of PIDS...: every descendant, as "PID:START" (one ps call).
+# sb_descendants PIDS...: every descendant, as "PID:START" (one ps call).
 sb_descendants() {
 	local -A kids=()
 	local pid ppid p
@@ -248,10 +239,13 @@ sb_stop() {
 }
 
 sb_wait_for() {
-	local desc=$1 tmo=$2 i
+	local desc=$1 tmo=$2 end
 	shift 2
-	for ((i = 0; i < tmo * 10; i++)); do
+	# A deadline in wall-clock time: a slow CMD must not stretch the wait.
+	end=$((${EPOCHREALTIME/./} + tmo * 1000000))
+	while :; do
 		if ("$@") >/dev/null 2>&1; then return 0; fi
+		((${EPOCHREALTIME/./} < end)) || break
 		sleep 0.1
 	done
 	sb_fail "timeout (${tmo}s) waiting for: $desc"
