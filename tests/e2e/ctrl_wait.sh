@@ -98,7 +98,13 @@ pvcontrol --json graph ls >"$T/g.json" || fail "pvcontrol graph ls"
 api http://pvx/xconnect-graph >"$T/g2.json"
 "$PY" -c 'import json,sys; assert json.load(open(sys.argv[1]))==json.load(open(sys.argv[2]))' \
 	"$T/g.json" "$T/g2.json" || fail "pvcontrol graph differs"
+
+# SIGTERM while a request is held: clean exit 0 (no leak, no crash).
+start_waiter y "$(etag_now)"
+sleep 0.3
 stop_ctrld
+wait "$WAITER_y" || true
+ok "SIGTERM with a held long-poll: exit 0, socket removed"
 
 # A held long-poll outlives the 10 s idle timeout of the socket.
 start_ctrld "$EX" --wait-timeout 12
