@@ -58,6 +58,9 @@ struct pvx_session {
 	struct event *timer; /* connect timeout, then idle timeout */
 	struct dir d[2];
 	struct pvx_backend be;
+	/* Own copy: the link's conf (and its name) is replaced on update
+	 * while this session goes on. */
+	char *link_name;
 	char peer[PVX_ADDRSTRLEN];
 	uint64_t t_start, t_active; /* ms, monotonic */
 	bool closing;
@@ -257,7 +260,7 @@ void pvx_session_close(struct pvx_session *s, const char *reason)
 		pvx_debug("session closed link=%s peer=%s backend=%s "
 			  "in=%" PRIu64 " out=%" PRIu64 " ms=%" PRIu64
 			  " mode=%s reason=\"%s\"",
-			  s->p.link_name, s->peer, be, s->d[END_CLIENT].bytes,
+			  s->link_name, s->peer, be, s->d[END_CLIENT].bytes,
 			  s->d[END_BACKEND].bytes, now_ms() - s->t_start,
 			  s->spliced ? "splice" : "copy", reason);
 	}
@@ -276,6 +279,7 @@ void pvx_session_close(struct pvx_session *s, const char *reason)
 		event_free(s->timer);
 	s->p.stats->active--;
 	s->p.on_close(s->p.arg, s);
+	free(s->link_name);
 	free(s);
 }
 
@@ -524,7 +528,7 @@ static void connect_failed(struct pvx_session *s, int err)
 
 	s->p.stats->failed++;
 	pvx_backend_format(&s->be, be, sizeof(be));
-	log_backend_failure(s->p.link_name, be, strerror(err));
+	log_backend_failure(s->link_name, be, strerror(err));
 	snprintf(reason, sizeof(reason), "backend connect: %s", strerror(err));
 	pvx_session_close(s, reason);
 }
@@ -609,6 +613,7 @@ struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 		return NULL;
 	}
 	s->p = *p;
+	s->p.link_name = NULL; /* only valid during this call */
 	s->be = *be;
 	s->fd[END_CLIENT] = cfd;
 	s->fd[END_BACKEND] = -1;
@@ -637,7 +642,8 @@ struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 			goto fail;
 	}
 	s->timer = evtimer_new(p->base, on_timer, s);
-	if (!s->timer)
+	s->link_name = strdup(p->link_name ? p->link_name : "");
+	if (!s->timer || !s->link_name)
 		goto fail;
 
 	LIST_INSERT_HEAD(p->list, s, entry);
@@ -665,6 +671,9 @@ fail:
 		if (s->fd[i] >= 0)
 			close(s->fd[i]);
 	}
+	if (s->timer)
+		event_free(s->timer);
+	free(s->link_name);
 	free(s);
 	errno = err;
 	return NULL;

@@ -37,7 +37,7 @@ LIST_HEAD(pvx_session_list, pvx_session);
 /* What a session needs from its owner (the plugin's link). */
 struct pvx_session_params {
 	struct event_base *base;
-	const char *link_name;	       /* for log lines; must outlive it */
+	const char *link_name;	       /* for log lines; copied */
 	struct pvx_link_stats *stats;  /* must outlive the session */
 	struct pvx_limits limits;      /* copied */
 	struct pvx_session_list *list; /* the session is on it while open */
