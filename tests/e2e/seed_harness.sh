@@ -90,7 +90,7 @@ for mode in fail term ok; do
 	esac
 	ctmp=$(<"$SB_TMP/child.$id")
 	[[ ! -e $ctmp ]] || sb_fail "child $mode left $ctmp"
-	[[ -z $(ip netns list | grep "^pvx$id-") ]] || sb_fail "child $mode left a netns"
+	! ip netns list | grep -q "^pvx$id-" || sb_fail "child $mode left a netns"
 	for s in 47.31 47.32 47.33; do
 		if pgrep -fx "sleep $s" >/dev/null; then
 			sb_fail "child $mode left 'sleep $s' running: $(pgrep -afx "sleep $s")"

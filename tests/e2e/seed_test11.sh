@@ -22,7 +22,7 @@ sock=$(sb_graph_get nginx-http socket)
 [[ $sock == "10.0.4.2:80" ]] || sb_fail "nginx-http socket is '$sock', want 10.0.4.2:80"
 sb_ok "nginx-http socket $sock"
 want=(type=tcp consumer=EXTERNAL consumer_pid=0 role=EXTERNAL target=0.0.0.0:80
-	provider=$CT interface=)
+	"provider=$CT" interface=)
 for kv in "${want[@]}"; do
 	got=$(sb_graph_get nginx-http "${kv%%=*}")
 	[[ $got == "${kv#*=}" ]] || sb_fail "nginx-http ${kv%%=*} is '$got', want '${kv#*=}'"
@@ -42,11 +42,11 @@ for p in $ngx_pids; do
 done
 nsenter --net="/proc/$NGX/ns/net" ip -4 -o addr show dev eth0 | grep -q ' 10\.0\.4\.2/24 ' ||
 	sb_fail "the container's eth0 has no 10.0.4.2/24"
-sb_ok "real nginx (pids $(echo $ngx_pids)) listens on :80 in the container, eth0 10.0.4.2/24"
+sb_ok "real nginx (pids ${ngx_pids//$'\n'/ }) listens on :80 in the container, eth0 10.0.4.2/24"
 
 sb_step "the device's :80 belongs to pv-xconnect only"
 dev80=$(sb_listen_pids "$SB_DEV" 80)
-[[ $dev80 == "$XC" ]] || sb_fail "listeners on :80 in the device: pids $(echo $dev80), want only pv-xconnect $XC"
+[[ $dev80 == "$XC" ]] || sb_fail "listeners on :80 in the device: pids ${dev80//$'\n'/ }, want only pv-xconnect $XC"
 sb_ok "ss -ltn in the device: :80 owned by pv-xconnect (pid $XC) only"
 
 sb_step "curl http://127.0.0.1:80/ in the device"

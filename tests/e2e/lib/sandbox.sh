@@ -428,7 +428,8 @@ sb_cleanup() {
 	((SB_ACTIVE)) || return "$rc"
 	SB_ACTIVE=0
 	if [[ -n $SB_WATCHDOG ]]; then
-		kill -TERM "$SB_WATCHDOG" $(sb_descendants "$SB_WATCHDOG" | cut -d: -f1) 2>/dev/null || true
+		mapfile -t tree < <(sb_descendants "$SB_WATCHDOG" | cut -d: -f1)
+		kill -TERM "$SB_WATCHDOG" "${tree[@]}" 2>/dev/null || true
 		wait "$SB_WATCHDOG" 2>/dev/null || true
 	fi
 	if ((rc != 0)); then
