@@ -598,7 +598,8 @@ fail:
 }
 
 /* Editors and atomic writers replace the file (rename over it) or write
- * it in several steps: wait for a short quiet moment, then read. */
+ * it in several steps: every event re-arms the timer, so the file is read
+ * after 30 ms without a change. */
 static void file_debounce_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -671,7 +672,7 @@ struct pvx_graph_src *pvx_graph_file_new(struct event_base *base,
 	}
 	if (inotify_add_watch(s->ifd, dir,
 			      IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE |
-				  IN_DELETE | IN_MOVED_FROM) < 0) {
+				  IN_MODIFY | IN_DELETE | IN_MOVED_FROM) < 0) {
 		e = errno;
 		goto fail;
 	}
