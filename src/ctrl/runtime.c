@@ -693,12 +693,7 @@ static int apply_bridges(struct pvc_runtime *rt, const struct pvc_state *st,
 	for (size_t i = 0; i < st->n_pools; i++) {
 		const struct pvc_pool *p = &st->pools[i];
 		struct rt_br *old = find_br(rt, p->bridge);
-		bool created = false;
-
-		nb[n].name = strdup(p->bridge);
-		if (!nb[n].name)
-			goto nomem;
-		bool added = false;
+		bool created = false, added = false;
 
 		nb[n].name = strdup(p->bridge);
 		if (!nb[n].name)
