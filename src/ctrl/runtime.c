@@ -901,7 +901,9 @@ int pvc_runtime_adopt(struct pvc_runtime *rt, const char *name, pid_t pid,
 			 name);
 		return -ENOTSUP;
 	}
-	if (c->pid == pid && c->pid_ev)
+	/* The same pid again: nothing to do, unless its wiring failed and
+	 * is worth another try. */
+	if (c->pid == pid && c->pid_ev && c->status == CT_RUNNING)
 		return 0;
 	unwatch(c);
 	if (rt->conf.enabled && c->n_veths)
