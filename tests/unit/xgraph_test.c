@@ -10,6 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include "ctrl/graph.h"
+#include "ctrl/ipam.h"
+#include "ctrl/state.h"
 #include "xconnect/client.h"
 #include "xconnect/link.h"
 
@@ -328,6 +334,65 @@ static void test_parsed_fields(void **state)
 	pvx_link_confs_free(v, n);
 }
 
+/* The contract between the planes: the graph pv-ctrld builds for every
+ * shipped example (with pids, and with the sockets IPAM gives) is
+ * accepted by pv-xconnect as it is. */
+static void test_examples_accepted(void **state)
+{
+	const pid_t pids[64] = {[0 ... 63] = 4242};
+	DIR *d = opendir(PVX_EXAMPLES);
+	struct dirent *de;
+	int checked = 0;
+
+	(void)state;
+	if (!d)
+		skip();
+	while ((de = readdir(d)) != NULL) {
+		struct pvx_errlist el = {0};
+		struct pvc_leases l = {0};
+		struct pvx_link_conf *v;
+		struct pvc_state *st;
+		char path[512], *text;
+		struct stat sb;
+		json_t *g;
+		size_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", PVX_EXAMPLES, de->d_name);
+		if (stat(path, &sb) < 0 || !S_ISDIR(sb.st_mode))
+			continue;
+		st = pvc_state_load_path(path, &el);
+		if (!st) {
+			pvx_errlist_clear(&el);
+			continue; /* not a state; the loader's tests judge */
+		}
+		assert_true(st->n_containers <= 64);
+		assert_int_equal(pvc_ipam_assign(st, NULL, &l, &el), 0);
+		for (int with_pids = 0; with_pids < 2; with_pids++) {
+			g = pvc_graph_build(st, &l, with_pids ? pids : NULL);
+			text = pvc_graph_dump(g);
+			assert_non_null(text);
+			if (pvx_graph_parse(text, strlen(text), &v, &n, &el) <
+			    0)
+				fail_msg("%s: graph refused: %s\n%s",
+					 de->d_name, el.n ? el.msgs[0] : "?",
+					 text);
+			assert_int_equal(n, json_array_size(g));
+			pvx_link_confs_free(v, n);
+			free(text);
+			json_decref(g);
+		}
+		checked++;
+		pvx_errlist_clear(&el);
+		pvc_leases_free(&l);
+		pvc_state_free(st);
+	}
+	closedir(d);
+	if (!checked)
+		skip();
+}
+
 static void test_plugin_table(void **state)
 {
 	(void)state;
@@ -454,6 +519,7 @@ int main(void)
 	    cmocka_unit_test(test_all_errors_reported),
 	    cmocka_unit_test(test_parsed_fields),
 	    cmocka_unit_test(test_plugin_table),
+	    cmocka_unit_test(test_examples_accepted),
 	    cmocka_unit_test(test_http),
 	    cmocka_unit_test(test_http_pieces),
 	};
