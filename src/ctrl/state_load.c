@@ -805,6 +805,35 @@ static int cmp_src(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+/* Length of the "<file>" part of "<file>: …" / "<file>:<line>:…". */
+static size_t file_part(const char *msg)
+{
+	size_t n = strcspn(msg, ":");
+	return n;
+}
+
+static int cmp_file(const char *a, const char *b)
+{
+	size_t la = file_part(a), lb = file_part(b);
+	int r = strncmp(a, b, la < lb ? la : lb);
+	return r ? r : (la > lb) - (la < lb);
+}
+
+/* Stable sort of messages n0.. by file: parse errors and cross-checks of
+ * one file end up together, each group in the order found. */
+static void group_by_file(struct pvx_errlist *el, size_t n0)
+{
+	for (size_t i = n0 + 1; i < el->n; i++) {
+		char *m = el->msgs[i];
+		size_t j = i;
+		while (j > n0 && cmp_file(el->msgs[j - 1], m) > 0) {
+			el->msgs[j] = el->msgs[j - 1];
+			j--;
+		}
+		el->msgs[j] = m;
+	}
+}
+
 /* Parses and validates what was found. n0: the error count before
  * loading (syntax errors found on the way count). */
 static struct pvc_state *build(struct src *s, struct pvx_errlist *el, size_t n0)
@@ -854,8 +883,10 @@ static struct pvc_state *build(struct src *s, struct pvx_errlist *el, size_t n0)
 	/* Cross-checks run even after errors, so that every problem is
 	 * reported at once; they skip what did not parse. */
 	pvc_state_validate(st, el);
-	if (el->n > n0)
+	if (el->n > n0) {
+		group_by_file(el, n0);
 		goto fail;
+	}
 	return st;
 oom:
 	pvx_errlist_add(el, "out of memory while loading the state");
