@@ -219,7 +219,28 @@ def cmd_expect_close(a):
         what = "still open"
     dt = time.monotonic() - t0
     print(f"expect-close: {what} after {dt:.2f} s", flush=True)
-    sys.exit(0 if what in ("EOF", "reset") and dt <= a.within else 1)
+    sys.exit(0 if what in ("EOF", "reset") and a.min <= dt <= a.within
+             else 1)
+
+
+def cmd_ping(a):
+    """One connection that sends a byte and reads its echo every
+    --interval seconds; prints "CLOSED <unix time>" when the proxy closes
+    it (or "OPEN" after --seconds)."""
+    s = connect(a.addr, 5)
+    print("CONNECTED", flush=True)
+    t_end = time.monotonic() + a.seconds
+    while time.monotonic() < t_end:
+        try:
+            s.sendall(b"p")
+            d = s.recv(1)
+        except OSError:
+            d = b""
+        if not d:
+            print(f"CLOSED {time.time():.3f}", flush=True)
+            return
+        time.sleep(a.interval)
+    print("OPEN", flush=True)
 
 
 def cmd_refused(a):
@@ -323,7 +344,13 @@ def main():
     x = sub.add_parser("expect-close")
     x.add_argument("addr")
     x.add_argument("--within", type=float, default=6)
+    x.add_argument("--min", type=float, default=0)
     x.set_defaults(fn=cmd_expect_close)
+    g = sub.add_parser("ping")
+    g.add_argument("addr")
+    g.add_argument("--interval", type=float, default=0.1)
+    g.add_argument("--seconds", type=float, default=20)
+    g.set_defaults(fn=cmd_ping)
     r = sub.add_parser("refused")
     r.add_argument("addr")
     r.set_defaults(fn=cmd_refused)

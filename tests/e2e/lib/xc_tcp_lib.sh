@@ -112,6 +112,18 @@ start_xc() {
 }
 XC_WRAP=()
 
+# stop_xc: stops the running pv-xconnect (SIGTERM, then SIGKILL).
+stop_xc() {
+	local i
+	kill -TERM "$XC_PID" 2>/dev/null || true
+	for ((i = 0; i < 60; i++)); do
+		kill -0 "$XC_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -KILL "$XC_PID" 2>/dev/null || true
+	wait "$XC_PID" 2>/dev/null || true
+}
+
 # wait_listen PORT [NSENTER-PREFIX...]: until something listens on PORT.
 wait_listen() {
 	local port=$1 i
