@@ -8,6 +8,7 @@ in time (subprocess timeouts) and count (connections, trials).
 """
 
 import argparse
+import http.client
 import json
 import os
 import re
@@ -101,6 +102,34 @@ def mem_sample(top):
     return {"rss_kib": rss, "pss_kib": pss, "fds": fds, "procs": n}
 
 
+def others():
+    """(busy ticks of the machine, ticks of the processes of this network
+    namespace): their difference over a run is the machine's other load
+    (other tenants, the hypervisor's steal), which makes a sample noisy.
+    Everything of ours started in the run is reaped in it, so the c-fields
+    count it; the kernel charges softirq ticks to the current task too."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+    me = os.readlink("/proc/self/ns/net")
+    ours = 0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{d}/ns/net") != me:
+                continue
+            f = _stat_fields(int(d))
+        except OSError:
+            continue
+        ours += sum(int(x) for x in f[11:15])
+    return busy, ours
+
+
+def others_delta(a, b):
+    return max(0, (b[0] - a[0]) - (b[1] - a[1])) / CLK_TCK
+
+
 # ------------------------------------------------------------ raw output
 class Raw:
     def __init__(self, path):
@@ -191,10 +220,31 @@ def nft(conf, on):
 
 
 # ------------------------------------------------------------ idle conns
-def hold(port, n, deadline):
-    """Opens up to n connections to 127.0.0.1:port (blocking connects in
-    batches so the proxy's accept queue never overflows); returns them."""
+def estab(port):
+    """Established TCP sockets whose local port is port (this namespace):
+    at the backend, one per connection the proxy really carries."""
+    want = f":{port:04X}"
+    n = 0
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                next(f)
+                for line in f:
+                    a = line.split(None, 4)
+                    if a[3] == "01" and a[1].endswith(want):
+                        n += 1
+        except OSError:
+            pass
+    return n
+
+
+def hold(port, backend_port, n, deadline):
+    """Opens up to n connections to 127.0.0.1:port in batches, each batch
+    only once the proxy has dialled the backend for the previous ones (so
+    its accept queue never overflows, and a proxy that stops accepting,
+    e.g. out of fds, ends the ramp within 3 s); returns the sockets."""
     socks = []
+    base = estab(backend_port)
     try:
         while len(socks) < n and time.monotonic() < deadline:
             for _ in range(min(200, n - len(socks))):
@@ -206,7 +256,11 @@ def hold(port, n, deadline):
                     s.close()
                     return socks
                 socks.append(s)
-            time.sleep(0.005)
+            t = time.monotonic() + 3
+            while estab(backend_port) - base < len(socks) - 50:
+                if time.monotonic() > t:
+                    return socks
+                time.sleep(0.01)
     except BaseException:
         for s in socks:
             s.close()
@@ -242,11 +296,13 @@ def measure_memory(raw, row, counts):
                 "mem_skip_why", "skipped"))
             continue
         deadline = time.monotonic() + 40
-        socks = hold(row["http_port"], n, deadline)
+        base = estab(row["backend_http_port"])
+        socks = hold(row["http_port"], row["backend_http_port"], n, deadline)
         try:
             s = wait_fds(top, idle["fds"] + 2 * len(socks) * 98 // 100,
-                         min(deadline, time.monotonic() + 20))
-            # every held connection must still be open end to end
+                         min(deadline, time.monotonic() + 10))
+            # held = open end to end: the client side still open and the
+            # backend seeing a connection for it
             alive = 0
             for c in socks:
                 try:
@@ -257,22 +313,29 @@ def measure_memory(raw, row, counts):
                     alive += 1
                 except OSError:
                     continue
+            held = min(alive, estab(row["backend_http_port"]) - base)
         finally:
             for c in socks:
                 c.close()
         d = {k: s[k] for k in ("rss_kib", "pss_kib", "fds", "procs")}
+        h = max(1, held)
         raw.put(row=row["name"], test=f"mem_{n}", opened=len(socks),
-                alive=alive, wanted=n, **d,
-                kib_per_conn_rss=(s["rss_kib"] - idle["rss_kib"]) / max(1, n),
-                kib_per_conn_pss=(s["pss_kib"] - idle["pss_kib"]) / max(1, n),
-                fds_per_conn=(s["fds"] - idle["fds"]) / max(1, n))
-        log(f"{row['name']}: {n} conns (opened {len(socks)}, alive {alive})"
+                alive=alive, held=held, wanted=n, **d,
+                kib_per_conn_rss=(s["rss_kib"] - idle["rss_kib"]) / h,
+                kib_per_conn_pss=(s["pss_kib"] - idle["pss_kib"]) / h,
+                fds_per_conn=(s["fds"] - idle["fds"]) / h)
+        log(f"{row['name']}: {n} conns (opened {len(socks)}, held {held})"
             f" rss={s['rss_kib']} pss={s['pss_kib']} KiB fds={s['fds']}")
-        # let the proxy close its side before the next step
+        # let the proxy close its side before the next step (a proxy
+        # that pools pipes keeps some fds: wait for a stable count)
         deadline = time.monotonic() + 15
-        while (time.monotonic() < deadline and
-               mem_sample(top)["fds"] > idle["fds"] + 8):
-            time.sleep(0.2)
+        last = None
+        while time.monotonic() < deadline:
+            f = mem_sample(top)["fds"]
+            if f <= idle["fds"] + 8 or f == last:
+                break
+            last = f
+            time.sleep(0.3)
 
 
 # ------------------------------------------------------------ reconcile
@@ -335,6 +398,62 @@ def measure_reconcile(raw, cfg, trials):
         time.sleep(0.05)
 
 
+class UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost", timeout=10)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(10)
+        self.sock.connect(self.path)
+
+
+def put_state(sock, state):
+    c = UnixHTTP(sock)
+    try:
+        body = json.dumps(state).encode()
+        c.request("PUT", "/state", body=body,
+                  headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        text = r.read()
+        if r.status != 200:
+            raise SystemExit(f"PUT /state: {r.status} {text[:200]!r}")
+    finally:
+        c.close()
+
+
+def measure_reconcile_ctrl(raw, rc, trials):
+    """Control-plane mode: PUT a state with one more ingress rule to
+    pv-ctrld; pv-xconnect learns it by its long-poll; times until the new
+    port accepts (and, with the rule dropped again, until it refuses)."""
+    with open(rc["state_file"]) as f:
+        base = json.load(f)
+    rules = base["device.json"]["ingress"]
+    for i in range(trials):
+        port = rc["first_port"] + i
+        st = json.loads(json.dumps(base))
+        st["device.json"]["ingress"] = rules + [dict(
+            rules[0], name=f"reconcile-{i}", external=f"127.0.0.1:{port}")]
+        if _port_accepts(port):
+            raise SystemExit(f"reconcile: port {port} busy before the test")
+        t0 = time.monotonic()
+        put_state(rc["ctrl"], st)
+        t1 = _until(port, True, 5.0)
+        add_ms = None if t1 is None else (t1 - t0) * 1e3
+        time.sleep(0.05)
+        t0 = time.monotonic()
+        put_state(rc["ctrl"], base)
+        t1 = _until(port, False, 5.0)
+        del_ms = None if t1 is None else (t1 - t0) * 1e3
+        raw.put(row="pvx", test="reconcile", via="pv-ctrld",
+                add_ms=add_ms, remove_ms=del_ms, trial=i)
+        log(f"pvx reconcile (pv-ctrld long-poll) trial {i}: add "
+            f"{'timeout' if add_ms is None else f'{add_ms:.1f} ms'}, remove "
+            f"{'timeout' if del_ms is None else f'{del_ms:.1f} ms'}")
+        time.sleep(0.05)
+
+
 # ------------------------------------------------------------ main loop
 def measure(args):
     with open(args.config) as f:
@@ -367,6 +486,7 @@ def measure(args):
                 if r.get("dnat_conf"):
                     nft(r["dnat_conf"], True)
                 try:
+                    o0 = others()
                     c0 = cpu_ticks(r["pids"])
                     w0 = time.monotonic()
                     if test.startswith("bulk"):
@@ -377,6 +497,8 @@ def measure(args):
                                       test == "rr_close")
                     time.sleep(0.2)  # a forking proxy reaps its children
                     c1 = cpu_ticks(r["pids"])
+                    res["others_cores"] = round(others_delta(
+                        o0, others()) / (time.monotonic() - w0), 3)
                 finally:
                     if r.get("dnat_conf"):
                         nft(r["dnat_conf"], False)
@@ -387,12 +509,15 @@ def measure(args):
                 brief = {k: (round(v, 3) if isinstance(v, float) else v)
                          for k, v in res.items()
                          if k in ("gbps", "rps", "p99_ms", "proxy_cpu_s",
-                                  "error")}
+                                  "others_cores", "error")}
                 log(f"{test} rep {rep} {name}: {brief}")
                 time.sleep(0.3)  # let TIME_WAIT and buffers settle
 
     if "reconcile" in phases and cfg.get("reconcile"):
         measure_reconcile(raw, cfg, cfg["reconcile"]["trials"])
+    if "reconcile" in phases and cfg.get("reconcile_ctrl"):
+        measure_reconcile_ctrl(raw, cfg["reconcile_ctrl"],
+                               cfg["reconcile"]["trials"])
 
 
 def main():
