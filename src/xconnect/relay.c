@@ -67,6 +67,8 @@ struct pvx_session {
 	bool spliced; /* a direction ran in splice mode */
 };
 
+bool pvx_relay_splice = true;
+
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -504,7 +506,7 @@ static void become_relaying(struct pvx_session *s)
 	for (int i = 0; i < 2; i++) {
 		struct dir *d = &s->d[i];
 		/* Without a pipe (out of fds) the direction copies. */
-		cap = pvx_pipe_get(d->pipe, want);
+		cap = pvx_relay_splice ? pvx_pipe_get(d->pipe, want) : -1;
 		if (cap > 0) {
 			d->pipe_cap = cap;
 			d->cap = (size_t)cap < want ? (size_t)cap : want;

@@ -31,6 +31,10 @@ void pvx_backend_format(const struct pvx_backend *be, char *buf, size_t len);
  * through an O_PATH fd of its directory. */
 int pvx_backend_connect(const struct pvx_backend *be, int *fd);
 
+/* Whether new sessions may splice (default true). Off, every direction
+ * copies through a heap buffer: for tests of that path and benchmarks. */
+extern bool pvx_relay_splice;
+
 struct pvx_session;
 LIST_HEAD(pvx_session_list, pvx_session);
 

@@ -390,6 +390,15 @@ static void test_session_backpressure(void **state)
 	rig_free(&r);
 }
 
+/* The same two with heap buffers instead of pipes. */
+static void test_session_copy_mode(void **state)
+{
+	pvx_relay_splice = false;
+	test_session_halfclose(state);
+	test_session_backpressure(state);
+	pvx_relay_splice = true;
+}
+
 static void test_session_idle_timeout(void **state)
 {
 	struct rig r;
@@ -467,6 +476,7 @@ int main(void)
 	    cmocka_unit_test(test_backend_connect_tcp),
 	    cmocka_unit_test(test_session_halfclose),
 	    cmocka_unit_test(test_session_backpressure),
+	    cmocka_unit_test(test_session_copy_mode),
 	    cmocka_unit_test(test_session_idle_timeout),
 	    cmocka_unit_test(test_session_start_fails),
 	};
