@@ -8,6 +8,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
 #include <limits.h>
@@ -556,6 +557,30 @@ out:
 
 /* ----------------------------------------------------------- socket */
 
+static void accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(arg);
+}
+
+/* Out of descriptors (EMFILE/ENFILE): the pending connection stays in the
+ * backlog and the socket stays readable, so accepting again at once would
+ * spin. Pause for a moment instead; idle clients time out meanwhile. The
+ * listener's argument belongs to evhttp: the timer gets the listener. */
+static void accept_error(struct evconnlistener *lev, void *arg)
+{
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = {.tv_usec = 200 * 1000};
+
+	(void)arg;
+	pvx_warn("control socket: accept: %s; pausing 200 ms", strerror(err));
+	evconnlistener_disable(lev);
+	if (event_base_once(evconnlistener_get_base(lev), -1, EV_TIMEOUT,
+			    accept_resume, lev, &tv) < 0)
+		evconnlistener_enable(lev);
+}
+
 static int mkdir_parents(const char *path)
 {
 	char *p = strdup(path), *s;
@@ -704,12 +729,18 @@ struct pvc_api *pvc_api_new(struct event_base *base, struct pvc_daemon *d,
 	}
 	if (stat(conf->path, &api->sock_st) < 0)
 		memset(&api->sock_st, 0, sizeof(api->sock_st));
-	if (!evhttp_accept_socket_with_handle(api->http, fd)) {
-		snprintf(err, errlen, "%s: cannot serve", conf->path);
-		unlink(conf->path);
-		close(fd);
-		r = EIO;
-		goto fail;
+	{
+		struct evhttp_bound_socket *bound =
+		    evhttp_accept_socket_with_handle(api->http, fd);
+		if (!bound) {
+			snprintf(err, errlen, "%s: cannot serve", conf->path);
+			unlink(conf->path);
+			close(fd);
+			r = EIO;
+			goto fail;
+		}
+		evconnlistener_set_error_cb(
+		    evhttp_bound_socket_get_listener(bound), accept_error);
 	}
 	pvc_daemon_set_graph_cb(d, graph_changed, api);
 	return api;

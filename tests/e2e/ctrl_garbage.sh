@@ -229,3 +229,46 @@ rc=0
 	--no-runtime 2>/dev/null || rc=$?
 [[ $rc != 0 && $(cat "$T/run/file") == keep ]] || fail "non-socket path replaced"
 ok "a non-socket file at the socket path is refused, not removed"
+
+# Out of descriptors: with RLIMIT_NOFILE at 24 and 40 clients connected,
+# accepting pauses instead of spinning; service resumes when they go.
+(
+	ulimit -n 24
+	exec "$PVX_BIN/pv-ctrld" --state "$EX" --ctrl "$SOCK" \
+		--state-dir "$SDIR" --no-runtime 2>>"$LOG"
+) &
+CTRLD=$!
+OWN_PIDS+=("$CTRLD")
+for ((i = 0; i < 100; i++)); do
+	[[ -S $SOCK ]] && break
+	sleep 0.05
+done
+"$PY" - "$SOCK" "$CTRLD" <<'PY' || fail "EMFILE: see above"
+import socket, subprocess, sys, time
+path, pid = sys.argv[1], sys.argv[2]
+def cpu():
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / 100
+held = []
+for i in range(40):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)  # queued in the backlog past the limit
+    held.append(s)
+time.sleep(0.3)
+c0 = cpu()
+time.sleep(2)
+used = cpu() - c0
+print(f"cpu {used:.2f} s over 2 s at EMFILE")
+assert used < 0.5, f"daemon spins at EMFILE: {used:.2f} s of CPU in 2 s"
+for s in held:
+    s.close()
+time.sleep(0.5)
+r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                    "--max-time", "5", "--unix-socket", path,
+                    "http://pvx/xconnect-graph"], capture_output=True)
+assert r.stdout == b"200", r
+PY
+grep -q "Too many open files" "$LOG" || fail "EMFILE not logged"
+serves "EMFILE"
+ok "out of descriptors: no spinning, service resumes"
+stop_ctrld
