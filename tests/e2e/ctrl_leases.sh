@@ -82,6 +82,22 @@ api http://pvx/xconnect-graph >"$T/g2"
 cmp -s "$T/g1" "$T/g2" || fail "graph changed across a restart"
 ok "restart keeps every lease and the graph"
 
+# --check plans with the current leases and never writes the file.
+gen "$T/s3.json" aaa bbb stat=10.0.4.4
+cp "$SDIR/leases.json" "$T/leases.before"
+"$PVX_BIN/pv-ctrld" --check "$T/s3.json" --state-dir "$SDIR" >"$T/plan.json" ||
+	fail "--check with a state dir"
+cmp -s "$SDIR/leases.json" "$T/leases.before" || fail "--check wrote the lease file"
+"$PY" - "$T/plan.json" <<'PY' || fail "--check plan: $(cat "$T/plan.json")"
+import json, sys
+p = json.load(open(sys.argv[1]))
+got = {l["container"]: l["address"] for l in p["leases"]}
+want = {"example-nginx-ingress": "10.0.4.2/24", "aaa": "10.0.4.3/24",
+        "stat": "10.0.4.4/24", "bbb": "10.0.4.5/24"}
+assert got == want, got
+PY
+ok "--check --state-dir plans with the current leases, read-only"
+
 # A static address and a new dynamic container in one state: the static
 # one is reserved first, the dynamic one takes the next free address.
 gen "$T/s3.json" aaa bbb stat=10.0.4.4
