@@ -57,11 +57,25 @@ wait "$SESSION" || fail "session failed: $(cat "$TMP/session.out")"
 	fail "the open session lost backend A: $(cat "$TMP/session.out")"
 log "the open session still talked to A"
 
-log "(a) removed link refuses within 1 s"
+log "(a) removed link refuses within 1 s; its open connection drains"
+spawn session2 "$PY" -u "$TMP/session.py" "127.0.0.1:$P3" "$TMP/go2"
+SESSION2=$SPAWNED
+until_ms 3000 grep -q '^A:first$' "$TMP/session2.out" >/dev/null ||
+	fail "session2: no first answer: $(cat "$TMP/session2.out")"
 write_graph "$KEEP" "$(link_json late "127.0.0.1:$P2" "$BB")"
 ms=$(until_ms 1000 refused "$P3") ||
 	fail "gone: port $P3 still accepts 1 s after the link left the graph"
 log "gone: port refused after $ms ms"
+[[ $(status_field gone state) == draining ]] ||
+	fail "gone: status state '$(status_field gone state)', want draining"
+touch "$TMP/go2"
+wait "$SESSION2" || fail "session2 failed: $(cat "$TMP/session2.out")"
+[[ $(sed -n 2p "$TMP/session2.out") == A:second ]] ||
+	fail "the draining session was cut: $(cat "$TMP/session2.out")"
+gone_listed() { [[ -n $(status_field gone state) ]]; }
+until_ms 2000 eval '! gone_listed' >/dev/null ||
+	fail "gone still listed after its last connection closed"
+log "the open connection of the removed link finished, then it was freed"
 answer_is "127.0.0.1:$P1" z B:z || fail "keep disturbed by the removal"
 
 log "(d) changed target rebinds"
