@@ -93,5 +93,18 @@ rc=0; "$PVX_BIN/pv-ctrld" --check "$T/bad.json" >"$T/o" 2>"$T/e" || rc=$?
 grep -q "70000" "$T/e" || fail "--check did not name the bad port: $(cat "$T/e")"
 ok "--check refuses a bad state"
 
+# pvcontrol state load of the directory and of state.json, state reload:
+# the same state again, so the graph keeps its bytes and ETag.
+E0=$(etag_now)
+for src in "$EX" "$EX/state.json"; do
+	out=$(pvcontrol state load "$src") || fail "pvcontrol state load $src"
+	[[ $out == applied ]] || fail "state load $src: $out"
+done
+pvcontrol --json state reload >"$T/rl.json" || fail "pvcontrol state reload"
+grep -q '"applied"' "$T/rl.json" || fail "reload: $(cat "$T/rl.json")"
+[[ $(etag_now) == "$E0" ]] || fail "re-applying the same state changed the ETag"
+api http://pvx/xconnect-graph | cmp -s - "$T/raw.json" || fail "graph bytes changed"
+ok "pvcontrol state load DIR|FILE and state reload: same graph, same ETag"
+
 stop_ctrld
 ok "SIGTERM: exit 0, socket removed"
