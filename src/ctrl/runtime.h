@@ -32,7 +32,9 @@ struct pvc_runtime_conf {
 struct pvc_runtime;
 
 /* changed(arg) is called from the event loop whenever a container's
- * status or pid changed. */
+ * status or pid changed (never from inside a call into the runtime).
+ * Enabled and with a state_dir, it first removes what runtime.json of an
+ * earlier pv-ctrld names: the leftovers of a crash (docs/runtime.md). */
 struct pvc_runtime *pvc_runtime_new(struct event_base *base,
 				    const struct pvc_runtime_conf *conf,
 				    void (*changed)(void *arg), void *arg);
@@ -55,7 +57,9 @@ const char *pvc_runtime_error(const struct pvc_runtime *rt, const char *name);
 int pvc_runtime_adopt(struct pvc_runtime *rt, const char *name, pid_t pid,
 		      char *err, size_t errlen);
 /* action: "start", "stop", "restart". -ENOENT, -EINVAL (unknown action),
- * -ENOTSUP (not possible for this container or runtime disabled). */
+ * -ENOTSUP (not possible for this container or runtime disabled).
+ * Synchronous: on return a stopped process is reaped and a started one has
+ * exec'd (a stop blocks for at most stop_grace_ms). */
 int pvc_runtime_action(struct pvc_runtime *rt, const char *name,
 		       const char *action, char *err, size_t errlen);
 /* Stops own containers (SIGTERM, then SIGKILL after the grace period),
