@@ -158,9 +158,15 @@ done
 sb_wait_for "web serving" 10 sb_listen_pids "pid:${PIDS[web]}" 80
 ip=$(sb_api GET /containers | sb_json "[c for c in j if c['name'] == 'web'][0]['addresses'][0]['address'].split('/')[0]")
 sb_dev_exec "${SB_CURL[@]}" -o /dev/null "http://$ip/" || sb_fail "web unreachable at $ip"
-sb_stop ctrld5 10 || sb_fail "pv-ctrld exited with status $?"
-[[ -z $(our_veths) ]] && ! has_link br0 || sb_fail "left after the last SIGTERM: $(links | paste -sd' ')"
+# SIGINT (Ctrl-C) is a shutdown like SIGTERM
+kill -INT "$(sb_pid ctrld5)"
+sb_wait_for "pv-ctrld gone after SIGINT" 10 eval '! sb_alive "$(sb_pid ctrld5)"'
+sb_stop ctrld5 1 || sb_fail "pv-ctrld exited with status $? on SIGINT"
+for p in "${PIDS[@]}"; do
+	! sb_alive "$p" || sb_fail "pid $p survived pv-ctrld's SIGINT"
+done
+[[ -z $(our_veths) ]] && ! has_link br0 || sb_fail "left after SIGINT: $(links | paste -sd' ')"
 check_foreign
-sb_ok "restart after a crash: fresh containers, web reachable, clean stop"
+sb_ok "restart after a crash: fresh containers, web reachable, clean stop on SIGINT"
 
 sb_pass "pv-ctrld shutdown and crash cleanup"
