@@ -7,6 +7,7 @@
 # address, runs with its hostname, cwd, $PVX_STATE_DIR and private /tmp and
 # /run; all of it survives a pv-ctrld restart. A container's exit is noticed
 # at once and keeps its lease.
+# shellcheck disable=SC2016 # conditions given to eval are expanded when polled
 . "$(dirname "$0")/lib/sandbox.sh"
 
 sb_init rtls
@@ -114,7 +115,6 @@ check_all() {
 			sb_fail "$c unreachable from the device at ${IP[$c]}"
 		want_host=$c
 		[[ $c != stat ]] || want_host=static-host
-		# shellcheck disable=SC2016
 		printf '%s' "$info" | "$SB_PY" -c '
 import json, sys
 j = json.load(sys.stdin)

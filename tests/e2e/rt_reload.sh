@@ -7,6 +7,7 @@
 # only; adoption of a pid sharing the device's namespace is refused (the
 # device never gets an eth0 or a default route). With --no-runtime nothing
 # is created or started, adoption only tracks the pid.
+# shellcheck disable=SC2016 # conditions given to eval are expanded when polled
 . "$(dirname "$0")/lib/sandbox.sh"
 
 sb_init rtrl
@@ -90,7 +91,7 @@ done
 [[ $(get bad error) == *"No such file or directory"* ]] || sb_fail "bad: error '$(get bad error)'"
 [[ $(get bad pid) == 0 ]] || sb_fail "bad has a pid"
 sb_ok "bad: error '$(get bad error)'"
-has_link br0 && has_link br2 || sb_fail "bridges missing: $(ip -n "$D" -br link)"
+{ has_link br0 && has_link br2; } || sb_fail "bridges missing: $(ip -n "$D" -br link)"
 iso_links=$(nsenter --net="/proc/${P[iso]}/ns/net" ip -o link show | awk -F': ' '{ print $2 }' | paste -sd' ')
 [[ $iso_links == lo ]] || sb_fail "none-mode iso has links '$iso_links', want lo only"
 grep -q '[<,]UP[,>]' <<<"$(nsenter --net="/proc/${P[iso]}/ns/net" ip -o link show dev lo)" || sb_fail "iso: lo down"

@@ -4,6 +4,7 @@
 # it did not create (a bridge that was there before, a foreign veth even
 # with our "pvx" prefix, an adopted container's process). After a crash
 # (SIGKILL) a new pv-ctrld removes the leftovers its record names.
+# shellcheck disable=SC2016 # conditions given to eval are expanded when polled
 . "$(dirname "$0")/lib/sandbox.sh"
 
 sb_init rtsd
@@ -165,7 +166,7 @@ sb_stop ctrld5 1 || sb_fail "pv-ctrld exited with status $? on SIGINT"
 for p in "${PIDS[@]}"; do
 	! sb_alive "$p" || sb_fail "pid $p survived pv-ctrld's SIGINT"
 done
-[[ -z $(our_veths) ]] && ! has_link br0 || sb_fail "left after SIGINT: $(links | paste -sd' ')"
+{ [[ -z $(our_veths) ]] && ! has_link br0; } || sb_fail "left after SIGINT: $(links | paste -sd' ')"
 check_foreign
 sb_ok "restart after a crash: fresh containers, web reachable, clean stop on SIGINT"
 
