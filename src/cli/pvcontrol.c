@@ -23,6 +23,7 @@
 
 struct cli {
 	const char *ctrl;
+	const char *status; /* pv-xconnect's status socket */
 	bool json;
 };
 
@@ -42,8 +43,12 @@ static void usage(FILE *f)
 		"  container adopt NAME PID          register an external "
 		"container\n"
 		"  container start|stop|restart NAME\n"
+		"  links ls                          pv-xconnect's links and "
+		"counters\n"
 		"\n"
 		"  --ctrl SOCK   control socket (default $PVX_CTRL or %s)\n"
+		"  --status SOCK pv-xconnect status socket (links ls; default "
+		"$PVX_STATUS)\n"
 		"  --json        print the API's JSON as is\n"
 		"\n"
 		"exit: 0 ok, 1 API error, 2 usage, 3 cannot connect\n",
@@ -222,6 +227,53 @@ static int cmd_graph_ls(const struct cli *cli)
 	}
 	table_print(&t);
 	json_decref(g);
+	return 0;
+}
+
+/* Counters of pv-xconnect's links, from its status socket (GET /links). */
+static int cmd_links_ls(const struct cli *cli)
+{
+	struct cli st = *cli;
+	struct table t = {.ncols = 10};
+	json_t *links, *l;
+	int rc = 0;
+	size_t i;
+
+	if (!cli->status || !*cli->status) {
+		fprintf(stderr, "pvcontrol: links ls needs --status SOCK (or "
+				"$PVX_STATUS)\n");
+		return EXIT_USAGE;
+	}
+	st.ctrl = cli->status;
+	links = call(&st, "GET", "/links", NULL, 0, &rc);
+	if (!links)
+		return rc;
+	if (cli->json) {
+		print_json(links);
+		json_decref(links);
+		return 0;
+	}
+	table_add(&t,
+		  (const char *const[]){"TYPE", "NAME", "CONSUMER", "TARGET",
+					"SOCKET", "STATE", "ACCEPTED", "ACTIVE",
+					"FAILED", "BYTES IN/OUT"});
+	json_array_foreach(links, i, l)
+	{
+		char acc[24], act[24], fail[24], bi[24], bo[24], bytes[64];
+		snprintf(bytes, sizeof(bytes), "%s/%s",
+			 jint(l, "bytes_in", bi, sizeof(bi)),
+			 jint(l, "bytes_out", bo, sizeof(bo)));
+		table_add(&t,
+			  (const char *const[]){
+			      jstr(l, "type"), jstr(l, "name"),
+			      jstr(l, "consumer"), jstr(l, "target"),
+			      jstr(l, "socket"), jstr(l, "state"),
+			      jint(l, "accepted", acc, sizeof(acc)),
+			      jint(l, "active", act, sizeof(act)),
+			      jint(l, "failed", fail, sizeof(fail)), bytes});
+	}
+	table_print(&t);
+	json_decref(links);
 	return 0;
 }
 
@@ -494,11 +546,13 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 	    {"ctrl", required_argument, NULL, 'c'},
 	    {"json", no_argument, NULL, 'j'},
+	    {"status", required_argument, NULL, 's'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *env = getenv("PVX_CTRL");
-	struct cli cli = {.ctrl = env && *env ? env : DEFAULT_CTRL};
+	struct cli cli = {.ctrl = env && *env ? env : DEFAULT_CTRL,
+			  .status = getenv("PVX_STATUS")};
 	int c, n;
 	char **a;
 
@@ -509,6 +563,9 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			cli.json = true;
+			break;
+		case 's':
+			cli.status = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -527,6 +584,8 @@ int main(int argc, char **argv)
 		return cmd_containers_ls(&cli);
 	if (n == 3 && strcmp(a[0], "state") == 0 && strcmp(a[1], "load") == 0)
 		return cmd_state_load(&cli, a[2]);
+	if (n == 2 && strcmp(a[0], "links") == 0 && strcmp(a[1], "ls") == 0)
+		return cmd_links_ls(&cli);
 	if (n == 2 && strcmp(a[0], "state") == 0 && strcmp(a[1], "reload") == 0)
 		return cmd_state_reload(&cli);
 	if (n == 4 && strcmp(a[0], "container") == 0 &&
