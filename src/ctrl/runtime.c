@@ -717,17 +717,22 @@ static int apply_bridges(struct pvc_runtime *rt, const struct pvc_state *st,
 		for (size_t k = 0; k < n && !now; k++)
 			if (strcmp(nb[k].name, b->name) == 0)
 				now = &nb[k];
-		if (!now && b->ours &&
-		    pvc_netdev_del(&rt->nl, b->name, err, sizeof(err)) < 0)
+		/* A bridge of ours goes with its pool; a gateway address we
+		 * gave a bridge goes when its pool goes (a foreign bridge
+		 * stays) or changes address. */
+		if (!now && b->ours) {
+			if (pvc_netdev_del(&rt->nl, b->name, err, sizeof(err)) <
+			    0)
+				pvx_errlist_add(el, "bridge %s: %s", b->name,
+						err);
+		} else if (b->addr_added &&
+			   (!now || now->gw.s_addr != b->gw.s_addr ||
+			    now->prefix != b->prefix) &&
+			   pvc_netdev_addr_del(&rt->nl, b->name, b->gw,
+					       b->prefix, err,
+					       sizeof(err)) < 0) {
 			pvx_errlist_add(el, "bridge %s: %s", b->name, err);
-		/* A gateway address we gave a bridge goes when its pool
-		 * goes (a foreign bridge stays) or changes address. */
-		else if (b->addr_added &&
-			 (!now || now->gw.s_addr != b->gw.s_addr ||
-			  now->prefix != b->prefix) &&
-			 pvc_netdev_addr_del(&rt->nl, b->name, b->gw, b->prefix,
-					     err, sizeof(err)) < 0)
-			pvx_errlist_add(el, "bridge %s: %s", b->name, err);
+		}
 		free(rt->brs[i].name);
 	}
 	free(rt->brs);

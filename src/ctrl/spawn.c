@@ -20,7 +20,7 @@
 
 extern char **environ;
 
-#define STACK_SIZE (256 * 1024)
+#define STACK_SIZE ((size_t)256 * 1024)
 
 struct child_args {
 	const struct pvc_spawn_conf *c;
