@@ -19,8 +19,8 @@ struct pvx_limits pvx_limits = {
 extern const struct pvx_plugin pvx_plugin_tcp;
 
 static const struct pvx_plugin *const plugins[] = {
-	&pvx_plugin_tcp,
-	NULL,
+    &pvx_plugin_tcp,
+    NULL,
 };
 
 const struct pvx_plugin *pvx_plugin_find(const char *type)

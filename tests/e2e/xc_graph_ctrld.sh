@@ -1,9 +1,11 @@
+#!/usr/bin/env bash
 # Issue 3, "Done when" 10 (first half): pv-xconnect follows the real
 # pv-ctrld (--no-runtime) over its control socket. The ingress provider is
 # in host mode, so its socket is "127.0.0.1:PORT". A state reload that
 # moves the service to another port, the adoption of a PID and the removal
 # of the ingress rule each reach the data plane within 1 s (long-poll; the
 # polling interval is 5 s).
+# shellcheck source=tests/e2e/lib/xc_graph_lib.sh
 source "$(dirname "$0")/lib/xc_graph_lib.sh"
 
 answer_is() { [[ $(ask "$1" "$2") == "$3" ]]; }

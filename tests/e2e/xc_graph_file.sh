@@ -1,8 +1,10 @@
+#!/usr/bin/env bash
 # pv-xconnect --graph-file: the file may be missing at start, is reloaded
 # when written in place, renamed over (editors, atomic writers), deleted
 # and created again; a link whose port is taken is listed as failed and
 # retried with backoff until it binds; the status socket is mode 0600;
 # SIGUSR1 logs the counters; SIGTERM stops every link and exits 0.
+# shellcheck source=tests/e2e/lib/xc_graph_lib.sh
 source "$(dirname "$0")/lib/xc_graph_lib.sh"
 
 answer_is() { [[ $(ask "$1" "$2") == "$3" ]]; }

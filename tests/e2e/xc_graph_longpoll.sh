@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # Issue 3, "Done when" 6: graph changes followed by ?wait= long-polls on a
 # control socket (tests/e2e/lib/graphsrv.py --mode etag):
 #  (b) a link whose socket goes from "" to "127.0.0.1:P" starts working
@@ -8,6 +9,7 @@
 #  (d) a changed target rebinds: the old port refuses, the new one accepts.
 # Also: the control socket going away keeps the links running, and the
 # client does not spin on long-polls.
+# shellcheck source=tests/e2e/lib/xc_graph_lib.sh
 source "$(dirname "$0")/lib/xc_graph_lib.sh"
 
 answer_is() { [[ $(ask "$1" "$2") == "$3" ]]; }

@@ -1,9 +1,11 @@
+#!/usr/bin/env bash
 # Issue 3, "Done when" 9: malformed graphs (not JSON, not an array, entries
 # not objects, missing fields, wrong types, port 0 or 70000, unparsable
 # addresses, relative or ".." socket paths, negative pids, duplicate
 # links) are refused with a log line each, and the running link keeps
 # proxying to its old backend. Each bad graph also moves the good link to
 # another backend: that change must not be applied either.
+# shellcheck source=tests/e2e/lib/xc_graph_lib.sh
 source "$(dirname "$0")/lib/xc_graph_lib.sh"
 
 answer_is() { [[ $(ask "$1" "$2") == "$3" ]]; }

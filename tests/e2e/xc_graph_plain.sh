@@ -1,8 +1,10 @@
+#!/usr/bin/env bash
 # Issue 3, "Done when" 10 (second half): pv-xconnect against a minimal
 # graph server like Pantavisor's: HTTP/1.0, no Content-Length, no ETag,
 # the body in small pieces, then close. pv-xconnect polls (--interval 1),
 # applies changes, never sends ?wait=, and keeps the links while the
 # server is down or answers garbage.
+# shellcheck source=tests/e2e/lib/xc_graph_lib.sh
 source "$(dirname "$0")/lib/xc_graph_lib.sh"
 
 answer_is() { [[ $(ask "$1" "$2") == "$3" ]]; }

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared part of the xc_graph_* end-to-end tests (sourced): graph changes
 # seen by a running pv-xconnect. Builds on xc_tcp_lib.sh (private network
 # namespace, PID bookkeeping, cleanup trap, peers) and adds a graph server,
