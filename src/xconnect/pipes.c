@@ -6,9 +6,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-/* 64 pipes = 128 fds: enough to absorb the churn of short connections
- * without holding many fds that a busy process may need for sockets. */
-#define PIPE_POOL_MAX 64
+/* Sessions hold a pipe only while bytes are in flight, so the pool must
+ * cover the peak of busy directions, not of sessions. 128 pipes = 256 fds,
+ * given back at once when the process runs out of fds. */
+#define PIPE_POOL_MAX 128
 
 struct pooled_pipe {
 	int fds[2];

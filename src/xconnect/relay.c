@@ -30,11 +30,14 @@ enum sess_state {
 enum { END_CLIENT = 0, END_BACKEND = 1 };
 
 /* One direction: bytes read from end i, written to end 1 - i. Bytes wait
- * either in a pipe (splice mode, zero-copy) or in a heap buffer (copy mode,
- * when splice is refused with EINVAL); never more than cap of them. */
+ * either in a pipe (splice, zero-copy) or in a heap buffer (copy: when
+ * splice is refused with EINVAL, or no pipe could be had); never more than
+ * cap of them. The pipe or buffer is held only while bytes are in flight:
+ * an idle session holds its two sockets and nothing else. */
 struct dir {
-	int pipe[2];	 /* splice mode; -1 in copy mode */
+	int pipe[2];	 /* while bytes wait in a pipe; else -1 */
 	int pipe_cap;	 /* as returned by pvx_pipe_get */
+	bool copy;	 /* never splice (refused, or switched off) */
 	char *buf;	 /* copy mode, allocated at first use */
 	size_t off, len; /* copy mode: pending bytes are buf[off, len) */
 	size_t pending;	 /* bytes read but not yet written */
@@ -308,6 +311,15 @@ static void set_event(struct event *ev, bool *on, bool want)
 	*on = want;
 }
 
+/* Bytes a direction may hold now: a pipe smaller than the buffer size
+ * (F_SETPIPE_SZ refused) holds less. */
+static size_t dir_limit(const struct dir *d)
+{
+	if (d->pipe[0] >= 0 && (size_t)d->pipe_cap < d->cap)
+		return (size_t)d->pipe_cap;
+	return d->cap;
+}
+
 /* The only place that decides what to wait for: read a source while its
  * direction has room and no EOF yet; write a destination while its
  * direction holds bytes. Memory per session is bounded by 2 * cap. */
@@ -317,7 +329,7 @@ static void update_interest(struct pvx_session *s)
 
 	for (int i = 0; i < 2; i++) {
 		const struct dir *d = &s->d[i];
-		rd[i] = !d->eof && !d->full && d->pending < d->cap;
+		rd[i] = !d->eof && !d->full && d->pending < dir_limit(d);
 		wr[1 - i] = d->pending > 0;
 	}
 	for (int i = 0; i < 2; i++) {
@@ -347,6 +359,7 @@ static int dir_to_copy_mode(struct dir *d)
 	}
 	pvx_pipe_put(d->pipe, d->pipe_cap, true);
 	d->full = false;
+	d->copy = true;
 	return 0;
 }
 
@@ -355,14 +368,23 @@ static int dir_fill(struct pvx_session *s, int i, size_t *got)
 {
 	struct dir *d = &s->d[i];
 	ssize_t n;
-	int r;
+	int r, cap;
 
 	*got = 0;
-	if (d->eof || d->full || d->pending >= d->cap)
+	if (d->eof || d->full)
+		return 0;
+	if (!d->copy && d->pipe[0] < 0 && d->pending == 0) {
+		/* From the pool, so mostly without a syscall. Without a
+		 * pipe (out of fds) this round copies. */
+		cap = pvx_pipe_get(d->pipe, d->cap);
+		if (cap > 0)
+			d->pipe_cap = cap;
+	}
+	if (d->pending >= dir_limit(d))
 		return 0;
 	if (d->pipe[0] >= 0) {
 		n = splice(s->fd[i], NULL, d->pipe[1], NULL,
-			   d->cap - d->pending,
+			   dir_limit(d) - d->pending,
 			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n < 0 && errno == EINVAL) {
 			/* This source cannot splice: copy from now on. */
@@ -461,6 +483,15 @@ static int dir_flush(struct pvx_session *s, int i)
 			return close_errno(s, "shutdown", dst, errno);
 		d->shut = true;
 	}
+	if (d->pending == 0) {
+		/* Nothing in flight: the pipe goes back to the pool and the
+		 * buffer is freed, so idle sessions cost no fds or memory. */
+		pvx_pipe_put(d->pipe, d->pipe_cap, true);
+		free(d->buf);
+		d->buf = NULL;
+		d->off = d->len = 0;
+		d->full = false;
+	}
 	return 0;
 }
 
@@ -498,21 +529,12 @@ static void on_timer(evutil_socket_t fd, short what, void *arg);
 
 static void become_relaying(struct pvx_session *s)
 {
-	size_t want = s->p.limits.buf_size;
 	struct timeval tv;
-	int cap;
 
 	s->state = SESS_RELAYING;
 	for (int i = 0; i < 2; i++) {
-		struct dir *d = &s->d[i];
-		/* Without a pipe (out of fds) the direction copies. */
-		cap = pvx_relay_splice ? pvx_pipe_get(d->pipe, want) : -1;
-		if (cap > 0) {
-			d->pipe_cap = cap;
-			d->cap = (size_t)cap < want ? (size_t)cap : want;
-		} else {
-			d->cap = want;
-		}
+		s->d[i].cap = s->p.limits.buf_size;
+		s->d[i].copy = !pvx_relay_splice;
 	}
 	s->t_active = now_ms();
 	evtimer_del(s->timer);
