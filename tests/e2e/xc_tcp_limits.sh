@@ -12,6 +12,7 @@ write_graph "$(link_json lim "127.0.0.1:$P" "127.0.0.1:$BE")"
 log "--max-conns 5: 5 held, the 6th closed at once"
 start_xc --max-conns 5
 wait_listen "$P"
+fds0=$(ls "/proc/$XC_PID/fd" | wc -l)
 coproc HOLD { exec "$PY" -u "$PEERS" hold "127.0.0.1:$P" --conns 5 --seconds 30; }
 HOLD_PID=$HOLD_PID
 PIDS+=("$HOLD_PID")
@@ -22,6 +23,9 @@ for ((i = 0; i < 50; i++)); do
 	sleep 0.05
 done
 [[ $(status_field lim active) == 5 ]] || fail "active=$(status_field lim active), want 5"
+fds1=$(ls "/proc/$XC_PID/fd" | wc -l)
+log "5 idle sessions hold $((fds1 - fds0)) fds"
+((fds1 - fds0 <= 11)) || fail "idle sessions hold $((fds1 - fds0)) fds, want 2 each"
 for ((i = 0; i < 3; i++)); do
 	timeout 10 "$PY" "$PEERS" expect-close "127.0.0.1:$P" --within 1 ||
 		fail "connection over the limit not closed at once"
