@@ -35,6 +35,9 @@ P_SPARE='"spare": { "type": "bridge", "bridge": "br2", "subnet": "10.0.6.0/24", 
 	ct gone '["sleep", "600"]' "$(pool spare)"
 	ct bad '["/nonexistent/pvx-cmd"]' "$(pool internal)"
 	ct iso '["sleep", "600"]' '{ "mode": "none" }'
+	ct multi '["sleep", "600"]' '{ "mode": "pool", "interfaces": [
+		{ "name": "eth0", "pool": "internal" },
+		{ "name": "eth1", "pool": "spare", "ipv4_address": "10.0.6.9" } ] }'
 	ct ext - "$(pool internal)" lxc
 	device "$P_INT, $P_SPARE"
 } >"$ST/a.json"
@@ -82,7 +85,7 @@ refused() { # PATH BODY
 sb_step "1. state A"
 ctrld_up ctrld "$ST/a.json"
 declare -A P
-for c in keep change gone iso; do
+for c in keep change gone iso multi; do
 	sb_wait_for "$c running" 10 running "$c"
 	P[$c]=$(get "$c" pid)
 	sb_record "ct-$c" "${P[$c]}"
@@ -99,6 +102,14 @@ sb_netns_private "${P[iso]}" || sb_fail "iso in the root netns"
 [[ $(readlink "/proc/${P[iso]}/ns/net") != "$(ip netns exec "$D" readlink /proc/self/ns/net)" ]] ||
 	sb_fail "none-mode iso shares the device's netns"
 A_CHANGE=$(addr change)
+in_multi() { nsenter --net="/proc/${P[multi]}/ns/net" "$@"; }
+m0=$(in_multi ip -4 -o addr show dev eth0 | awk '{ print $4 }')
+m1=$(in_multi ip -4 -o addr show dev eth1 | awk '{ print $4 }')
+[[ $m0 == 10.0.4.* && $m1 == 10.0.6.9/24 ]] || sb_fail "multi: eth0 '$m0', eth1 '$m1'"
+routes=$(in_multi ip route show default)
+[[ $routes == "default via 10.0.4.1 dev eth0"* && $(wc -l <<<"$routes") == 1 ]] ||
+	sb_fail "multi: default routes '$routes', want one via 10.0.4.1 on eth0"
+sb_ok "multi: eth0 $m0 on br0, eth1 $m1 on br2, one default route via eth0"
 sb_ok "keep ${P[keep]}, change ${P[change]} ($A_CHANGE), gone ${P[gone]}, iso ${P[iso]} (lo only)"
 
 sb_step "2. PUT /state B: keep kept, change restarted, gone stopped, spare pool removed, fresh started"
@@ -114,6 +125,7 @@ sb_record ct-change2 "$(get change pid)"
 grep -q 'sleep 601' <<<"$(tr '\0' ' ' <"/proc/$(get change pid)/cmdline")" || sb_fail "change runs the old command"
 ! sb_alive "${P[gone]}" || sb_fail "gone (pid ${P[gone]}) still runs after leaving the state"
 ! sb_alive "${P[iso]}" || sb_fail "iso (pid ${P[iso]}) still runs after leaving the state"
+! sb_alive "${P[multi]}" || sb_fail "multi (pid ${P[multi]}) still runs after leaving the state"
 ! has_link br2 || sb_fail "br2 of the removed pool is still there"
 has_link br0 || sb_fail "br0 disappeared"
 n=$(ip -n "$D" -o link show master br0 | wc -l)
