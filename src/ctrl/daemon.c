@@ -248,7 +248,7 @@ struct pvc_daemon *pvc_daemon_new(struct event_base *base,
 		if (r < 0 || !pvx_errlist_empty(&lel)) {
 			/* A damaged lease file must not keep the device
 			 * down: start from what could be read. */
-			pvx_errlist_merge(warnings, &lel, d->leases_path);
+			pvx_errlist_merge(warnings, &lel, NULL);
 			if (r < 0) {
 				pvx_errlist_add(warnings,
 						"%s: %s; starting without "
