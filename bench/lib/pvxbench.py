@@ -338,6 +338,56 @@ def measure_memory(raw, row, counts):
             time.sleep(0.3)
 
 
+# ------------------------------------------------------------ syscalls
+def strace_summary(path):
+    """strace -c output -> {syscall: calls}."""
+    calls = {}
+    with open(path) as f:
+        for line in f:
+            a = line.split()
+            if len(a) >= 5 and a[0][0].isdigit() and a[-1] != "total":
+                try:
+                    calls[a[-1]] = int(a[3])
+                except ValueError:
+                    pass
+    return calls
+
+
+def measure_syscalls(raw, row, secs, wrk_conns, tmpdir):
+    """Optional diagnostic (phase "syscalls"): counts the proxy's system
+    calls under strace during one bulk run and one keep-alive run. strace
+    slows the proxy down: only the counts per byte / per request mean
+    anything here, not the speed."""
+    pid = row["pids"][0]
+    for test in ("bulk_fwd", "bulk_rev", "rr_ka"):
+        out = os.path.join(tmpdir, f"strace-{row['name']}-{test}.txt")
+        st = subprocess.Popen(["strace", "-c", "-f", "-q", "-o", out,
+                               "-p", str(pid)],
+                              stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(0.5)
+            if test.startswith("bulk"):
+                res = run_iperf(row["bulk_port"], secs, test == "bulk_rev")
+                unit, n = "MB", res.get("bytes", 0) / 1e6
+            else:
+                res = run_wrk(row["http_port"], secs, wrk_conns, False)
+                unit, n = "request", res.get("requests") or 0
+        finally:
+            st.send_signal(2)
+            try:
+                st.wait(10)
+            except subprocess.TimeoutExpired:
+                st.kill()
+                st.wait()
+        calls = strace_summary(out) if os.path.exists(out) else {}
+        per = {k: round(v / n, 3) for k, v in sorted(
+            calls.items(), key=lambda kv: -kv[1])[:8]} if n else {}
+        raw.put(row=row["name"], test="syscalls_" + test, unit=unit,
+                per_unit=per, total=sum(calls.values()),
+                per_unit_total=round(sum(calls.values()) / n, 3) if n else None)
+        log(f"syscalls {row['name']} {test}: per {unit} {per}")
+
+
 # ------------------------------------------------------------ reconcile
 def _port_accepts(port):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -455,6 +505,34 @@ def measure_reconcile_ctrl(raw, rc, trials):
 
 
 # ------------------------------------------------------------ main loop
+def one_sample(r, test, secs, wrk_conns):
+    """One iperf3 or wrk run through row r, with the proxy's CPU time and
+    the machine's other load over it."""
+    if r.get("dnat_conf"):
+        nft(r["dnat_conf"], True)
+    try:
+        o0 = others()
+        c0 = cpu_ticks(r["pids"])
+        w0 = time.monotonic()
+        if test.startswith("bulk"):
+            res = run_iperf(r["bulk_port"], secs, test == "bulk_rev")
+        else:
+            res = run_wrk(r["http_port"], secs, wrk_conns,
+                          test == "rr_close")
+        time.sleep(0.2)  # a forking proxy reaps its children
+        c1 = cpu_ticks(r["pids"])
+        res["others_cores"] = round(others_delta(o0, others()) /
+                                    (time.monotonic() - w0), 3)
+    finally:
+        if r.get("dnat_conf"):
+            nft(r["dnat_conf"], False)
+    res["wall_s"] = round(time.monotonic() - w0, 3)
+    if r["pids"]:
+        res["proxy_cpu_s"] = (c1 - c0) / CLK_TCK
+    time.sleep(0.3)  # let TIME_WAIT and buffers settle
+    return res
+
+
 def measure(args):
     with open(args.config) as f:
         cfg = json.load(f)
@@ -473,6 +551,7 @@ def measure(args):
                 measure_memory(raw, r, cfg["mem_counts"])
 
     proxies = [r["name"] for r in rows if r["name"] != "direct"]
+    retries_left = [cfg.get("retries_total", 40)]
     for test in ("bulk_fwd", "bulk_rev", "rr_ka", "rr_close"):
         if test not in phases:
             continue
@@ -482,36 +561,40 @@ def measure(args):
             k = rep % max(1, len(proxies))
             order = ["direct"] + proxies[k:] + proxies[:k]
             for name in order:
-                r = by[name]
-                if r.get("dnat_conf"):
-                    nft(r["dnat_conf"], True)
-                try:
-                    o0 = others()
-                    c0 = cpu_ticks(r["pids"])
-                    w0 = time.monotonic()
-                    if test.startswith("bulk"):
-                        res = run_iperf(r["bulk_port"], secs,
-                                        test == "bulk_rev")
-                    else:
-                        res = run_wrk(r["http_port"], secs, cfg["wrk_conns"],
-                                      test == "rr_close")
-                    time.sleep(0.2)  # a forking proxy reaps its children
-                    c1 = cpu_ticks(r["pids"])
-                    res["others_cores"] = round(others_delta(
-                        o0, others()) / (time.monotonic() - w0), 3)
-                finally:
-                    if r.get("dnat_conf"):
-                        nft(r["dnat_conf"], False)
-                res["wall_s"] = round(time.monotonic() - w0, 3)
-                if r["pids"]:
-                    res["proxy_cpu_s"] = (c1 - c0) / CLK_TCK
-                raw.put(row=name, test=test, rep=rep, **res)
+                # A sample during which other processes of the machine
+                # used much CPU is taken again (bounded per sample and per
+                # run); the quietest attempt is kept and all are recorded.
+                best = None
+                for attempt in range(1 + cfg.get("retries_per_sample", 2)):
+                    res = one_sample(by[name], test, secs, cfg["wrk_conns"])
+                    res["attempt"] = attempt
+                    if (best is None or res.get("others_cores", 9) <
+                            best.get("others_cores", 9)):
+                        best = res
+                    quiet = res.get("others_cores", 0) <= cfg.get(
+                        "quiet_cores", 0.3)
+                    if quiet or "error" in res or retries_left[0] <= 0:
+                        break
+                    retries_left[0] -= 1
+                    raw.put(row=name, test=test, rep=rep, discarded=True,
+                            **res)
+                    log(f"{test} rep {rep} {name}: others used "
+                        f"{res['others_cores']} cores: again")
+                if best is not res:
+                    raw.put(row=name, test=test, rep=rep, discarded=True,
+                            **res)
+                raw.put(row=name, test=test, rep=rep, **best)
                 brief = {k: (round(v, 3) if isinstance(v, float) else v)
-                         for k, v in res.items()
+                         for k, v in best.items()
                          if k in ("gbps", "rps", "p99_ms", "proxy_cpu_s",
                                   "others_cores", "error")}
                 log(f"{test} rep {rep} {name}: {brief}")
-                time.sleep(0.3)  # let TIME_WAIT and buffers settle
+
+    if "syscalls" in phases:
+        for r in rows:
+            if r["name"] in ("pvx", "haproxy-splice") and r["pids"]:
+                measure_syscalls(raw, r, secs, cfg["wrk_conns"],
+                                 os.path.dirname(args.raw))
 
     if "reconcile" in phases and cfg.get("reconcile"):
         measure_reconcile(raw, cfg, cfg["reconcile"]["trials"])
