@@ -28,7 +28,7 @@ demo: deps all
 
 bench: all
 	@scripts/install-deps all
-	bench/run
+	PVX_BIN=$(CURDIR)/$(BUILD)/bin bench/run
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
