@@ -363,14 +363,19 @@ static int dir_to_copy_mode(struct dir *d)
 	return 0;
 }
 
-/* Reads once from end i into direction i. -1: the session is gone. */
-static int dir_fill(struct pvx_session *s, int i, size_t *got)
+/* Reads once from end i into direction i. *got: bytes read; *more:
+ * whether reading again may give more (the read filled all the room, or
+ * there was no room). A short read means the socket is drained for now:
+ * asking again would only cost an EAGAIN. -1: the session is gone. */
+static int dir_fill(struct pvx_session *s, int i, size_t *got, bool *more)
 {
 	struct dir *d = &s->d[i];
+	size_t want;
 	ssize_t n;
 	int r, cap;
 
 	*got = 0;
+	*more = false;
 	if (d->eof || d->full)
 		return 0;
 	if (!d->copy && d->pipe[0] < 0 && d->pending == 0) {
@@ -380,11 +385,13 @@ static int dir_fill(struct pvx_session *s, int i, size_t *got)
 		if (cap > 0)
 			d->pipe_cap = cap;
 	}
-	if (d->pending >= dir_limit(d))
+	if (d->pending >= dir_limit(d)) {
+		*more = true;
 		return 0;
+	}
 	if (d->pipe[0] >= 0) {
-		n = splice(s->fd[i], NULL, d->pipe[1], NULL,
-			   dir_limit(d) - d->pending,
+		want = dir_limit(d) - d->pending;
+		n = splice(s->fd[i], NULL, d->pipe[1], NULL, want,
 			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n < 0 && errno == EINVAL) {
 			/* This source cannot splice: copy from now on. */
@@ -408,13 +415,15 @@ static int dir_fill(struct pvx_session *s, int i, size_t *got)
 		d->len -= d->off;
 		d->off = 0;
 	}
-	n = read(s->fd[i], d->buf + d->len, d->cap - d->len);
+	want = d->cap - d->len;
+	n = read(s->fd[i], d->buf + d->len, want);
 	if (n > 0)
 		d->len += (size_t)n;
 done:
 	if (n > 0) {
 		d->pending += (size_t)n;
 		*got = (size_t)n;
+		*more = (size_t)n == want;
 		return 0;
 	}
 	if (n == 0) {
@@ -478,8 +487,11 @@ static int dir_flush(struct pvx_session *s, int i)
 	}
 	if (d->eof && d->pending == 0 && !d->shut) {
 		/* Half-close: the destination sees EOF, and may still
-		 * answer in the other direction. */
-		if (shutdown(s->fd[dst], SHUT_WR) < 0 && errno != ENOTCONN)
+		 * answer in the other direction. When that direction is
+		 * done too, the session closes now and close() sends the
+		 * FIN: no shutdown needed. */
+		if (!s->d[1 - i].shut && shutdown(s->fd[dst], SHUT_WR) < 0 &&
+		    errno != ENOTCONN)
 			return close_errno(s, "shutdown", dst, errno);
 		d->shut = true;
 	}
@@ -502,18 +514,18 @@ static int dir_pump(struct pvx_session *s, int i)
 {
 	struct dir *d = &s->d[i];
 	uint64_t before = d->bytes, written;
-	bool moved = false;
+	bool moved = false, more;
 	size_t got = 0;
 
 	for (int round = 0; round < 16; round++) {
 		written = d->bytes;
-		if (dir_fill(s, i, &got) < 0)
+		if (dir_fill(s, i, &got, &more) < 0)
 			return -1;
 		if (dir_flush(s, i) < 0)
 			return -1;
 		if (got > 0)
 			moved = true;
-		if (got == 0 && d->bytes == written)
+		if (!more || (got == 0 && d->bytes == written))
 			break;
 	}
 	if (moved || d->bytes != before)
