@@ -564,25 +564,24 @@ def measure(args):
                 # A sample during which other processes of the machine
                 # used much CPU is taken again (bounded per sample and per
                 # run); the quietest attempt is kept and all are recorded.
-                best = None
+                tries = []
                 for attempt in range(1 + cfg.get("retries_per_sample", 2)):
                     res = one_sample(by[name], test, secs, cfg["wrk_conns"])
                     res["attempt"] = attempt
-                    if (best is None or res.get("others_cores", 9) <
-                            best.get("others_cores", 9)):
-                        best = res
+                    tries.append(res)
                     quiet = res.get("others_cores", 0) <= cfg.get(
                         "quiet_cores", 0.3)
-                    if quiet or "error" in res or retries_left[0] <= 0:
+                    if (quiet or "error" in res or retries_left[0] <= 0 or
+                            attempt == cfg.get("retries_per_sample", 2)):
                         break
                     retries_left[0] -= 1
-                    raw.put(row=name, test=test, rep=rep, discarded=True,
-                            **res)
                     log(f"{test} rep {rep} {name}: others used "
                         f"{res['others_cores']} cores: again")
-                if best is not res:
-                    raw.put(row=name, test=test, rep=rep, discarded=True,
-                            **res)
+                best = min(tries, key=lambda t: t.get("others_cores", 9))
+                for t in tries:
+                    if t is not best:
+                        raw.put(row=name, test=test, rep=rep,
+                                discarded=True, **t)
                 raw.put(row=name, test=test, rep=rep, **best)
                 brief = {k: (round(v, 3) if isinstance(v, float) else v)
                          for k, v in best.items()
