@@ -50,12 +50,16 @@ trap xc_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# Long-lived children get SIGKILL when this shell dies, so that even a
+# test killed with SIGKILL (no trap runs) leaves no server behind.
+ORPHAN_GUARD=(setpriv --pdeathsig KILL --)
+
 # spawn NAME CMD...: starts CMD in the background, output in $TMP/NAME.out;
 # sets SPAWNED to its PID.
 spawn() {
 	local name=$1
 	shift
-	"$@" </dev/null >"$TMP/$name.out" 2>&1 &
+	"${ORPHAN_GUARD[@]}" "$@" </dev/null >"$TMP/$name.out" 2>&1 &
 	SPAWNED=$!
 	PIDS+=("$SPAWNED")
 }
@@ -105,7 +109,7 @@ write_graph() {
 # start_xc [EXTRA-ARGS...]: pv-xconnect on $TMP/graph.json (a wrapper such
 # as prlimit can be given in XC_WRAP); sets XC_PID.
 start_xc() {
-	"${XC_WRAP[@]}" "$PVX_BIN/pv-xconnect" --graph-file "$TMP/graph.json" \
+	"${ORPHAN_GUARD[@]}" "${XC_WRAP[@]}" "$PVX_BIN/pv-xconnect" --graph-file "$TMP/graph.json" \
 		--status "$TMP/status.sock" -v "$@" </dev/null >"$TMP/xc.log" 2>&1 &
 	XC_PID=$!
 	PIDS+=("$XC_PID")
