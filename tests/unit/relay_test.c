@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "xconnect/pipes.h"
 #include "xconnect/relay.h"
 
 struct fmt_case {
@@ -466,9 +467,48 @@ static void test_session_start_fails(void **state)
 	event_base_free(p.base);
 }
 
+static void test_pipe_pool(void **state)
+{
+	static int many[130][2];
+	int a[2], b[2], cap, cap2;
+	(void)state;
+	pvx_pipes_flush();
+	cap = pvx_pipe_get(a, 65536);
+	assert_true(cap >= 4096);
+	assert_true(fcntl(a[0], F_GETFL) & O_NONBLOCK);
+	assert_true(fcntl(a[1], F_GETFD) & FD_CLOEXEC);
+	int r0 = a[0], w0 = a[1];
+	pvx_pipe_put(a, cap, true);
+	assert_int_equal(a[0], -1);
+	assert_int_equal(pvx_pipes_pooled(), 1);
+	/* An empty pipe comes back from the pool. */
+	cap2 = pvx_pipe_get(b, 65536);
+	assert_int_equal(cap2, cap);
+	assert_int_equal(b[0], r0);
+	assert_int_equal(b[1], w0);
+	assert_int_equal(pvx_pipes_pooled(), 0);
+	/* One that may hold bytes is closed, not pooled. */
+	assert_int_equal(write(b[1], "x", 1), 1);
+	pvx_pipe_put(b, cap2, false);
+	assert_int_equal(pvx_pipes_pooled(), 0);
+	assert_int_equal(fcntl(r0, F_GETFD), -1);
+	/* The pool is capped. */
+	for (int i = 0; i < 130; i++)
+		assert_true(pvx_pipe_get(many[i], 65536) > 0);
+	for (int i = 0; i < 130; i++)
+		pvx_pipe_put(many[i], cap, true);
+	assert_int_equal(pvx_pipes_pooled(), 128);
+	pvx_pipes_flush();
+	assert_int_equal(pvx_pipes_pooled(), 0);
+	/* Putting nothing is fine. */
+	a[0] = a[1] = -1;
+	pvx_pipe_put(a, 0, true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_pipe_pool),
 	    cmocka_unit_test(test_backend_format),
 	    cmocka_unit_test(test_backend_from_conf),
 	    cmocka_unit_test(test_backend_connect_bad),
