@@ -1,0 +1,360 @@
+/* The http plugin's message framing (http_parse.c): table-driven good
+ * requests, smuggling attempts, oversize heads, bad chunks, responses. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xconnect/http_parse.h"
+
+struct body {
+	char buf[4096];
+	size_t len;
+};
+
+static int collect(void *arg, const char *buf, size_t len)
+{
+	struct body *b = arg;
+
+	if (b->len + len > sizeof(b->buf))
+		return 1;
+	memcpy(b->buf + b->len, buf, len);
+	b->len += len;
+	return 0;
+}
+
+struct req_case {
+	const char *msg;
+	int status;	  /* 0: good; else the answer expected */
+	const char *body; /* good: the decoded body */
+	const char *rest; /* good: what is left for the next message */
+};
+
+#define H "GET / HTTP/1.1\r\nHost: x\r\n"
+#define P "POST /u HTTP/1.1\r\nHost: x\r\n"
+
+static const struct req_case req_cases[] = {
+    /* good */
+    {H "\r\n", 0, "", ""},
+    {"GET /a?b=c HTTP/1.0\r\n\r\n", 0, "", ""},
+    {H "X-A: 1\r\nX-B:2\r\n\r\nGET / HTTP/1.1\r\n", 0, "",
+     "GET / HTTP/1.1\r\n"},
+    {P "Content-Length: 5\r\n\r\nhello", 0, "hello", ""},
+    {P "Content-Length: 5\r\n\r\nhelloGET", 0, "hello", "GET"},
+    {P "Content-Length: 0\r\n\r\n", 0, "", ""},
+    {P "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 0, "hello",
+     ""},
+    {P "Transfer-Encoding: chunked\r\n\r\n2\r\nhe\r\n3;ext=1\r\nllo\r\n"
+       "0\r\n\r\nX",
+     0, "hello", "X"},
+    {P "Transfer-Encoding: chunked\r\n\r\nA\r\n0123456789\r\n0\r\n"
+       "Trailer-X: 1\r\n\r\n",
+     0, "0123456789", ""},
+    {P "Content-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 400, NULL,
+     NULL}, /* identical duplicates: libhttp-parser refuses them too */
+    {"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+     "Connection: Upgrade\r\n\r\nraw bytes",
+     0, "", "raw bytes"},
+    /* smuggling */
+    {P "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400,
+     NULL, NULL},
+    {P "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n", 400,
+     NULL, NULL},
+    {P "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400, NULL, NULL},
+    {P "Content-Length: 5, 5\r\n\r\nhello", 400, NULL, NULL},
+    {P "Content-Length: +5\r\n\r\nhello", 400, NULL, NULL},
+    {P "Content-Length: -1\r\n\r\n", 400, NULL, NULL},
+    {P "Content-Length : 5\r\n\r\nhello", 400, NULL, NULL},
+    {P " Content-Length: 5\r\n\r\nhello", 400, NULL, NULL},
+    {P "X-A: 1\r\n folded\r\n\r\n", 400, NULL, NULL},
+    {P "X-A: 1\r\n\tfolded\r\n\r\n", 400, NULL, NULL},
+    {P "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 400, NULL, NULL},
+    {P "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "0\r\n\r\n",
+     400, NULL, NULL},
+    {P "Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n", 400, NULL, NULL},
+    {P "Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", 400, NULL,
+     NULL},
+    {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, NULL, NULL},
+    {"GET / HTTP/1.1\r\n\r\n", 400, NULL, NULL},
+    {"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 400, NULL, NULL},
+    {"CONNECT x:443 HTTP/1.1\r\nHost: x\r\n\r\n", 400, NULL, NULL},
+    {"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n", 400, NULL, NULL},
+    {"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n", 400, NULL, NULL},
+    {"GET /\x7f HTTP/1.1\r\nHost: x\r\n\r\n", 400, NULL, NULL},
+    {"GET / HTTP/1.1\r\nHost: x\r\nX\"A: 1\r\n\r\n", 400, NULL, NULL},
+    {"GET / HTTP/1.1\r\nHost: x\r\n: 1\r\n\r\n", 400, NULL, NULL},
+    {"GET / HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n", 400, NULL, NULL},
+    {"G@T / HTTP/1.1\r\nHost: x\r\n\r\n", 400, NULL, NULL},
+    {"GET / FTP/1.1\r\nHost: x\r\n\r\n", 400, NULL, NULL},
+    /* bad chunks */
+    {P "Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", 400, NULL,
+     NULL},
+    {P "Transfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n", 400, NULL,
+     NULL},
+    {P "Transfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n", 400, NULL,
+     NULL},
+    {P "Transfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\nx\r\n", 400,
+     NULL, NULL},
+    {P "Transfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n", 400, NULL,
+     NULL},
+    {P "Transfer-Encoding: chunked\r\n\r\n\r\nhello\r\n", 400, NULL, NULL},
+    {P "Transfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n", 400, NULL,
+     NULL},
+    {P "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n", 400, NULL,
+     NULL},
+    {P "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nT: 1\n\r\n", 400,
+     NULL, NULL},
+    {P "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\n", 400, NULL,
+     NULL},
+    {P "Transfer-Encoding: chunked\r\n\r\n5;a\x01\r\nhello\r\n0\r\n\r\n", 400,
+     NULL, NULL},
+    {P "Transfer-Encoding: chunked\r\n\r\n;5\r\nhello\r\n0\r\n\r\n", 400, NULL,
+     NULL},
+    {P "Transfer-Encoding: chunked\r\n\r\n5 ;x\r\nhello\r\n0\r\n\r\n", 0,
+     "hello", ""},
+    {P "Transfer-Encoding: chunked\r\n\r\n000000000000005\r\nhello\r\n"
+       "0\r\n\r\n",
+     0, "hello", ""},
+    {P "Transfer-Encoding: chunked\r\n\r\n0000000000000005\r\nhello\r\n"
+       "0\r\n\r\n",
+     400, NULL, NULL},
+};
+
+/* Feeds msg as the plugin does: head whole, then the body in steps. */
+static int run_request(const char *msg, size_t step, struct body *b,
+		       size_t *rest_off, struct pvx_http *h)
+{
+	size_t len = strlen(msg), off;
+	ssize_t hl, n;
+
+	pvx_http_init(h, true, collect, b);
+	hl = pvx_http_head_len(msg, len);
+	if (hl < 0)
+		return 400;
+	assert_true(hl > 0);
+	if (pvx_http_parse_head(h, msg, (size_t)hl) < 0)
+		return h->status;
+	off = (size_t)hl;
+	while (!h->msg_done && off < len) {
+		size_t k = len - off < step ? len - off : step;
+
+		n = pvx_http_feed_body(h, msg + off, k);
+		if (n < 0)
+			return h->status;
+		off += (size_t)n;
+		if ((size_t)n < k)
+			break;
+	}
+	*rest_off = off;
+	return h->msg_done ? 0 : -1;
+}
+
+static void test_requests(void **state)
+{
+	static const size_t steps[] = {1, 3, 4096};
+	static struct pvx_http h;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(req_cases) / sizeof(req_cases[0]); i++) {
+		const struct req_case *c = &req_cases[i];
+
+		for (size_t s = 0; s < 3; s++) {
+			struct body b = {.len = 0};
+			size_t rest = 0;
+			int r = run_request(c->msg, steps[s], &b, &rest, &h);
+
+			if (r != c->status)
+				fail_msg(
+				    "case %zu step %zu: %d, wanted %d (%s): "
+				    "%s",
+				    i, steps[s], r, c->status, h.err, c->msg);
+			if (c->status)
+				continue;
+			assert_int_equal(b.len, strlen(c->body));
+			assert_memory_equal(b.buf, c->body, b.len);
+			assert_string_equal(c->msg + rest, c->rest);
+		}
+	}
+}
+
+static void test_request_fields(void **state)
+{
+	static struct pvx_http h;
+	const char *m = "PUT /a/b?c HTTP/1.1\r\nHost: x\r\n"
+			"Content-Length: 12\r\nX-Forwarded-For:  1.2.3.4  \r\n"
+			"Connection: keep-alive, X-Drop\r\n\r\n";
+	const struct pvx_http_header *x;
+
+	(void)state;
+	pvx_http_init(&h, true, NULL, NULL);
+	assert_int_equal(pvx_http_parse_head(&h, m, strlen(m)), 0);
+	assert_string_equal(h.head.method, "PUT");
+	assert_int_equal(h.head.url_len, 6);
+	assert_memory_equal(h.head.url, "/a/b?c", 6);
+	assert_int_equal(h.head.content_length, 12);
+	assert_false(h.head.chunked);
+	assert_true(h.head.keep_alive);
+	assert_false(h.msg_done);
+	x = pvx_http_find(&h.head, "x-forwarded-for");
+	assert_non_null(x);
+	assert_int_equal(x->value_len, 7);
+	assert_memory_equal(x->value, "1.2.3.4", 7);
+	x = pvx_http_find(&h.head, "connection");
+	assert_true(pvx_http_list_has(x->value, x->value_len, "x-drop"));
+	assert_true(pvx_http_list_has(x->value, x->value_len, "Keep-Alive"));
+	assert_false(pvx_http_list_has(x->value, x->value_len, "keep"));
+	assert_null(pvx_http_find(&h.head, "upgrade"));
+}
+
+static void test_head_len(void **state)
+{
+	static const struct {
+		const char *s;
+		ssize_t want;
+	} cases[] = {
+	    {"GET / HTTP/1.1\r\nHost: x\r\n\r\nbody", 27},
+	    {"GET / HTTP/1.1\r\nHost: x\r\n", 0},
+	    {"GET / HTTP/1.1\r\nHost: x\r\n\r", 0},
+	    {"GET / HTTP/1.1\r", 0},
+	    {"GET / HTTP/1.1\nHost: x\n\n", -1},
+	    {"GET / HTTP/1.1\r\nHost: x\n\r\n", -1},
+	    {"GET / HTTP/1.1\rHost: x\r\n\r\n", -1},
+	    {"", 0},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(
+		    pvx_http_head_len(cases[i].s, strlen(cases[i].s)),
+		    cases[i].want);
+	/* A NUL inside the block. */
+	assert_int_equal(pvx_http_head_len("GET /\0 HTTP/1.1\r\n\r\n", 20), -1);
+}
+
+/* The plugin answers 431 past PVX_HTTP_MAX_HEAD without a complete head;
+ * a head of many lines is refused by the line count. */
+static void test_oversize(void **state)
+{
+	static struct pvx_http h;
+	size_t cap = 200 * 16 + 64, off = 0;
+	char *m = malloc(cap);
+
+	(void)state;
+	assert_non_null(m);
+	off += (size_t)snprintf(m + off, cap - off, "GET / HTTP/1.1\r\n");
+	for (int i = 0; i < 200; i++)
+		off += (size_t)snprintf(m + off, cap - off, "X-%03d: v\r\n", i);
+	off += (size_t)snprintf(m + off, cap - off, "Host: x\r\n\r\n");
+	pvx_http_init(&h, true, NULL, NULL);
+	assert_int_equal(pvx_http_head_len(m, off), (ssize_t)off);
+	assert_int_equal(pvx_http_parse_head(&h, m, off), -EINVAL);
+	assert_int_equal(h.status, 431);
+	free(m);
+}
+
+struct resp_case {
+	const char *msg;
+	bool head_req;
+	int status;	  /* 0: good */
+	int code;	  /* good: the status code */
+	const char *body; /* good: decoded body */
+	bool until_close;
+};
+
+static const struct resp_case resp_cases[] = {
+    {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false, 0, 200, "ok",
+     false},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n"
+     "\r\n",
+     false, 0, 200, "ok", false},
+    {"HTTP/1.1 200 OK\r\n\r\nall of it", false, 0, 200, "all of it", true},
+    {"HTTP/1.0 200 OK\r\n\r\nold", false, 0, 200, "old", true},
+    {"HTTP/1.1 204 No Content\r\n\r\n", false, 0, 204, "", false},
+    {"HTTP/1.1 304 Not Modified\r\n\r\n", false, 0, 304, "", false},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", true, 0, 200, "", false},
+    {"HTTP/1.1 100 Continue\r\n\r\n", false, 0, 100, "", false},
+    {"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+     "Connection: Upgrade\r\n\r\n",
+     false, 0, 101, "", false},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n"
+     "\r\n",
+     false, 502, 0, NULL, false},
+    {"HTTP/1.1 2x0 OK\r\n\r\n", false, 502, 0, NULL, false},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nqq\r\n", false, 502,
+     0, NULL, false},
+};
+
+static void test_responses(void **state)
+{
+	static struct pvx_http h;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(resp_cases) / sizeof(resp_cases[0]);
+	     i++) {
+		const struct resp_case *c = &resp_cases[i];
+		struct body b = {.len = 0};
+		size_t len = strlen(c->msg);
+		ssize_t hl = pvx_http_head_len(c->msg, len), n;
+		int r = 0;
+
+		pvx_http_init(&h, false, collect, &b);
+		h.skip_body = c->head_req;
+		assert_true(hl > 0);
+		if (pvx_http_parse_head(&h, c->msg, (size_t)hl) < 0) {
+			r = h.status;
+		} else {
+			bool uc = pvx_http_until_close(&h);
+
+			assert_int_equal(uc, c->until_close);
+			n = pvx_http_feed_body(&h, c->msg + hl,
+					       len - (size_t)hl);
+			if (n < 0)
+				r = h.status;
+			else if (uc)
+				assert_int_equal(pvx_http_eof(&h), 0);
+		}
+		if (r != c->status)
+			fail_msg("response case %zu: %d, wanted %d (%s)", i, r,
+				 c->status, h.err);
+		if (r)
+			continue;
+		assert_true(h.msg_done);
+		assert_int_equal(h.head.status, c->code);
+		assert_int_equal(b.len, strlen(c->body));
+		assert_memory_equal(b.buf, c->body, b.len);
+	}
+}
+
+static void test_cut_short(void **state)
+{
+	static struct pvx_http h;
+	const char *m = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n";
+
+	(void)state;
+	pvx_http_init(&h, false, NULL, NULL);
+	assert_int_equal(pvx_http_parse_head(&h, m, strlen(m)), 0);
+	assert_int_equal(pvx_http_feed_body(&h, "abc", 3), 3);
+	assert_int_equal(pvx_http_eof(&h), -EINVAL);
+	assert_int_equal(h.status, 502);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_requests),
+	    cmocka_unit_test(test_request_fields),
+	    cmocka_unit_test(test_head_len),
+	    cmocka_unit_test(test_oversize),
+	    cmocka_unit_test(test_responses),
+	    cmocka_unit_test(test_cut_short),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
