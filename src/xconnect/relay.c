@@ -657,7 +657,8 @@ struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 		s->d[i].pipe[0] = s->d[i].pipe[1] = -1;
 	s->t_start = now_ms();
 	format_peer(peer, peerlen, s->peer, sizeof(s->peer));
-	if (peer && (peer->sa_family == AF_INET || peer->sa_family == AF_INET6))
+	if (!p->client_nodelay && peer &&
+	    (peer->sa_family == AF_INET || peer->sa_family == AF_INET6))
 		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
 	r = pvx_backend_connect(be, &s->fd[END_BACKEND]);

@@ -45,6 +45,9 @@ struct pvx_session_params {
 	struct pvx_link_stats *stats;  /* must outlive the session */
 	struct pvx_limits limits;      /* copied */
 	struct pvx_session_list *list; /* the session is on it while open */
+	/* The client socket has TCP_NODELAY already (accepted sockets
+	 * inherit it from their listener): saves a syscall per session. */
+	bool client_nodelay;
 	/* Called once when the session closes, after it left list and
 	 * updated stats, before it is freed: the owner may free itself here
 	 * (stats, list, link_name included) if nothing else needs it. */
