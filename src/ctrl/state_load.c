@@ -579,7 +579,7 @@ static void parse_network(struct ld *l, const json_t *run,
 static void parse_require(struct ld *l, const json_t *v, const char *path,
 			  bool optional, struct pvc_require *r)
 {
-	char sp[JPATH_MAX], err[160];
+	char sp[JPATH_MAX], err[160], pbuf[PVX_PATH_MAX];
 	struct pvx_hostport hp;
 
 	r->optional = optional;
@@ -595,7 +595,9 @@ static void parse_require(struct ld *l, const json_t *v, const char *path,
 	if (!r->type || !r->target)
 		return;
 	/* The target is where the consumer connects: a socket path for
-	 * unix, an address for tcp. */
+	 * unix, an address for tcp, an address and path prefix for http.
+	 * pv-xconnect refuses a graph with a bad target as a whole, so it
+	 * must be refused here, with the state. */
 	jkey(sp, path, "target");
 	if (strcmp(r->type, "unix") == 0 &&
 	    pvx_path_check(r->target, err, sizeof(err)))
@@ -603,6 +605,35 @@ static void parse_require(struct ld *l, const json_t *v, const char *path,
 	else if (strcmp(r->type, "tcp") == 0 &&
 		 pvx_hostport_parse(r->target, &hp, err, sizeof(err)))
 		lerr(l, sp, "%s", err);
+	else if (strcmp(r->type, "http") == 0 &&
+		 pvx_hostport_parse_http(r->target, &hp, pbuf, sizeof(pbuf),
+					 err, sizeof(err)))
+		lerr(l, sp, "%s", err);
+}
+
+/* Two requirements of one container with the same service name and target
+ * would be two links of one identity (consumer, name, target). */
+static void check_duplicate_requires(struct ld *l,
+				     const struct pvc_container *c,
+				     char (*paths)[JPATH_MAX])
+{
+	for (size_t i = 0; i < c->n_requires; i++) {
+		const struct pvc_require *a = &c->requires[i];
+		if (!a->name || !a->target)
+			continue;
+		for (size_t j = 0; j < i; j++) {
+			const struct pvc_require *b = &c->requires[j];
+			if (b->name && b->target &&
+			    strcmp(a->name, b->name) == 0 &&
+			    strcmp(a->target, b->target) == 0) {
+				lerr(l, paths[i],
+				     "duplicate requirement of '%s' at '%s' "
+				     "(also %s)",
+				     a->name, a->target, paths[j]);
+				break;
+			}
+		}
+	}
 }
 
 static void parse_requires(struct ld *l, const json_t *run,
@@ -612,6 +643,7 @@ static void parse_requires(struct ld *l, const json_t *run,
 	json_t *svc = member(l, run, "", "services", K_OBJECT, false);
 	json_t *a[2] = {NULL, NULL}, *v;
 	char p[JPATH_MAX], base[JPATH_MAX];
+	char(*paths)[JPATH_MAX];
 	size_t i, n = 0;
 
 	if (!svc)
@@ -623,8 +655,11 @@ static void parse_requires(struct ld *l, const json_t *run,
 	if (!n)
 		return;
 	c->requires = lcalloc(l, n, sizeof(*c->requires));
-	if (!c->requires)
+	paths = lcalloc(l, n, sizeof(*paths));
+	if (!c->requires || !paths) {
+		free(paths);
 		return;
+	}
 	for (int k = 0; k < 2; k++) {
 		if (!a[k])
 			continue;
@@ -632,10 +667,13 @@ static void parse_requires(struct ld *l, const json_t *run,
 		json_array_foreach(a[k], i, v)
 		{
 			jidx(p, base, i);
+			snprintf(paths[c->n_requires], JPATH_MAX, "%s", p);
 			parse_require(l, v, p, k == 1,
 				      &c->requires[c->n_requires++]);
 		}
 	}
+	check_duplicate_requires(l, c, paths);
+	free(paths);
 }
 
 static void parse_run(struct ld *l, const char *name, const json_t *run,

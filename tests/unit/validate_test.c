@@ -420,6 +420,19 @@ static const struct vcase cases[] = {
      "web/run.json: services.required[0].target: missing (required)"},
     {NULL, RUN(NET_POOL ",'services':{'required':{}}"), NULL, NULL,
      "web/run.json: services.required: expected array"},
+    {NULL,
+     RUN(NET_POOL ",'services':{'required':[{'name':'http','type':'http',"
+		  "'target':'0.0.0.0:80/a/../b'}]}"),
+     NULL, NULL,
+     "web/run.json: services.required[0].target: path prefix '/a/../b': "
+     "not a normalized path"},
+    {NULL,
+     RUN(NET_POOL ",'services':{'required':[{'name':'http','type':'unix',"
+		  "'target':'/run/x.sock'}],'optional':[{'name':'http',"
+		  "'type':'unix','target':'/run/x.sock'}]}"),
+     NULL, NULL,
+     "web/run.json: services.optional[0]: duplicate requirement of 'http' "
+     "at '/run/x.sock' (also services.required[0])"},
 };
 
 /* ' -> " */
