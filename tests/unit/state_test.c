@@ -322,8 +322,9 @@ static struct pvc_state *load_fixture(const char *dir, struct pvx_errlist *el)
 {
 	char path[1024];
 	struct stat sb;
+	int n = snprintf(path, sizeof(path), "%s/state.json", dir);
 
-	snprintf(path, sizeof(path), "%s/state.json", dir);
+	assert_true(n > 0 && (size_t)n < sizeof(path));
 	if (stat(path, &sb) == 0)
 		return pvc_state_load_path(path, el);
 	return pvc_state_load_path(dir, el);
