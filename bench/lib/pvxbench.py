@@ -359,7 +359,7 @@ def measure_syscalls(raw, row, secs, wrk_conns, tmpdir):
     slows the proxy down: only the counts per byte / per request mean
     anything here, not the speed."""
     pid = row["pids"][0]
-    for test in ("bulk_fwd", "bulk_rev", "rr_ka"):
+    for test in ("bulk_fwd", "bulk_rev", "rr_ka", "rr_close"):
         out = os.path.join(tmpdir, f"strace-{row['name']}-{test}.txt")
         st = subprocess.Popen(["strace", "-c", "-f", "-q", "-o", out,
                                "-p", str(pid)],
@@ -370,7 +370,8 @@ def measure_syscalls(raw, row, secs, wrk_conns, tmpdir):
                 res = run_iperf(row["bulk_port"], secs, test == "bulk_rev")
                 unit, n = "MB", res.get("bytes", 0) / 1e6
             else:
-                res = run_wrk(row["http_port"], secs, wrk_conns, False)
+                res = run_wrk(row["http_port"], secs, wrk_conns,
+                              test == "rr_close")
                 unit, n = "request", res.get("requests") or 0
         finally:
             st.send_signal(2)
@@ -381,7 +382,7 @@ def measure_syscalls(raw, row, secs, wrk_conns, tmpdir):
                 st.wait()
         calls = strace_summary(out) if os.path.exists(out) else {}
         per = {k: round(v / n, 3) for k, v in sorted(
-            calls.items(), key=lambda kv: -kv[1])[:8]} if n else {}
+            calls.items(), key=lambda kv: -kv[1])[:12]} if n else {}
         raw.put(row=row["name"], test="syscalls_" + test, unit=unit,
                 per_unit=per, total=sum(calls.values()),
                 per_unit_total=round(sum(calls.values()) / n, 3) if n else None)
@@ -550,16 +551,21 @@ def measure(args):
             if r.get("pids") and r.get("mem", True):
                 measure_memory(raw, r, cfg["mem_counts"])
 
-    proxies = [r["name"] for r in rows if r["name"] != "direct"]
+    pref = ["haproxy", "haproxy-auto", "pvx", "haproxy-splice", "nginx",
+            "socat", "dnat"]
+    proxies = sorted((r["name"] for r in rows if r["name"] != "direct"),
+                     key=lambda n: pref.index(n) if n in pref else 99)
     retries_left = [cfg.get("retries_total", 40)]
     for test in ("bulk_fwd", "bulk_rev", "rr_ka", "rr_close"):
         if test not in phases:
             continue
         for rep in range(reps):
-            # direct first in every round, proxies rotated so that none
-            # always runs right after the baseline
-            k = rep % max(1, len(proxies))
-            order = ["direct"] + proxies[k:] + proxies[:k]
+            # direct first in every round; the proxies in one order, then
+            # reversed (so that a drift of the machine's load does not
+            # favour one of them), pvx between the HAProxy variants it is
+            # compared with, so that those pairs always run back to back
+            order = ["direct"] + (proxies if rep % 2 == 0 else
+                                  proxies[::-1])
             for name in order:
                 # A sample during which other processes of the machine
                 # used much CPU is taken again (bounded per sample and per
