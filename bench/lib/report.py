@@ -343,6 +343,9 @@ def main():
     ap.add_argument("--src", default=os.path.dirname(os.path.dirname(
         os.path.dirname(os.path.abspath(__file__)))))
     ap.add_argument("--elapsed", type=int)
+    ap.add_argument("--doc", help="a markdown file whose block between "
+                    "<!-- bench:table --> and <!-- /bench:table --> gets "
+                    "the new table")
     a = ap.parse_args()
     with open(a.config) as f:
         cfg = json.load(f)
@@ -377,7 +380,28 @@ def main():
         f.write(md)
     shutil.copy(os.path.join(a.out, "latest.md"),
                 os.path.join(a.out, "runs", f"{stamp}.md"))
+    if a.doc:
+        update_doc(a.doc, md)
     print(md)
+
+
+def update_doc(path, md):
+    begin, end = "<!-- bench:table -->", "<!-- /bench:table -->"
+    with open(path) as f:
+        doc = f.read()
+    i, j = doc.find(begin), doc.find(end)
+    if i < 0 or j < i:
+        raise SystemExit(f"{path}: no {begin} ... {end} block")
+    body = md.replace("\n## ", "\n### ", 1).replace("\n### Targets",
+                                                   "\n#### Targets")
+    body = body.replace("\n### System calls", "\n#### System calls")
+    body = body.replace("\n### Errors seen", "\n#### Errors seen")
+    if body.startswith("## "):
+        body = "#" + body
+    doc = doc[:i + len(begin)] + "\n" + body + doc[j:]
+    with open(path + ".tmp", "w") as f:
+        f.write(doc)
+    os.replace(path + ".tmp", path)
 
 
 if __name__ == "__main__":
