@@ -17,9 +17,11 @@ struct pvx_limits pvx_limits = {
 
 /* Plugins by type; each lives in plugins/<type>.c. */
 extern const struct pvx_plugin pvx_plugin_tcp;
+extern const struct pvx_plugin pvx_plugin_http;
 
 static const struct pvx_plugin *const plugins[] = {
     &pvx_plugin_tcp,
+    &pvx_plugin_http,
     NULL,
 };
 

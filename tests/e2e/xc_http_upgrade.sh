@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# http plugin: Upgrade (WebSocket-like) tunnelled after the backend's 101,
+# both ways until one side closes; 504 when the backend does not answer
+# in time (response head) or cannot be connected to (a black-holed address
+# on a veth link inside this test's own namespace); 101 not asked for
+# is a 502.
+# shellcheck source=tests/e2e/lib/xc_http_lib.sh
+source "$(dirname "$0")/lib/xc_http_lib.sh"
+
+http_backend a A
+A=$READY
+cat >"$TMP/mute.py" <<'PY'
+# mute.py: accepts and reads, never answers.
+import socket, threading, time
+ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen(16)
+print(f"READY {ls.getsockname()[1]}", flush=True)
+keep = []
+while True:
+    c, _ = ls.accept(); keep.append(c)
+PY
+spawn mute "$PY" -u "$TMP/mute.py"
+wait_ready mute
+M=$READY
+# 10.231.7.2 is on a veth link whose far end has no address: a SYN there
+# gets no answer (not even ARP), in this test's namespace only.
+ip link add pvxhu-a type veth peer name pvxhu-b
+ip addr add 10.231.7.1/24 dev pvxhu-a
+ip link set pvxhu-a up
+ip link set pvxhu-b up
+P=$(freeport)
+write_graph "$(http_link ws "127.0.0.1:$P/ws" "127.0.0.1:$A")" \
+	"$(http_link mute "127.0.0.1:$P/mute" "127.0.0.1:$M")" \
+	"$(http_link hole "127.0.0.1:$P/hole" "10.231.7.2:80")"
+start_xc --idle-timeout 2 --connect-timeout 500
+wait_listen "$P"
+
+log "upgrade and echo through the tunnel"
+timeout 20 "$PY" - "$P" <<'PY' || fail "tunnel"
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"GET /ws/chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+          b"Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: k\r\n\r\n")
+head = b""
+while b"\r\n\r\n" not in head:
+    b = s.recv(4096)
+    if not b:
+        sys.exit("closed before the 101: %r" % head)
+    head += b
+head, _, rest = head.partition(b"\r\n\r\n")
+lines = head.decode().split("\r\n")
+assert lines[0].startswith("HTTP/1.1 101"), lines[0]
+low = [l.lower() for l in lines]
+assert "upgrade: websocket" in low, lines
+assert "connection: upgrade" in low, lines
+for i in range(20):
+    msg = b"frame %d " % i + b"y" * (i * 5000)
+    s.sendall(msg)
+    want = b"echo:" + msg
+    got = rest
+    while len(got) < len(want):
+        b = s.recv(65536)
+        if not b:
+            sys.exit("tunnel closed early")
+        got += b
+    # The echo server answers per recv: pieces may come prefixed apiece.
+    rest = b""
+    assert got.replace(b"echo:", b"") == msg, (i, len(got))
+s.shutdown(socket.SHUT_WR)
+s.settimeout(5)
+assert s.recv(10) == b"", "not closed after our EOF"
+PY
+until_ms 3000 bash -c "[[ \$(curl -sS --unix-socket $TMP/status.sock http://x/links | grep -c '\"active\": 0') -ge 3 ]]" ||
+	fail "tunnel still active: $(status_field ws active)"
+
+log "101 not asked for: 502"
+# The backend answers 101 to /force101 whatever was asked.
+got=$(raw "$P" "GET /ws/force101 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n")
+[[ $got == 502 ]] || fail "unasked 101: $got"
+
+log "504: no response head within the timeout (2 s)"
+t0=$(now_ms)
+[[ $(code "http://127.0.0.1:$P/mute/x") == 504 ]] || fail "mute backend: not 504"
+t=$(($(now_ms) - t0))
+((t >= 1800 && t < 6000)) || fail "504 after $t ms, wanted about 2000"
+log "504: connect timeout (500 ms)"
+t0=$(now_ms)
+[[ $(code "http://127.0.0.1:$P/hole/x") == 504 ]] || fail "black hole: not 504"
+t=$(($(now_ms) - t0))
+((t >= 400 && t < 3000)) || fail "504 after $t ms, wanted about 500"
+[[ $(status_field hole failed) == 1 ]] || fail "hole failed: $(status_field hole failed)"
