@@ -3,7 +3,7 @@
 # both ways until one side closes; 504 when the backend does not answer
 # in time (response head) or cannot be connected to (a black-holed address
 # on a veth link inside this test's own namespace); 101 not asked for
-# is a 502.
+# is a 502. A removed link's open tunnel goes on for the drain period.
 # shellcheck source=tests/e2e/lib/xc_http_lib.sh
 source "$(dirname "$0")/lib/xc_http_lib.sh"
 
@@ -31,7 +31,7 @@ P=$(freeport)
 write_graph "$(http_link ws "127.0.0.1:$P/ws" "127.0.0.1:$A")" \
 	"$(http_link mute "127.0.0.1:$P/mute" "127.0.0.1:$M")" \
 	"$(http_link hole "127.0.0.1:$P/hole" "10.231.7.2:80")"
-start_xc --idle-timeout 2 --connect-timeout 500
+start_xc --idle-timeout 2 --connect-timeout 500 --drain 1
 wait_listen "$P"
 
 log "upgrade and echo through the tunnel"
@@ -88,3 +88,44 @@ t0=$(now_ms)
 t=$(($(now_ms) - t0))
 ((t >= 400 && t < 3000)) || fail "504 after $t ms, wanted about 500"
 [[ $(status_field hole failed) == 1 ]] || fail "hole failed: $(status_field hole failed)"
+
+log "link removed while a tunnel is open: it drains (1 s), new requests 404"
+cat >"$TMP/tun.py" <<'PY'
+import os, socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"GET /ws/d HTTP/1.1\r\nHost: x\r\nUpgrade: t\r\nConnection: upgrade\r\n\r\n")
+head = b""
+while b"\r\n\r\n" not in head:
+    head += s.recv(4096)
+assert head.startswith(b"HTTP/1.1 101"), head
+def echo(m):
+    s.sendall(m)
+    got = b""
+    while len(got) < len(m) + 5:
+        b = s.recv(4096)
+        assert b, "closed"
+        got += b
+    assert got == b"echo:" + m, got
+echo(b"one")
+open(sys.argv[2] + "/t1", "w").close()
+end = time.monotonic() + 10
+while not os.path.exists(sys.argv[2] + "/t2") and time.monotonic() < end:
+    time.sleep(0.02)
+echo(b"two")
+t0 = time.monotonic()
+assert s.recv(10) == b"", "data instead of the close"
+print("CLOSED %.2f" % (time.monotonic() - t0), flush=True)
+PY
+spawn tun "$PY" -u "$TMP/tun.py" "$P" "$TMP"
+TUN=$SPAWNED
+until_ms 5000 test -e "$TMP/t1" || fail "tunnel not up: $(cat "$TMP/tun.out")"
+write_graph "$(http_link mute "127.0.0.1:$P/mute" "127.0.0.1:$M")" \
+	"$(http_link hole "127.0.0.1:$P/hole" "10.231.7.2:80")"
+until_ms 3000 log_has "link removed type=http name=ws" || fail "ws not removed"
+touch "$TMP/t2"
+[[ $(code "http://127.0.0.1:$P/ws/x") == 404 ]] || fail "removed route: not 404"
+wait "$TUN" || fail "tunnel during the drain: $(cat "$TMP/tun.out")"
+grep -q '^CLOSED' "$TMP/tun.out" || fail "tunnel not closed: $(cat "$TMP/tun.out")"
+log "tunnel $(cat "$TMP/tun.out") s after the second echo"
+until_ms 3000 bash -c "! curl -sS --unix-socket $TMP/status.sock http://x/links | grep -q '\"ws\"'" ||
+	fail "ws still listed after the drain"

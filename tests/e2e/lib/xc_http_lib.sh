@@ -6,9 +6,9 @@
 # shellcheck source=tests/e2e/lib/xc_tcp_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/xc_tcp_lib.sh"
 
-# http_link NAME TARGET SOCKET [ROLE]: one http ingress link of the graph.
+# http_link NAME TARGET SOCKET [ROLE [CONSUMER_PID]]: one http link.
 http_link() {
-	printf '{"type":"http","name":"%s","consumer":"EXTERNAL","consumer_pid":0,' "$1"
+	printf '{"type":"http","name":"%s","consumer":"EXTERNAL","consumer_pid":%d,' "$1" "${5:-0}"
 	printf '"provider":"test","provider_pid":0,"role":"%s",' "${4:-EXTERNAL}"
 	printf '"interface":"","target":"%s","socket":"%s"}' "$2" "$3"
 }
@@ -164,3 +164,5 @@ print(data[9:12].decode() if data.startswith(b"HTTP/1.") else "000")
 PY
 # raw PORT REQUEST [--body-mib N]: the status code of a hand-made request.
 raw() { timeout 30 "$PY" "$TMP/raw.py" "$@"; }
+# log_has TEXT: whether pv-xconnect's log holds TEXT (fixed string).
+log_has() { grep -qF -- "$1" "$TMP/xc.log"; }
