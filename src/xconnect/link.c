@@ -13,15 +13,18 @@ struct pvx_limits pvx_limits = {
     .drain_ms = 10 * 1000,
     .max_conns = 512,
     .buf_size = 64 * 1024,
+    .unix_mode = 0666,
 };
 
 /* Plugins by type; each lives in plugins/<type>.c. */
 extern const struct pvx_plugin pvx_plugin_tcp;
 extern const struct pvx_plugin pvx_plugin_http;
+extern const struct pvx_plugin pvx_plugin_unix;
 
 static const struct pvx_plugin *const plugins[] = {
     &pvx_plugin_tcp,
     &pvx_plugin_http,
+    &pvx_plugin_unix,
     NULL,
 };
 

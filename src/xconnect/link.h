@@ -101,6 +101,7 @@ struct pvx_limits {
 	int drain_ms;           /* after a link is removed */
 	unsigned max_conns;     /* per link */
 	size_t buf_size;        /* per direction high-water mark */
+	unsigned unix_mode;     /* unix plugin: mode of its socket files */
 };
 extern struct pvx_limits pvx_limits;
 

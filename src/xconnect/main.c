@@ -39,7 +39,7 @@ static void usage(FILE *f)
 		"                   [--interval SEC] [--connect-timeout MS] "
 		"[--idle-timeout SEC]\n"
 		"                   [--drain SEC] [--max-conns N] "
-		"[--buf-size BYTES] [-v]\n"
+		"[--buf-size BYTES] [--unix-mode MODE] [-v]\n"
 		"  --ctrl SOCK          control socket (default $PVX_CTRL or "
 		"%s)\n"
 		"  --graph-file FILE    read the graph from FILE instead "
@@ -56,6 +56,8 @@ static void usage(FILE *f)
 		"(512)\n"
 		"  --buf-size BYTES     buffer per direction and connection "
 		"(65536)\n"
+		"  --unix-mode MODE     octal mode of unix links' sockets "
+		"(0666)\n"
 		"  -v                   debug logging\n",
 		DEFAULT_CTRL);
 }
@@ -160,6 +162,25 @@ static int parse_num(const char *opt, const char *s, long min, long max,
 	return 0;
 }
 
+/* An octal file mode such as 0660 (permission bits only). */
+static int parse_mode(const char *s, unsigned *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 8);
+	if (errno || end == s || *end || v < 0 || v > 0777) {
+		fprintf(stderr,
+			"pv-xconnect: --unix-mode: '%s' is not an octal mode "
+			"in 0-0777\n",
+			s);
+		return -1;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
 enum {
 	OPT_CTRL = 256,
 	OPT_FILE,
@@ -170,6 +191,7 @@ enum {
 	OPT_DRAIN,
 	OPT_MAX_CONNS,
 	OPT_BUF_SIZE,
+	OPT_UNIX_MODE,
 };
 
 int main(int argc, char **argv)
@@ -184,6 +206,7 @@ int main(int argc, char **argv)
 	    {"drain", required_argument, NULL, OPT_DRAIN},
 	    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
 	    {"buf-size", required_argument, NULL, OPT_BUF_SIZE},
+	    {"unix-mode", required_argument, NULL, OPT_UNIX_MODE},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -240,6 +263,10 @@ int main(int argc, char **argv)
 			if (parse_num("--buf-size", optarg, 1024, 64 << 20, &v))
 				return 2;
 			pvx_limits.buf_size = (size_t)v;
+			break;
+		case OPT_UNIX_MODE:
+			if (parse_mode(optarg, &pvx_limits.unix_mode))
+				return 2;
 			break;
 		case 'v':
 			verbose = true;

@@ -99,6 +99,31 @@ link_json() {
 	printf '"interface":"","target":"%s","socket":"%s"}' "$2" "$3"
 }
 
+# unix_link_json NAME TARGET SOCKET [CONSUMER_PID [PROVIDER_PID]]: the same
+# as a link of the unix plugin (TARGET is the listening socket's path).
+unix_link_json() { link_json "$@" | sed 's/^{"type":"tcp"/{"type":"unix"/'; }
+
+# wait_sock PATH [SECONDS]: until PATH is a socket (default 5 s).
+wait_sock() {
+	local i
+	for ((i = 0; i < ${2:-5} * 20; i++)); do
+		[[ -S $1 ]] && return 0
+		kill -0 "$XC_PID" 2>/dev/null || fail "pv-xconnect died"
+		sleep 0.05
+	done
+	fail "no socket at $1 after ${2:-5} s"
+}
+
+# wait_gone PATH [SECONDS]: until nothing is at PATH (default 2 s).
+wait_gone() {
+	local i
+	for ((i = 0; i < ${2:-2} * 20; i++)); do
+		[[ -e $1 || -L $1 ]] || return 0
+		sleep 0.05
+	done
+	fail "$1 still there after ${2:-2} s"
+}
+
 # write_graph LINK_JSON...: the graph file, replaced atomically.
 write_graph() {
 	local IFS=,
