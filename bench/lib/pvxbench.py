@@ -64,20 +64,26 @@ def _stat_fields(pid):
     return s[s.rindex(")") + 2:].split()  # [0] is field 3 (state)
 
 
-def cpu_ticks(top):
-    """utime+stime of the tree, plus cutime+cstime of the top pids: a
-    forking proxy (socat) reaps its per-connection children, whose CPU then
-    shows up in the parent's c-fields."""
-    total = 0
+def cpu_split(top):
+    """(user, system) ticks of the tree, plus cutime/cstime of the top
+    pids: a forking proxy (socat) reaps its per-connection children, whose
+    CPU then shows up in the parent's c-fields."""
+    user = system = 0
     for p in tree(top):
         try:
             f = _stat_fields(p)
         except OSError:
             continue
-        total += int(f[11]) + int(f[12])
+        user += int(f[11])
+        system += int(f[12])
         if p in top:
-            total += int(f[13]) + int(f[14])
-    return total
+            user += int(f[13])
+            system += int(f[14])
+    return user, system
+
+
+def cpu_ticks(top):
+    return sum(cpu_split(top))
 
 
 def mem_sample(top):
@@ -513,7 +519,7 @@ def one_sample(r, test, secs, wrk_conns):
         nft(r["dnat_conf"], True)
     try:
         o0 = others()
-        c0 = cpu_ticks(r["pids"])
+        c0 = cpu_split(r["pids"])
         w0 = time.monotonic()
         if test.startswith("bulk"):
             res = run_iperf(r["bulk_port"], secs, test == "bulk_rev")
@@ -521,7 +527,7 @@ def one_sample(r, test, secs, wrk_conns):
             res = run_wrk(r["http_port"], secs, wrk_conns,
                           test == "rr_close")
         time.sleep(0.2)  # a forking proxy reaps its children
-        c1 = cpu_ticks(r["pids"])
+        c1 = cpu_split(r["pids"])
         res["others_cores"] = round(others_delta(o0, others()) /
                                     (time.monotonic() - w0), 3)
     finally:
@@ -529,7 +535,8 @@ def one_sample(r, test, secs, wrk_conns):
             nft(r["dnat_conf"], False)
     res["wall_s"] = round(time.monotonic() - w0, 3)
     if r["pids"]:
-        res["proxy_cpu_s"] = (c1 - c0) / CLK_TCK
+        res["proxy_cpu_s"] = (sum(c1) - sum(c0)) / CLK_TCK
+        res["proxy_sys_s"] = (c1[1] - c0[1]) / CLK_TCK
     time.sleep(0.3)  # let TIME_WAIT and buffers settle
     return res
 

@@ -88,6 +88,10 @@ def aggregate(raw, cfg):
                if s["test"].startswith("bulk") and "proxy_cpu_s" in s
                and s.get("bytes")]
         d["cpu_s_per_gb"] = med(cpu)
+        sysf = [s["proxy_sys_s"] / s["proxy_cpu_s"] for s in samples
+                if s["test"].startswith("bulk") and s.get("proxy_cpu_s")
+                and "proxy_sys_s" in s]
+        d["bulk_cpu_sys_share"] = med(sysf)
         for test in ("rr_ka", "rr_close"):
             ss = [s for s in samples if s["test"] == test and "rps" in s]
             d[test + "_rps"] = med([s["rps"] for s in ss])
@@ -98,6 +102,9 @@ def aggregate(raw, cfg):
             cpu = [s["proxy_cpu_s"] / s["requests"] * 1e6 for s in ss
                    if "proxy_cpu_s" in s and s.get("requests")]
             d[test + "_cpu_us_per_req"] = med(cpu)
+            sysf = [s["proxy_sys_s"] / s["proxy_cpu_s"] for s in ss
+                    if s.get("proxy_cpu_s") and "proxy_sys_s" in s]
+            d[test + "_cpu_sys_share"] = med(sysf)
         idle = [s for s in samples if s["test"] == "mem_idle"]
         if idle:
             d["rss_idle_kib"] = idle[0]["rss_kib"]
