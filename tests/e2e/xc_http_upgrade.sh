@@ -72,6 +72,31 @@ PY
 until_ms 3000 bash -c "[[ \$(curl -sS --unix-socket $TMP/status.sock http://x/links | grep -c '\"active\": 0') -ge 3 ]]" ||
 	fail "tunnel still active: $(status_field ws active)"
 
+log "tunnel: 4 MiB then our EOF at once: all of it echoed, then the close"
+timeout 20 "$PY" - "$P" <<'PY' || fail "tunnel half-close"
+import socket, sys, threading
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"GET /ws/hc HTTP/1.1\r\nHost: x\r\nUpgrade: t\r\nConnection: upgrade\r\n\r\n")
+head = b""
+while b"\r\n\r\n" not in head:
+    head += s.recv(4096)
+head, _, got = head.partition(b"\r\n\r\n")
+assert head.startswith(b"HTTP/1.1 101"), head
+payload = b"z" * (4 << 20)
+def send():
+    s.sendall(payload)
+    s.shutdown(socket.SHUT_WR)
+t = threading.Thread(target=send); t.start()
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    got += b
+t.join()
+n = len(got.replace(b"echo:", b""))
+assert n == len(payload), (n, len(payload))
+PY
+
 log "101 not asked for: 502"
 # The backend answers 101 to /force101 whatever was asked.
 got=$(raw "$P" "GET /ws/force101 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n")

@@ -92,6 +92,8 @@ struct http_conn {
 	bool close_after;  /* no keep-alive after this answer */
 	bool head_request; /* HEAD: the response has no body */
 	bool resp_clock;   /* the response-head timeout runs */
+	bool client_eof;   /* tunnel: the client has finished sending */
+	bool backend_shut; /* tunnel: that EOF was passed on */
 };
 
 static LIST_HEAD(, http_listener) listeners = LIST_HEAD_INITIALIZER(listeners);
@@ -559,6 +561,8 @@ static int req_body_cb(void *arg, const char *buf, size_t len)
 	struct evbuffer *out =
 	    c->bb ? bufferevent_get_output(c->bb) : c->pending;
 
+	if (len == 0) /* "0" would end a chunked body */
+		return 0;
 	c->body_in += (int64_t)len;
 	if (c->body_in > MAX_BODY)
 		return 1;
@@ -1052,11 +1056,17 @@ static void tunnel_move(struct http_conn *c, struct bufferevent *from,
 
 	*count += evbuffer_get_length(in);
 	evbuffer_add_buffer(out, in);
-	if (evbuffer_get_length(out) >= hwm())
+	if (evbuffer_get_length(out) >= hwm() ||
+	    (from == c->cb && c->client_eof))
 		bufferevent_disable(from, EV_READ);
 	else
 		bufferevent_enable(from, EV_READ);
-	(void)c;
+	/* The client's EOF goes on once what it sent before is written. */
+	if (c->client_eof && !c->backend_shut &&
+	    evbuffer_get_length(bufferevent_get_output(c->bb)) == 0) {
+		shutdown(bufferevent_getfd(c->bb), SHUT_WR);
+		c->backend_shut = true;
+	}
 }
 
 static void tunnel_start(struct http_conn *c)
@@ -1124,11 +1134,10 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	if (c->state == C_TUNNEL && (what & BEV_EVENT_EOF)) {
-		/* Pass on what is left, then end both ways. */
+		/* Pass on what is left, then the EOF; the backend's close
+		 * ends the connection. */
+		c->client_eof = true;
 		tunnel_move(c, c->cb, c->bb, &c->route->link->stats.bytes_in);
-		bufferevent_disable(c->cb, EV_READ);
-		if (c->bb)
-			shutdown(bufferevent_getfd(c->bb), SHUT_WR);
 		return;
 	}
 	/* EOF, error or timeout on the client side: nothing more to do. */
