@@ -157,8 +157,9 @@ for c in keep change fresh; do
 done
 sb_spawn holder sb_dev_exec unshare --net sleep 60
 H=$SB_LAST_PID
-sb_wait_for "pid $H in its own netns" 5 eval \
-	'[[ $(sb_netns_of "$H") != "$(ip netns exec "$D" readlink /proc/self/ns/net)" ]]'
+# Neither the root's nor the device's: until unshare(2) has run the pid is
+# still in one of those.
+sb_wait_for "pid $H in its own netns" 5 sb_netns_own "$H" "$D"
 out=$(sb_api PUT /containers/ext "{\"pid\": $H}") || sb_fail "adoption refused: $out"
 [[ $(get ext pid) == "$H" && $(get ext status) == running ]] || sb_fail "ext not running as $H"
 sleep 0.2
