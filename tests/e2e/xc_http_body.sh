@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# http plugin: bodies streamed both ways (10 MiB chunked and sized uploads
-# hashed by the backend, a close-delimited 32 MiB download re-framed as
-# chunks to a slow client with bounded memory), and the refusals: 400
+# http plugin: bodies streamed both ways with bounded memory (10 MiB
+# chunked and sized uploads hashed by the backend, 24 MiB to a backend
+# that reads slowly, a close-delimited 32 MiB download re-framed as chunks
+# to a slow client), and the refusals: 400
 # (smuggling attempts, bad chunks), 431 (header block over 16 KiB), 413
 # (declared or streamed body over 64 MiB).
 # shellcheck source=tests/e2e/lib/xc_http_lib.sh
@@ -28,6 +29,12 @@ out=$(curl -sS --max-time 30 --data-binary "@$TMP/blob" "$U/l") || fail "sized u
 [[ $(jget "$out" sha256) == "$want" ]] || fail "sized upload: digest differs"
 [[ $(jget "$out" h:content-length) == $((10 << 20)) ]] || fail "Content-Length not kept"
 
+log "24 MiB upload to a backend reading at about 10 MB/s"
+cat "$TMP/blob" "$TMP/blob" "$TMP/blob" >"$TMP/blob3"
+want3=$(sha256sum "$TMP/blob3" | cut -d' ' -f1)
+out=$(curl -sS --max-time 30 --data-binary "@$TMP/blob3" "$U/slow") || fail "slow upload"
+[[ $(jget "$out" sha256) == "$want3" ]] || fail "slow upload: digest differs"
+
 log "32 MiB close-delimited download to a client reading at 16 MB/s"
 curl -sS --max-time 30 --limit-rate 16M -D "$TMP/dl.h" -o "$TMP/dl" "$U/big?n=$((32 << 20))" ||
 	fail "download"
@@ -39,7 +46,7 @@ sys.exit(any(d[i:i + len(c)] != c[:len(d) - i] for i in range(0, len(d), len(c))
 PY
 grep -qi '^transfer-encoding: chunked' "$TMP/dl.h" || fail "close-delimited body not re-framed as chunks"
 hwm=$(proc_kb "$XC_PID" VmHWM)
-log "pv-xconnect peak RSS after 20 MiB up and 32 MiB down: ${hwm} kB"
+log "pv-xconnect peak RSS after 44 MiB up (24 slowly read) and 32 MiB down: ${hwm} kB"
 if [[ $(ldd "$PVX_BIN/pv-xconnect") == *libasan* ]]; then
 	log "AddressSanitizer build: its shadow memory makes RSS meaningless, not checked"
 elif ((hwm >= 12288)); then

@@ -17,10 +17,10 @@ cat >"$TMP/httpbe.py" <<'PY'
 # httpbe.py TAG ADDR: an HTTP/1.1 backend. Every answer is JSON:
 # {"tag", "method", "path", "headers", "len", "sha256"} of what arrived
 # (bodies by Content-Length or chunked, hashed while read). Paths:
-# /big?n=N answers N bytes (close-delimited, no length); a request with
+# /slow* reads a sized body at about 10 MB/s; /big?n=N answers N bytes (close-delimited, no length); a request with
 # Upgrade (or to /force101) gets 101 and an echo ("echo:" before each
 # piece read); anything else the JSON above.
-import hashlib, json, socket, sys, threading
+import hashlib, json, socket, sys, threading, time
 tag, addr = sys.argv[1], sys.argv[2]
 if addr.startswith("/"):
     ls = socket.socket(socket.AF_UNIX)
@@ -48,10 +48,13 @@ def serve(c):
         hdrs.append([k.strip(), v.strip()])
     low = {k.lower(): v for k, v in hdrs}
     d = hashlib.sha256(); n = 0
+    slow = path.startswith("/slow")
     if "content-length" in low:
         left = int(low["content-length"])
         while left:
             b = f.read(min(left, 65536)); d.update(b); n += len(b); left -= len(b)
+            if slow:
+                time.sleep(0.005)
     elif low.get("transfer-encoding", "").lower() == "chunked":
         while True:
             sz = int(f.readline().split(b";")[0], 16)
