@@ -559,7 +559,7 @@ def measure(args):
                 measure_memory(raw, r, cfg["mem_counts"])
 
     pref = ["haproxy", "haproxy-auto", "pvx", "haproxy-splice", "nginx",
-            "socat", "dnat"]
+            "socat", "dnat", "haproxy-http", "pvx-http", "nginx-http"]
     proxies = sorted((r["name"] for r in rows if r["name"] != "direct"),
                      key=lambda n: pref.index(n) if n in pref else 99)
     retries_left = [cfg.get("retries_total", 40)]
@@ -574,6 +574,8 @@ def measure(args):
             order = ["direct"] + (proxies if rep % 2 == 0 else
                                   proxies[::-1])
             for name in order:
+                if test.startswith("bulk") and not by[name].get("bulk_port"):
+                    continue  # HTTP-level rows: requests only
                 # A sample during which other processes of the machine
                 # used much CPU is taken again (bounded per sample and per
                 # run); the quietest attempt is kept and all are recorded.

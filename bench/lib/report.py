@@ -13,7 +13,7 @@ import statistics
 import subprocess
 
 ORDER = ["direct", "pvx", "haproxy", "haproxy-auto", "haproxy-splice",
-         "socat", "nginx", "dnat"]
+         "socat", "nginx", "dnat", "pvx-http", "haproxy-http", "nginx-http"]
 LABEL = {
     "direct": "direct (no proxy)",
     "pvx": "pvx (pv-xconnect tcp)",
@@ -23,6 +23,9 @@ LABEL = {
     "socat": "socat (fork)",
     "nginx": "nginx stream",
     "dnat": "kernel DNAT (nftables)",
+    "pvx-http": "pvx http plugin",
+    "haproxy-http": "HAProxy mode http",
+    "nginx-http": "nginx http proxy_pass",
 }
 HAPROXY = ("haproxy", "haproxy-auto", "haproxy-splice")
 
