@@ -48,6 +48,10 @@ log "404, 502"
 [[ $(code "http://127.0.0.1:$Q/dead/x") == 502 ]] || fail "dead backend: not 502"
 [[ $(code "http://127.0.0.1:$Q/none") == 502 ]] || fail "socket \"\": not 502"
 [[ $(code "http://127.0.0.1:$P/a/../api/x" --path-as-is) == 400 ]] || fail "dot segment: not 400"
+out=$(curl -sS --max-time 10 -D "$TMP/404.h" "http://127.0.0.1:$Q/other")
+[[ $(jget "$out" error) == "no route" ]] || fail "404 body: $out"
+grep -qi '^connection: close' "$TMP/404.h" || fail "404 without Connection: close"
+[[ $(raw "$P" "GET /api/h10 HTTP/1.0\r\n\r\n") == 200 ]] || fail "HTTP/1.0 without Host: not 200"
 
 log "headers added for the backend"
 out=$(curl -sS --max-time 10 -H 'X-Forwarded-For: 192.0.2.7' -H 'X-PV-Role: admin' \

@@ -92,6 +92,7 @@ struct http_conn {
 	bool close_after;  /* no keep-alive after this answer */
 	bool head_request; /* HEAD: the response has no body */
 	bool resp_clock;   /* the response-head timeout runs */
+	bool upgrade;	   /* the request asks for Upgrade */
 	bool client_eof;   /* tunnel: the client has finished sending */
 	bool backend_shut; /* tunnel: that EOF was passed on */
 };
@@ -482,7 +483,14 @@ static void conn_error(struct http_conn *c, int status, const char *why)
 	pvx_debug("http %s client=%s: %d %s", c->l->name, c->client, status,
 		  why);
 	if (!c->resp_started) {
-		n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}\n", why);
+		/* why goes into a JSON string: no quote, backslash or
+		 * control byte. */
+		n = snprintf(body, sizeof(body), "{\"error\":\"%.200s\"}\n",
+			     why);
+		for (int i = 10; i < n - 3; i++)
+			if (body[i] == '"' || body[i] == '\\' ||
+			    (unsigned char)body[i] < 0x20)
+				body[i] = '\'';
 		evbuffer_add_printf(bufferevent_get_output(c->cb),
 				    "HTTP/1.1 %d %s\r\nContent-Type: "
 				    "application/json\r\nContent-Length: "
@@ -680,11 +688,14 @@ static void build_request(struct http_conn *c, const char *url, size_t len)
 	}
 	if (!xff)
 		evbuffer_add_printf(o, "X-Forwarded-For: %s\r\n", c->client_ip);
+	/* HTTP/1.0 may come without Host; what goes out is HTTP/1.1. */
+	if (!pvx_http_find(hd, "host"))
+		evbuffer_add_printf(o, "Host: %s\r\n", c->l->name);
 	evbuffer_add_printf(o, "X-PV-Client: %s\r\nX-PV-Role: %s\r\n",
 			    c->client, c->route->link->conf.role);
 	if (c->req_chunked)
 		evbuffer_add_printf(o, "Transfer-Encoding: chunked\r\n");
-	if (hd->upgrade) {
+	if (c->upgrade) {
 		const struct pvx_http_header *u = pvx_http_find(hd, "upgrade");
 
 		evbuffer_add_printf(o, "Connection: Upgrade\r\nUpgrade: ");
@@ -731,7 +742,8 @@ static void start_request(struct http_conn *c, char *buf, size_t hlen)
 	r->inflight++;
 	link->stats.accepted++;
 	link->stats.active++;
-	c->close_after = !hd->keep_alive || hd->minor == 0 || hd->upgrade;
+	c->upgrade = hd->upgrade && pvx_http_find(hd, "upgrade");
+	c->close_after = !hd->keep_alive || hd->minor == 0 || c->upgrade;
 	c->head_request = hd->method_id == HTTP_HEAD;
 	c->req_chunked = hd->chunked;
 	c->resp_started = false;
@@ -992,8 +1004,7 @@ static void pump_response(struct http_conn *c)
 				conn_error(c, 502, c->resp.err);
 				return;
 			}
-			if (c->resp.head.status == 101 &&
-			    !c->req.head.upgrade) {
+			if (c->resp.head.status == 101 && !c->upgrade) {
 				conn_error(c, 502, "101 without Upgrade asked");
 				return;
 			}
