@@ -345,6 +345,47 @@ static void test_cut_short(void **state)
 	assert_int_equal(h.status, 502);
 }
 
+/* Random byte changes to the good requests: whatever the outcome, no
+ * crash, a known answer, and an accepted body never beyond the input. */
+static void test_mutations(void **state)
+{
+	static struct pvx_http h;
+	static const char alphabet[] = "\r\n :;0aZ\t\x01\x80,-";
+	char buf[512];
+	unsigned seed = 12345;
+
+	(void)state;
+	for (int it = 0; it < 40000; it++) {
+		const struct req_case *c =
+		    &req_cases[(size_t)it %
+			       (sizeof(req_cases) / sizeof(req_cases[0]))];
+		size_t len = strlen(c->msg), rest = 0;
+		struct body b = {.len = 0};
+		int r, k;
+
+		if (c->status || len >= sizeof(buf))
+			continue;
+		memcpy(buf, c->msg, len + 1);
+		k = 1 + (int)(rand_r(&seed) % 3);
+		while (k--) {
+			size_t at = (size_t)rand_r(&seed) % len;
+
+			buf[at] = alphabet[(size_t)rand_r(&seed) %
+					   (sizeof(alphabet) - 1)];
+		}
+		if (memchr(buf, '\0', len))
+			continue;
+		buf[len] = '\0';
+		if (pvx_http_head_len(buf, len) <= 0)
+			continue;
+		r = run_request(buf, 1 + (size_t)(it % 7), &b, &rest, &h);
+		assert_true(r == 0 || r == -1 || r == 400 || r == 431);
+		assert_true(b.len <= len);
+		if (r == 0)
+			assert_true(rest <= len);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -354,6 +395,7 @@ int main(void)
 	    cmocka_unit_test(test_oversize),
 	    cmocka_unit_test(test_responses),
 	    cmocka_unit_test(test_cut_short),
+	    cmocka_unit_test(test_mutations),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
