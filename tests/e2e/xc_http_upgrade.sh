@@ -97,6 +97,26 @@ n = len(got.replace(b"echo:", b""))
 assert n == len(payload), (n, len(payload))
 PY
 
+log "tunnel idle timeout (2 s) counts bytes either way"
+timeout 20 "$PY" - "$P" <<'PY' || fail "tunnel idle"
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"GET /ws/sink HTTP/1.1\r\nHost: x\r\nUpgrade: t\r\nConnection: upgrade\r\n\r\n")
+head = b""
+while b"\r\n\r\n" not in head:
+    head += s.recv(4096)
+assert head.startswith(b"HTTP/1.1 101"), head
+for _ in range(6):  # 4.2 s of one-way bytes: the tunnel must stay
+    s.sendall(b"x")
+    time.sleep(0.7)
+s.sendall(b"x")
+t0 = time.monotonic()
+assert s.recv(10) == b"", "data from a sink"
+t = time.monotonic() - t0
+assert 1.5 < t < 4, "closed %.2f s after the last byte" % t
+print("idle close after %.2f s" % t)
+PY
+
 log "101 not asked for: 502"
 # The backend answers 101 to /force101 whatever was asked.
 got=$(raw "$P" "GET /ws/force101 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n")

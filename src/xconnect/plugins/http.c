@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -85,16 +86,18 @@ struct http_conn {
 	struct evbuffer *pending;    /* request bytes before the connect */
 	char client[PVX_ADDRSTRLEN]; /* "ip:port" */
 	char client_ip[INET6_ADDRSTRLEN];
-	int64_t body_in;   /* request body bytes so far */
-	bool req_chunked;  /* re-encode the request body as chunks */
-	bool resp_chunked; /* re-encode the response body as chunks */
-	bool resp_started; /* bytes of the answer went to the client */
-	bool close_after;  /* no keep-alive after this answer */
-	bool head_request; /* HEAD: the response has no body */
-	bool resp_clock;   /* the response-head timeout runs */
-	bool upgrade;	   /* the request asks for Upgrade */
-	bool client_eof;   /* tunnel: the client has finished sending */
-	bool backend_shut; /* tunnel: that EOF was passed on */
+	int64_t body_in;	 /* request body bytes so far */
+	bool req_chunked;	 /* re-encode the request body as chunks */
+	bool resp_chunked;	 /* re-encode the response body as chunks */
+	bool resp_started;	 /* bytes of the answer went to the client */
+	bool close_after;	 /* no keep-alive after this answer */
+	bool head_request;	 /* HEAD: the response has no body */
+	bool resp_clock;	 /* the response-head timeout runs */
+	bool upgrade;		 /* the request asks for Upgrade */
+	struct event *idle_ev;	 /* tunnel: closes it after idle_timeout_ms */
+	struct timespec last_io; /* tunnel: last byte moved either way */
+	bool client_eof;	 /* tunnel: the client has finished sending */
+	bool backend_shut;	 /* tunnel: that EOF was passed on */
 };
 
 static LIST_HEAD(, http_listener) listeners = LIST_HEAD_INITIALIZER(listeners);
@@ -433,6 +436,8 @@ static void conn_free(struct http_conn *c)
 	LIST_REMOVE(c, le);
 	backend_drop(c);
 	route_release(c);
+	if (c->idle_ev)
+		event_free(c->idle_ev);
 	if (c->cb)
 		bufferevent_free(c->cb);
 	free(c);
@@ -1065,6 +1070,8 @@ static void tunnel_move(struct http_conn *c, struct bufferevent *from,
 	struct evbuffer *in = bufferevent_get_input(from);
 	struct evbuffer *out = bufferevent_get_output(to);
 
+	if (evbuffer_get_length(in) > 0)
+		clock_gettime(CLOCK_MONOTONIC, &c->last_io);
 	*count += evbuffer_get_length(in);
 	evbuffer_add_buffer(out, in);
 	if (evbuffer_get_length(out) >= hwm() ||
@@ -1080,14 +1087,45 @@ static void tunnel_move(struct http_conn *c, struct bufferevent *from,
 	}
 }
 
+/* A tunnel is idle when no byte moved either way (one side may be silent
+ * for long, as with server push): checked by one timer, not per side. */
+static void on_tunnel_idle(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn *c = arg;
+	struct timespec now;
+	int64_t ms;
+	struct timeval tv;
+
+	(void)fd;
+	(void)what;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (int64_t)(now.tv_sec - c->last_io.tv_sec) * 1000 +
+	     (now.tv_nsec - c->last_io.tv_nsec) / 1000000;
+	if (ms >= pvx_limits.idle_timeout_ms) {
+		pvx_debug("http %s client=%s: tunnel idle", c->l->name,
+			  c->client);
+		conn_free(c);
+		return;
+	}
+	tv = ms_tv((int)(pvx_limits.idle_timeout_ms - ms));
+	evtimer_add(c->idle_ev, &tv);
+}
+
 static void tunnel_start(struct http_conn *c)
 {
-	struct timeval tv = {pvx_limits.idle_timeout_ms / 1000,
-			     (pvx_limits.idle_timeout_ms % 1000) * 1000};
+	struct timeval tv = ms_tv(pvx_limits.idle_timeout_ms);
 
 	c->state = C_TUNNEL;
 	c->close_after = true;
-	bufferevent_set_timeouts(c->bb, &tv, &tv);
+	clock_gettime(CLOCK_MONOTONIC, &c->last_io);
+	/* Writes that stall still time out per side. */
+	bufferevent_set_timeouts(c->bb, NULL, &tv);
+	bufferevent_set_timeouts(c->cb, NULL, &tv);
+	c->idle_ev = evtimer_new(c->l->base, on_tunnel_idle, c);
+	if (!c->idle_ev || evtimer_add(c->idle_ev, &tv) < 0) {
+		conn_error(c, 500, "out of memory");
+		return;
+	}
 	tunnel_move(c, c->cb, c->bb, &c->route->link->stats.bytes_in);
 	tunnel_move(c, c->bb, c->cb, &c->route->link->stats.bytes_out);
 }

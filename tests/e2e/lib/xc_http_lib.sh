@@ -19,7 +19,7 @@ cat >"$TMP/httpbe.py" <<'PY'
 # (bodies by Content-Length or chunked, hashed while read). Paths:
 # /slow* reads a sized body at about 10 MB/s; /big?n=N answers N bytes (close-delimited, no length); a request with
 # Upgrade (or to /force101) gets 101 and an echo ("echo:" before each
-# piece read); anything else the JSON above.
+# piece read; to /sink*, no echo); anything else the JSON above.
 import hashlib, json, socket, sys, threading, time
 tag, addr = sys.argv[1], sys.argv[2]
 if addr.startswith("/"):
@@ -71,7 +71,8 @@ def serve(c):
             b = c.recv(65536)
             if not b:
                 break
-            c.sendall(b"echo:" + b)
+            if not path.startswith("/sink"):
+                c.sendall(b"echo:" + b)
         return
     if path.startswith("/big"):
         total = int(path.split("n=")[1])
