@@ -51,6 +51,8 @@ const char *pvx_rc_state_name(enum pvx_rc_state s)
 		return "unsupported";
 	case PVX_RC_DRAINING:
 		return "draining";
+	case PVX_RC_WAITING:
+		return "waiting";
 	}
 	return "?";
 }
@@ -152,6 +154,41 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 	try_start(e, false);
 }
 
+/* consumer_pid 0 means "the host" only for ingress: for a container it
+ * means "not running", and binding its target on the host instead (a port,
+ * or a socket path meant for the container's mount namespace) would be
+ * wrong. Such links wait for the pid. */
+static bool consumer_absent(const struct pvx_link_conf *c)
+{
+	return c->consumer_pid == 0 && strcmp(c->consumer, "EXTERNAL") != 0;
+}
+
+static void set_waiting(struct rc_entry *e)
+{
+	evtimer_del(e->retry);
+	e->state = PVX_RC_WAITING;
+	e->error[0] = '\0';
+	e->backoff_ms = e->rc->backoff_first_ms;
+	log_link("waiting", &e->link->conf, " reason=\"consumer not running\"");
+}
+
+static void draining_freed(struct pvx_link *l, void *arg);
+
+/* Hands l to its plugin's stop(), listed as draining until freed. */
+static void drain(struct pvx_reconciler *r, struct rc_entry *d,
+		  struct pvx_link *l)
+{
+	d->rc = r;
+	d->link = l;
+	d->state = PVX_RC_DRAINING;
+	/* Listed until the plugin frees the link, which may happen inside
+	 * stop() already: nothing of d or l is touched after the call. */
+	TAILQ_INSERT_TAIL(&r->draining, d, next);
+	l->on_free = draining_freed;
+	l->on_free_arg = d;
+	l->plugin->stop(l);
+}
+
 static void add_link(struct pvx_reconciler *r, const struct pvx_link_conf *c)
 {
 	const struct pvx_plugin *p = r->find(c->type);
@@ -173,6 +210,10 @@ static void add_link(struct pvx_reconciler *r, const struct pvx_link_conf *c)
 		e->state = PVX_RC_UNSUPPORTED;
 		log_link("unsupported", c,
 			 " reason=\"no plugin for this type\"");
+		return;
+	}
+	if (consumer_absent(c)) {
+		set_waiting(e);
 		return;
 	}
 	try_start(e, true);
@@ -216,13 +257,7 @@ static void remove_link(struct pvx_reconciler *r, struct rc_entry *e,
 		return;
 	}
 	evtimer_del(e->retry);
-	e->state = PVX_RC_DRAINING;
-	/* Listed until the plugin frees the link, which may happen inside
-	 * stop() already: nothing of e or l is touched after the call. */
-	TAILQ_INSERT_TAIL(&r->draining, e, next);
-	l->on_free = draining_freed;
-	l->on_free_arg = e;
-	l->plugin->stop(l);
+	drain(r, e, l);
 }
 
 static bool conf_equal(const struct pvx_link_conf *a,
@@ -250,12 +285,34 @@ static void keep_string(char **newp, char **oldp)
 	}
 }
 
+/* A listening link whose consumer stopped: its listener goes (the old
+ * link drains like a removed one) and a fresh link waits for the pid. */
+static void park_link(struct rc_entry *e, const struct pvx_link_conf *c)
+{
+	struct pvx_link *old = e->link, *nl;
+	struct rc_entry *d = calloc(1, sizeof(*d));
+
+	nl = d ? pvx_link_new(e->rc->base, old->plugin, c) : NULL;
+	if (!nl) {
+		free(d);
+		log_link("update failed", c, " error=\"out of memory\"");
+		return;
+	}
+	e->link = nl;
+	set_waiting(e);
+	drain(e->rc, d, old);
+}
+
 static void update_link(struct rc_entry *e, const struct pvx_link_conf *c)
 {
 	struct pvx_link *l = e->link;
 	struct pvx_link_conf nc;
 	char extra[PVX_PATH_MAX + 64];
 
+	if (e->state == PVX_RC_LISTENING && consumer_absent(c)) {
+		park_link(e, c);
+		return;
+	}
 	if (pvx_link_conf_copy(&nc, c) < 0) {
 		log_link("update failed", c, " error=\"out of memory\"");
 		return;
@@ -281,11 +338,15 @@ static void update_link(struct rc_entry *e, const struct pvx_link_conf *c)
 		l->plugin->update(l);
 		break;
 	case PVX_RC_FAILED:
+	case PVX_RC_WAITING:
 		/* The change (a new consumer pid, most often) may be what
-		 * the link was waiting for: retry at once. */
+		 * the link was waiting for: try at once. */
 		evtimer_del(e->retry);
 		e->backoff_ms = e->rc->backoff_first_ms;
-		try_start(e, false);
+		if (consumer_absent(&l->conf))
+			set_waiting(e);
+		else
+			try_start(e, false);
 		break;
 	case PVX_RC_UNSUPPORTED:
 	case PVX_RC_DRAINING:

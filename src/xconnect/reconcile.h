@@ -14,6 +14,8 @@ enum pvx_rc_state {
 	PVX_RC_FAILED,	    /* start failed; a retry is scheduled */
 	PVX_RC_UNSUPPORTED, /* no plugin for its type; only listed */
 	PVX_RC_DRAINING,    /* gone from the graph; sessions finishing */
+	PVX_RC_WAITING,	    /* consumer is a container not running (pid 0):
+			     * no namespace to listen in, nothing bound */
 };
 
 const char *pvx_rc_state_name(enum pvx_rc_state s);

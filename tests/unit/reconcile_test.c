@@ -277,6 +277,46 @@ static void test_unsupported_and_draining(void **state)
 	event_base_free(base);
 }
 
+#define MESH(cpid)                                                             \
+	"[{\"type\":\"tcp\",\"name\":\"db\",\"consumer\":\"app\","            \
+	"\"consumer_pid\":" #cpid ",\"provider\":\"p\",\"provider_pid\":0,"    \
+	"\"role\":\"any\",\"interface\":\"tcp\",\"target\":\"127.0.0.1:5432\"," \
+	"\"socket\":\"10.0.4.3:5432\"}]"
+
+/* A container consumer that is not running (pid 0) has no namespace to
+ * listen in: its link waits instead of binding on the host, starts when
+ * the pid comes, and gives its listener up when the pid goes again. */
+static void test_container_consumer_waits(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct pvx_reconciler *r = pvx_reconciler_new(base, fake_find);
+
+	(void)state;
+	apply(r, MESH(0));
+	assert_int_equal(fk.starts, 0);
+	assert_string_equal(list(r), "db:127.0.0.1:5432:10.0.4.3:5432:waiting");
+	apply(r, MESH(42));
+	assert_int_equal(fk.starts, 1);
+	assert_string_equal(list(r),
+			    "db:127.0.0.1:5432:10.0.4.3:5432:listening");
+	apply(r, MESH(0));
+	assert_int_equal(fk.stops, 1);
+	assert_int_equal(fk.starts, 1);
+	assert_string_equal(list(r), "db:127.0.0.1:5432:10.0.4.3:5432:waiting");
+	apply(r, MESH(43));
+	assert_int_equal(fk.starts, 2);
+	assert_string_equal(fk.last, "start db 127.0.0.1:5432 10.0.4.3:5432");
+	apply(r, MESH(0));
+	apply(r, "[]");
+	assert_int_equal(fk.stops, 2); /* a waiting link has nothing to stop */
+	assert_string_equal(list(r), "");
+	/* EXTERNAL with pid 0 is the host: it starts at once. */
+	apply(r, "[" LINK("tcp", "web", "0.0.0.0:80", "10.0.4.2:80", 0) "]");
+	assert_int_equal(fk.starts, 3);
+	pvx_reconciler_free(r);
+	event_base_free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -284,6 +324,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_target_change_rebinds, setup),
 	    cmocka_unit_test_setup(test_failed_start_retried, setup),
 	    cmocka_unit_test_setup(test_unsupported_and_draining, setup),
+	    cmocka_unit_test_setup(test_container_consumer_waits, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
