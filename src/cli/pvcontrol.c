@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/file.h"
 #include "common/httpc.h"
 
 #define DEFAULT_CTRL "/run/pantavisor/pv/pv-ctrl"
@@ -352,42 +353,15 @@ static void print_applied(const struct cli *cli, json_t *j)
 
 static char *read_file(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t cap = 0, n = 0;
+	char *buf;
+	int r = pvx_file_read(path, MAX_STATE_FILE, &buf, len);
 
-	if (!f)
+	if (r < 0) {
+		fprintf(stderr, "pvcontrol: %s: %s\n", path,
+			pvx_file_strerror(r));
 		return NULL;
-	for (;;) {
-		size_t got;
-		if (n == cap) {
-			char *nb;
-			if (cap >= MAX_STATE_FILE) {
-				errno = EFBIG;
-				goto fail;
-			}
-			cap = cap ? cap * 2 : 65536;
-			nb = realloc(buf, cap + 1);
-			if (!nb)
-				goto fail;
-			buf = nb;
-		}
-		got = fread(buf + n, 1, cap - n, f);
-		n += got;
-		if (got == 0) {
-			if (ferror(f))
-				goto fail;
-			break;
-		}
 	}
-	fclose(f);
-	buf[n] = '\0';
-	*len = n;
 	return buf;
-fail:
-	fclose(f);
-	free(buf);
-	return NULL;
 }
 
 /* Adds <dir>/<rel> to the state object under key rel, if it exists. */

@@ -3,6 +3,7 @@
  * mac}]}, read strictly (a corrupt file is reported, never half-used) and
  * replaced atomically so a crash leaves either the old or the new file. */
 #include "ctrl/ipam.h"
+#include "common/file.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,6 +17,8 @@
 #include <unistd.h>
 
 #define LEASES_VERSION 1
+/* Far above any real lease file: a device has at most a few /16 pools. */
+#define LEASES_FILE_MAX (64u << 20)
 
 /* A required non-empty string member; NULL (and a message) otherwise. */
 static const char *get_str(json_t *o, const char *key, const char *file,
@@ -149,21 +152,21 @@ int pvc_leases_load(const char *path, struct pvc_leases *out,
 	json_error_t jerr;
 	json_t *root;
 	size_t before = el->n;
-	FILE *f;
+	size_t len;
+	char *buf;
 	int r;
 
 	out->v = NULL;
 	out->n = 0;
-	f = fopen(path, "re");
-	if (!f) {
-		r = -errno;
+	r = pvx_file_read(path, LEASES_FILE_MAX, &buf, &len);
+	if (r < 0) {
 		if (r == -ENOENT)
 			return 0; /* first start: no leases yet */
-		pvx_errlist_add(el, "%s: %s", path, strerror(-r));
+		pvx_errlist_add(el, "%s: %s", path, pvx_file_strerror(r));
 		return r;
 	}
-	root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
-	fclose(f);
+	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(buf);
 	if (!root) {
 		pvx_errlist_add(el, "%s:%d:%d: %s", path, jerr.line,
 				jerr.column, jerr.text);

@@ -15,6 +15,8 @@
 
 #define PVC_STATE_SPEC "pantavisor-service-system@1"
 #define PVC_SERVICES_SPEC "service-manifest-xconnect@1"
+/* Largest state file (or file of a state directory) read. */
+#define PVC_STATE_FILE_MAX (16u << 20)
 
 enum pvc_net_mode {
 	PVC_NET_NONE, /* no network namespace wiring: no address */

@@ -3,6 +3,7 @@
  * each field on its own are checked here; the cross-checks (references,
  * duplicates, collisions) are in validate.c. Every problem is collected. */
 #include "ctrl/state.h"
+#include "common/file.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -1029,39 +1030,55 @@ struct pvc_state *pvc_state_load_buf(const char *buf, size_t len,
 	return st;
 }
 
+/* Parses the file at path as JSON; errors are reported against name
+ * ("state.json", "web/run.json"). NULL when missing (*missing set, if
+ * given) or broken (reported). */
+static json_t *load_json_file(const char *path, const char *name,
+			      struct pvx_errlist *el, bool *missing)
+{
+	json_error_t je;
+	size_t len;
+	char *buf;
+	json_t *j;
+	int r;
+
+	if (missing)
+		*missing = false;
+	r = pvx_file_read(path, PVC_STATE_FILE_MAX, &buf, &len);
+	if (r == -ENOENT && missing) {
+		*missing = true;
+		return NULL;
+	}
+	if (r < 0) {
+		pvx_errlist_add(el, "%s: %s", name, pvx_file_strerror(r));
+		return NULL;
+	}
+	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+	free(buf);
+	if (!j) {
+		if (je.line > 0)
+			pvx_errlist_add(el, "%s:%d:%d: %s", name, je.line,
+					je.column, je.text);
+		else
+			pvx_errlist_add(el, "%s: %s", name, je.text);
+	}
+	return j;
+}
+
 /* Reads dir/rel: the JSON (new reference), or NULL when missing (*missing
  * set) or broken (reported). */
 static json_t *load_file(const char *dir, const char *rel,
 			 struct pvx_errlist *el, bool *missing)
 {
 	char path[PATH_MAX];
-	struct stat sb;
-	json_error_t je;
-	json_t *j;
+	int n = snprintf(path, sizeof(path), "%s/%s", dir, rel);
 
-	*missing = false;
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	if (stat(path, &sb) != 0) {
-		if (errno == ENOENT) {
-			*missing = true;
-			return NULL;
-		}
-		pvx_errlist_add(el, "%s: %s", rel, strerror(errno));
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		*missing = false;
+		pvx_errlist_add(el, "%s: path too long", rel);
 		return NULL;
 	}
-	if (!S_ISREG(sb.st_mode)) {
-		pvx_errlist_add(el, "%s: not a regular file", rel);
-		return NULL;
-	}
-	j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-	if (!j) {
-		if (je.line > 0)
-			pvx_errlist_add(el, "%s:%d:%d: %s", rel, je.line,
-					je.column, je.text);
-		else
-			pvx_errlist_add(el, "%s: %s", rel, je.text);
-	}
-	return j;
+	return load_json_file(path, rel, el, missing);
 }
 
 static struct pvc_state *load_dir(const char *dir, struct pvx_errlist *el,
@@ -1122,7 +1139,6 @@ struct pvc_state *pvc_state_load_path(const char *path, struct pvx_errlist *el)
 	size_t n0 = el->n;
 	struct pvc_state *st;
 	const char *base;
-	json_error_t je;
 	struct stat sb;
 	json_t *root;
 
@@ -1134,15 +1150,9 @@ struct pvc_state *pvc_state_load_path(const char *path, struct pvx_errlist *el)
 		return load_dir(path, el, n0);
 	base = strrchr(path, '/');
 	base = base ? base + 1 : path;
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-	if (!root) {
-		if (je.line > 0)
-			pvx_errlist_add(el, "%s:%d:%d: %s", base, je.line,
-					je.column, je.text);
-		else
-			pvx_errlist_add(el, "%s: %s", base, je.text);
+	root = load_json_file(path, base, el, NULL);
+	if (!root)
 		return NULL;
-	}
 	st = load_json(root, base, el, n0);
 	json_decref(root);
 	return st;

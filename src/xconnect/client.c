@@ -22,6 +22,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include "common/file.h"
 #include "common/log.h"
 
 /* Graph files are small; a larger one is a mistake, not a graph. */
@@ -548,53 +549,22 @@ struct pvx_graph_src *pvx_client_new(struct event_base *base,
 
 static void file_load(struct pvx_graph_src *s)
 {
-	struct stat st;
-	char *buf = NULL;
-	ssize_t n;
-	size_t len = 0;
-	int fd, e;
+	size_t len;
+	char *buf;
+	int r = pvx_file_read(s->path, GRAPH_FILE_MAX, &buf, &len);
 
-	fd = open(s->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		e = errno;
-		goto fail;
+	if (r < 0) {
+		if (!s->file_failing)
+			pvx_warn("graph file %s: %s; keeping the running links",
+				 s->path, pvx_file_strerror(r));
+		s->file_failing = true;
+		return;
 	}
-	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > GRAPH_FILE_MAX) {
-		e = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
-		goto fail;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		e = ENOMEM;
-		goto fail;
-	}
-	/* Read to EOF: the file may have grown since fstat. */
-	while ((n = read(fd, buf + len, (size_t)st.st_size + 1 - len)) > 0) {
-		len += (size_t)n;
-		if (len > (size_t)st.st_size) {
-			e = EAGAIN; /* still being written: the next event */
-			goto fail;
-		}
-	}
-	if (n < 0) {
-		e = errno;
-		goto fail;
-	}
-	close(fd);
 	if (s->file_failing)
 		pvx_info("graph file %s: readable again", s->path);
 	s->file_failing = false;
 	s->cb(buf, len, s->arg);
 	free(buf);
-	return;
-fail:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	if (!s->file_failing)
-		pvx_warn("graph file %s: %s; keeping the running links",
-			 s->path, strerror(e));
-	s->file_failing = true;
 }
 
 /* Editors and atomic writers replace the file (rename over it) or write

@@ -1,0 +1,91 @@
+/* Reading whole input files safely; see file.h. */
+#include "common/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int pvx_file_read(const char *path, size_t max, char **buf, size_t *len)
+{
+	size_t cap, n = 0;
+	struct stat st;
+	char *b = NULL, *nb;
+	ssize_t r;
+	int fd, e;
+
+	*buf = NULL;
+	*len = 0;
+	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		e = -errno;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		e = -EINVAL;
+		goto fail;
+	}
+	if ((unsigned long long)st.st_size > max) {
+		e = -EFBIG;
+		goto fail;
+	}
+	/* Read to EOF, not to st_size: the file may change meanwhile. */
+	cap = (size_t)st.st_size + 2;
+	b = malloc(cap);
+	if (!b) {
+		e = -ENOMEM;
+		goto fail;
+	}
+	for (;;) {
+		if (n + 1 == cap) {
+			size_t ncap = cap * 2 > max + 2 ? max + 2 : cap * 2;
+			nb = realloc(b, ncap);
+			if (!nb) {
+				e = -ENOMEM;
+				goto fail;
+			}
+			b = nb;
+			cap = ncap;
+		}
+		r = read(fd, b + n, cap - 1 - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			e = -errno;
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > max) {
+			e = -EFBIG;
+			goto fail;
+		}
+	}
+	close(fd);
+	b[n] = '\0';
+	*buf = b;
+	*len = n;
+	return 0;
+fail:
+	close(fd);
+	free(b);
+	return e;
+}
+
+const char *pvx_file_strerror(int r)
+{
+	switch (r) {
+	case -EINVAL:
+		return "not a regular file";
+	case -EFBIG:
+		return "file too large";
+	default:
+		return strerror(-r);
+	}
+}
