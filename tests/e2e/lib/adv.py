@@ -331,6 +331,31 @@ def cmd_longpoll(a):
        f"fresh one got 304 after {dt:.1f} s")
 
 
+# ------------------------------------------------------------ hold
+
+def cmd_hold(a):
+    """Holds long-polls, a half-sent request and a pipelined pair open for
+    --seconds (the test stops the daemon meanwhile); prints HELD."""
+    etag, _ = graph_now(a.sock)
+    req = f"GET /xconnect-graph?wait={etag} HTTP/1.1\r\nHost: x\r\n\r\n"
+    held = []
+    for i in range(a.clients):
+        s = uconnect(a.sock)
+        s.sendall(req.encode())
+        held.append(s)
+    s = uconnect(a.sock)
+    s.sendall(b"PUT /state HTTP/1.1\r\nContent-Length: 100\r\n\r\n{")
+    held.append(s)
+    s = uconnect(a.sock)
+    s.sendall(req.encode() + b"GET /containers HTTP/1.1\r\n\r\n")
+    held.append(s)
+    time.sleep(0.3)
+    print("HELD", flush=True)
+    time.sleep(a.seconds)
+    for s in held:
+        s.close()
+
+
 # ------------------------------------------------------------ xc graph server
 
 class HostileServer:
@@ -584,7 +609,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
-    for name in ("slowloris", "concurrent", "pipeline", "longpoll"):
+    for name in ("slowloris", "concurrent", "pipeline", "longpoll", "hold"):
         s = sub.add_parser(name)
         s.add_argument("--sock", required=True)
         s.add_argument("--pid", type=int, required=True)
