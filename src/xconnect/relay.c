@@ -46,6 +46,9 @@ struct dir {
 	 * may be full by slots (one per socket fragment) although pending
 	 * < cap. Reading waits for the next write progress, not to spin. */
 	bool full;
+	/* The last read filled a scratch buffer: the source is streaming,
+	 * splice the next read. A short read goes back to copying. */
+	bool big;
 	bool eof;	/* the source said EOF */
 	bool shut;	/* EOF passed on with shutdown(SHUT_WR): done */
 	uint64_t bytes; /* written to the destination */
@@ -71,6 +74,14 @@ struct pvx_session {
 };
 
 bool pvx_relay_splice = true;
+
+/* Small messages (requests, answers) are copied: read(2) into this
+ * buffer and send(2) at once cost the same two syscalls as splicing in
+ * and out, without the pipe's page bookkeeping, and need no pipe or heap
+ * buffer. A read that fills it switches the direction to splice. Shared:
+ * pv-xconnect is single-threaded and nothing stays in it between calls. */
+#define SCRATCH_SIZE (16 * 1024)
+static char scratch[SCRATCH_SIZE];
 
 static uint64_t now_ms(void)
 {
@@ -363,6 +374,63 @@ static int dir_to_copy_mode(struct dir *d)
 	return 0;
 }
 
+static void count_written(struct pvx_session *s, int i, size_t n)
+{
+	s->d[i].bytes += (uint64_t)n;
+	if (i == END_CLIENT)
+		s->p.stats->bytes_in += (uint64_t)n;
+	else
+		s->p.stats->bytes_out += (uint64_t)n;
+}
+
+/* The copy fast path of dir_fill for a direction holding nothing: reads
+ * into scratch and writes to the destination in the same step; only what
+ * the destination does not take now is kept, in the direction's heap
+ * buffer. Same contract as dir_fill. */
+static int dir_fill_scratch(struct pvx_session *s, int i, size_t *got,
+			    bool *more)
+{
+	struct dir *d = &s->d[i];
+	size_t want = d->cap < SCRATCH_SIZE ? d->cap : SCRATCH_SIZE;
+	ssize_t n, w;
+	int dst = 1 - i;
+
+	n = read(s->fd[i], scratch, want);
+	if (n == 0) {
+		d->eof = true;
+		return 0;
+	}
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		return close_errno(s, "read", i, errno);
+	}
+	*got = (size_t)n;
+	*more = (size_t)n == want;
+	d->big = *more;
+	do
+		w = send(s->fd[dst], scratch, (size_t)n,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (w < 0 && errno == EINTR);
+	if (w < 0 && errno != EAGAIN)
+		return close_errno(s, "write", dst, errno);
+	if (w < 0)
+		w = 0;
+	if (w > 0)
+		count_written(s, i, (size_t)w);
+	if (w < n) {
+		if (!d->buf)
+			d->buf = malloc(d->cap);
+		if (!d->buf)
+			return close_errno(s, "buffer", i, ENOMEM);
+		d->off = 0;
+		d->len = (size_t)(n - w);
+		memcpy(d->buf, scratch + w, d->len);
+		d->pending = d->len;
+	}
+	return 0;
+}
+
 /* Reads once from end i into direction i. *got: bytes read; *more:
  * whether reading again may give more (the read filled all the room, or
  * there was no room). A short read means the socket is drained for now:
@@ -378,6 +446,8 @@ static int dir_fill(struct pvx_session *s, int i, size_t *got, bool *more)
 	*more = false;
 	if (d->eof || d->full)
 		return 0;
+	if (d->pending == 0 && (d->copy || !d->big))
+		return dir_fill_scratch(s, i, got, more);
 	if (!d->copy && d->pipe[0] < 0 && d->pending == 0) {
 		/* From the pool, so mostly without a syscall. Without a
 		 * pipe (out of fds) this round copies. */
@@ -424,6 +494,7 @@ done:
 		d->pending += (size_t)n;
 		*got = (size_t)n;
 		*more = (size_t)n == want;
+		d->big = (size_t)n >= SCRATCH_SIZE || *more;
 		return 0;
 	}
 	if (n == 0) {
@@ -471,11 +542,7 @@ static int dir_flush(struct pvx_session *s, int i)
 		}
 		if (n > 0) {
 			d->pending -= (size_t)n;
-			d->bytes += (uint64_t)n;
-			if (i == END_CLIENT)
-				s->p.stats->bytes_in += (uint64_t)n;
-			else
-				s->p.stats->bytes_out += (uint64_t)n;
+			count_written(s, i, (size_t)n);
 			d->full = false;
 			continue;
 		}
