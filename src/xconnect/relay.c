@@ -21,9 +21,14 @@
 #include "common/log.h"
 #include "xconnect/pipes.h"
 
+/* While the backend connect is in flight the session already relays: the
+ * client is read and its bytes wait for the backend like for any slow
+ * destination. The first byte the backend takes (or gives) proves the
+ * connect; no wait for writability first, which would cost two epoll_ctl
+ * and a getsockopt per connection. */
 enum sess_state {
-	SESS_CONNECTING, /* backend connect in flight; the client is not read */
-	SESS_RELAYING,	 /* bytes move both ways */
+	SESS_CONNECTING, /* backend connect in flight */
+	SESS_RELAYING,	 /* the backend is connected */
 };
 
 /* The two ends; a direction is named after the end it reads from. */
@@ -299,11 +304,20 @@ void pvx_session_close(struct pvx_session *s, const char *reason)
 	free(s);
 }
 
-/* Closes with "<what> <end>: <strerror>"; returns -1 for the callers. */
+static void connect_failed(struct pvx_session *s, int err);
+static void backend_up(struct pvx_session *s);
+
+/* Closes with "<what> <end>: <strerror>"; returns -1 for the callers. An
+ * error of the backend before it was known connected is the connect's. */
 static int close_errno(struct pvx_session *s, const char *what, int end,
 		       int err)
 {
 	char reason[128];
+
+	if (s->state == SESS_CONNECTING && end == END_BACKEND) {
+		connect_failed(s, err);
+		return -1;
+	}
 
 	snprintf(reason, sizeof(reason), "%s %s: %s", what,
 		 end == END_CLIENT ? "client" : "backend", strerror(err));
@@ -343,6 +357,10 @@ static void update_interest(struct pvx_session *s)
 		rd[i] = !d->eof && !d->full && d->pending < dir_limit(d);
 		wr[1 - i] = d->pending > 0;
 	}
+	/* The client's EOF waits for the connect (see dir_flush). */
+	if (s->state == SESS_CONNECTING && s->d[END_CLIENT].eof &&
+	    !s->d[END_CLIENT].shut)
+		wr[END_BACKEND] = true;
 	for (int i = 0; i < 2; i++) {
 		set_event(s->rev[i], &s->ron[i], rd[i]);
 		set_event(s->wev[i], &s->won[i], wr[i]);
@@ -416,8 +434,11 @@ static int dir_fill_scratch(struct pvx_session *s, int i, size_t *got,
 		return close_errno(s, "write", dst, errno);
 	if (w < 0)
 		w = 0;
-	if (w > 0)
+	if (w > 0) {
 		count_written(s, i, (size_t)w);
+		if (dst == END_BACKEND)
+			backend_up(s);
+	}
 	if (w < n) {
 		if (!d->buf)
 			d->buf = malloc(d->cap);
@@ -543,6 +564,8 @@ static int dir_flush(struct pvx_session *s, int i)
 		if (n > 0) {
 			d->pending -= (size_t)n;
 			count_written(s, i, (size_t)n);
+			if (dst == END_BACKEND)
+				backend_up(s);
 			d->full = false;
 			continue;
 		}
@@ -552,7 +575,8 @@ static int dir_flush(struct pvx_session *s, int i)
 			break;
 		return close_errno(s, "write", dst, n < 0 ? errno : EIO);
 	}
-	if (d->eof && d->pending == 0 && !d->shut) {
+	if (d->eof && d->pending == 0 && !d->shut &&
+	    !(dst == END_BACKEND && s->state == SESS_CONNECTING)) {
 		/* Half-close: the destination sees EOF, and may still
 		 * answer in the other direction. When that direction is
 		 * done too, the session closes now and close() sends the
@@ -606,22 +630,46 @@ static int dir_pump(struct pvx_session *s, int i)
 
 static void on_timer(evutil_socket_t fd, short what, void *arg);
 
-static void become_relaying(struct pvx_session *s)
+/* The backend is connected: the timer turns from connect to idle timeout. */
+static void backend_up(struct pvx_session *s)
 {
 	struct timeval tv;
 
+	if (s->state != SESS_CONNECTING)
+		return;
 	s->state = SESS_RELAYING;
-	for (int i = 0; i < 2; i++) {
-		s->d[i].cap = s->p.limits.buf_size;
-		s->d[i].copy = !pvx_relay_splice;
-	}
 	s->t_active = now_ms();
 	evtimer_del(s->timer);
 	if (s->p.limits.idle_timeout_ms > 0) {
 		tv = ms_to_tv((uint64_t)s->p.limits.idle_timeout_ms);
 		evtimer_add(s->timer, &tv);
 	}
-	update_interest(s);
+}
+
+static uint64_t connect_timeout_ms(const struct pvx_session *s)
+{
+	return s->p.limits.connect_timeout_ms > 0
+		   ? (uint64_t)s->p.limits.connect_timeout_ms
+		   : 5000;
+}
+
+/* Whether a connect in flight is done: 0 connected, -EINPROGRESS not yet,
+ * another -errno failed. */
+static int backend_check(struct pvx_session *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	if (getsockopt(s->fd[END_BACKEND], SOL_SOCKET, SO_ERROR, &err, &len) <
+	    0)
+		return -errno;
+	if (err != 0)
+		return -err;
+	len = sizeof(ss);
+	if (getpeername(s->fd[END_BACKEND], (struct sockaddr *)&ss, &len) < 0)
+		return errno == ENOTCONN ? -EINPROGRESS : -errno;
+	return 0;
 }
 
 static void connect_failed(struct pvx_session *s, int err)
@@ -644,13 +692,31 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	now = now_ms();
 	if (s->state == SESS_CONNECTING) {
-		connect_failed(s, ETIMEDOUT);
-		return;
+		/* Connected but nothing moved yet (both ends wait for the
+		 * other) is not a connect timeout, and the idle timeout
+		 * counts from the accept. */
+		int r = backend_check(s);
+		uint64_t ct = connect_timeout_ms(s);
+		if (r == -EINPROGRESS && now - s->t_start < ct) {
+			tv = ms_to_tv(ct - (now - s->t_start));
+			evtimer_add(s->timer, &tv);
+			return;
+		}
+		if (r < 0) {
+			connect_failed(s, r == -EINPROGRESS ? ETIMEDOUT : -r);
+			return;
+		}
+		s->state = SESS_RELAYING;
+		if (dir_pump(s, END_CLIENT) < 0)
+			return;
+		update_interest(s);
+		if (s->p.limits.idle_timeout_ms <= 0)
+			return;
 	}
 	/* The timer is not pushed back on every byte (that would cost a
 	 * heap update per read); it checks the last activity instead. */
-	now = now_ms();
 	idle = (uint64_t)s->p.limits.idle_timeout_ms;
 	if (now - s->t_active >= idle) {
 		pvx_session_close(s, "idle timeout");
@@ -666,6 +732,17 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 	int end = fd == s->fd[END_CLIENT] ? END_CLIENT : END_BACKEND;
 
 	(void)what;
+	if (s->state == SESS_CONNECTING && end == END_BACKEND) {
+		/* Data (a server speaking first), EOF or the connect's
+		 * error: which one, the socket says. */
+		int r = backend_check(s);
+		if (r < 0 && r != -EINPROGRESS) {
+			connect_failed(s, -r);
+			return;
+		}
+		if (r == 0)
+			backend_up(s);
+	}
 	if (dir_pump(s, end) < 0)
 		return;
 	update_interest(s);
@@ -679,7 +756,7 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 	int err = 0;
 
 	(void)what;
-	if (s->state == SESS_CONNECTING) {
+	if (s->state == SESS_CONNECTING && end == END_BACKEND) {
 		if (getsockopt(s->fd[END_BACKEND], SOL_SOCKET, SO_ERROR, &err,
 			       &len) < 0)
 			err = errno;
@@ -687,9 +764,7 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 			connect_failed(s, err);
 			return;
 		}
-		set_event(s->wev[END_BACKEND], &s->won[END_BACKEND], false);
-		become_relaying(s);
-		return;
+		backend_up(s);
 	}
 	/* end is writable: the direction that writes to it can move, and
 	 * with room made, read its source again right away. */
@@ -723,6 +798,7 @@ struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 	for (int i = 0; i < 2; i++)
 		s->d[i].pipe[0] = s->d[i].pipe[1] = -1;
 	s->t_start = now_ms();
+	s->t_active = s->t_start;
 	format_peer(peer, peerlen, s->peer, sizeof(s->peer));
 	if (!p->client_nodelay && peer &&
 	    (peer->sa_family == AF_INET || peer->sa_family == AF_INET6))
@@ -752,16 +828,24 @@ struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 
 	LIST_INSERT_HEAD(p->list, s, entry);
 	p->stats->active++;
+	for (int i = 0; i < 2; i++) {
+		s->d[i].cap = s->p.limits.buf_size;
+		s->d[i].copy = !pvx_relay_splice;
+	}
+	s->state = SESS_CONNECTING;
 	if (r == 0) {
-		become_relaying(s);
+		backend_up(s);
 	} else {
-		s->state = SESS_CONNECTING;
-		set_event(s->wev[END_BACKEND], &s->won[END_BACKEND], true);
-		tv = ms_to_tv((uint64_t)(p->limits.connect_timeout_ms > 0
-					     ? p->limits.connect_timeout_ms
-					     : 5000));
+		/* The first of connect and idle timeout: a silent session
+		 * is idle from the accept on. */
+		uint64_t ms = connect_timeout_ms(s);
+		if (p->limits.idle_timeout_ms > 0 &&
+		    (uint64_t)p->limits.idle_timeout_ms < ms)
+			ms = (uint64_t)p->limits.idle_timeout_ms;
+		tv = ms_to_tv(ms);
 		evtimer_add(s->timer, &tv);
 	}
+	update_interest(s);
 	return s;
 
 fail:
