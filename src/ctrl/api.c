@@ -21,6 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "common/log.h"
 
 /* A held GET /xconnect-graph?wait=<etag>, answered when the graph changes
@@ -501,9 +502,12 @@ static void handle_request(struct evhttp_request *req, void *arg)
 			reply_error(req, 500, "out of memory");
 			return;
 		}
-		/* A name never holds a '/' nor a NUL (decoded %00). */
-		if (strchr(path + 12, '/') || strlen(name) == 0 ||
-		    strstr(path + 12, "%00") || strchr(name, '/'))
+		/* Container names are safe names (the state refuses any
+		 * other): anything else ('/', %00, bytes that are not
+		 * UTF-8 and cannot even be quoted in a JSON error) names
+		 * no container. */
+		if (strchr(path + 12, '/') || strstr(path + 12, "%00") ||
+		    !pvx_name_is_safe(name))
 			rt = ROUTE_NONE;
 		else
 			rt = ROUTE_CONTAINER;

@@ -151,6 +151,10 @@ struct pvx_status *pvx_status_new(struct event_base *base, const char *path,
 			  EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
 	evhttp_set_gencb(st->http, handle, st);
 	evhttp_set_timeout(st->http, 10);
+	/* Requests here are one line and no body: anything bigger is
+	 * refused, not buffered, however much a client sends. */
+	evhttp_set_max_headers_size(st->http, 8192);
+	evhttp_set_max_body_size(st->http, 4096);
 	if (evhttp_accept_socket(st->http, fd) < 0) {
 		snprintf(err, errlen, "evhttp_accept_socket failed");
 		goto fail;
