@@ -83,7 +83,8 @@ bool pvx_relay_splice = true;
 /* Small messages (requests, answers) are copied: read(2) into this
  * buffer and send(2) at once cost the same two syscalls as splicing in
  * and out, without the pipe's page bookkeeping, and need no pipe or heap
- * buffer. A read that fills it switches the direction to splice. Shared:
+ * buffer. A read that fills it switches the direction to splice, a splice
+ * of less than a quarter of it back to copying. Shared:
  * pv-xconnect is single-threaded and nothing stays in it between calls. */
 #define SCRATCH_SIZE (16 * 1024)
 static char scratch[SCRATCH_SIZE];
@@ -515,7 +516,9 @@ done:
 		d->pending += (size_t)n;
 		*got = (size_t)n;
 		*more = (size_t)n == want;
-		d->big = (size_t)n >= SCRATCH_SIZE || *more;
+		/* Hysteresis: a stream whose reads vary in size keeps
+		 * splicing; only small reads (messages) go back to copying. */
+		d->big = (size_t)n >= SCRATCH_SIZE / 4 || *more;
 		return 0;
 	}
 	if (n == 0) {
