@@ -24,6 +24,7 @@
 #include "ctrl/ipam.h"
 #include "ctrl/state.h"
 #include "xconnect/client.h"
+#include "xconnect/http_parse.h"
 #include "xconnect/link.h"
 
 /* ------------------------------------------------------------ random */
@@ -1207,6 +1208,139 @@ static void test_fuzz_http(void **ts)
 	free(b.p);
 }
 
+/* ------------------------------------------------------------ http plugin */
+
+static const char *const msg_seeds[] = {
+    "GET /api/x?y=1 HTTP/1.1\r\nHost: a\r\nX-A: b\r\n\r\n",
+    "POST /api/up HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+    "POST /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+    "5\r\nhello\r\n3;e=1\r\nabc\r\n0\r\nT: x\r\n\r\n",
+    "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
+    "Upgrade: websocket\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    "3\r\nabc\r\n0\r\n\r\n",
+    "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close",
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+    "Connection: Upgrade\r\n\r\n",
+};
+
+struct body_acc {
+	size_t n;
+};
+
+static int body_count(void *arg, const char *buf, size_t len)
+{
+	struct body_acc *a = arg;
+	volatile char sink = 0;
+
+	/* Touch every byte: ASan checks that the pointers are real. */
+	for (size_t i = 0; i < len; i++)
+		sink ^= buf[i];
+	(void)sink;
+	a->n += len;
+	return 0;
+}
+
+static bool inside(const char *p, size_t n, const char *buf, size_t len)
+{
+	return n == 0 || (p >= buf && p + n <= buf + len);
+}
+
+static void test_fuzz_http_plugin(void **ts)
+{
+	struct buf seed = {0}, b = {0};
+
+	(void)ts;
+	big_tokens_init();
+	rng_seed(600);
+	for (unsigned it = 0; it < iters(8000); it++) {
+		size_t k = rnd_below(sizeof(msg_seeds) / sizeof(*msg_seeds));
+		bool request = strncmp(msg_seeds[k], "HTTP/", 5) != 0;
+		struct pvx_http *h = calloc(1, sizeof(*h));
+		struct body_acc acc = {0};
+		char *copy;
+		ssize_t hl;
+
+		assert_non_null(h);
+		buf_set(&seed, msg_seeds[k], strlen(msg_seeds[k]));
+		mutate(&b, &seed);
+		copy = malloc(b.len ? b.len : 1);
+		assert_non_null(copy);
+		memcpy(copy, b.p, b.len);
+		pvx_http_init(h, request, body_count, &acc);
+		if (!request && rnd_below(8) == 0)
+			h->skip_body = true;
+		hl = pvx_http_head_len(copy, b.len);
+		CHECK(hl >= -1 && hl <= (ssize_t)b.len, "http head_len", it,
+		      &b);
+		if (hl > 0) {
+			int r = pvx_http_parse_head(h, copy, (size_t)hl);
+			const struct pvx_http_head *hd = &h->head;
+			if (r < 0) {
+				CHECK(r == -EINVAL && h->err[0] &&
+					  h->status >= 400 && h->status <= 599,
+				      "http refusal", it, &b);
+			} else {
+				CHECK(r == 0 && h->head_done, "http head", it,
+				      &b);
+				CHECK(hd->nh <= PVX_HTTP_MAX_HEADERS, "http nh",
+				      it, &b);
+				for (size_t i = 0; i < hd->nh; i++)
+					CHECK(inside(hd->h[i].name,
+						     hd->h[i].name_len, copy,
+						     (size_t)hl) &&
+						  inside(hd->h[i].value,
+							 hd->h[i].value_len,
+							 copy, (size_t)hl),
+					      "http header inside", it, &b);
+				if (request)
+					CHECK(hd->url &&
+						  inside(hd->url, hd->url_len,
+							 copy, (size_t)hl),
+					      "http url inside", it, &b);
+				CHECK(hd->content_length >= -1, "http CL", it,
+				      &b);
+				CHECK(!(hd->chunked && hd->content_length >= 0),
+				      "http CL and TE both accepted", it, &b);
+				/* The body in random pieces. */
+				size_t pos = (size_t)hl, fed = 0, offered = 0;
+				while (!h->msg_done && pos < b.len) {
+					size_t n = 1 + rnd_below(b.len - pos);
+					ssize_t c = pvx_http_feed_body(
+					    h, copy + pos, n);
+					offered += n;
+					if (c < 0) {
+						CHECK(h->err[0],
+						      "http body err", it, &b);
+						break;
+					}
+					CHECK((size_t)c <= n, "http consumed",
+					      it, &b);
+					if (c == 0 && !h->msg_done)
+						break;
+					pos += (size_t)c;
+					fed += (size_t)c;
+				}
+				if (!h->msg_done && pos >= b.len)
+					(void)pvx_http_eof(h);
+				CHECK(acc.n <= offered, "http decoded > given",
+				      it, &b);
+				(void)fed;
+				if (hd->content_length >= 0 && h->msg_done &&
+				    !h->skip_body)
+					CHECK(acc.n ==
+						  (size_t)hd->content_length,
+					      "http CL body size", it, &b);
+			}
+		}
+		free(copy);
+		free(h);
+	}
+	free(seed.p);
+	free(b.p);
+}
+
 /* ------------------------------------------------------------ found bugs */
 
 /* Found by test_fuzz_state (seeds 2, 3, 6): a requirement of type "http"
@@ -1339,6 +1473,7 @@ int main(void)
 	    cmocka_unit_test(test_fuzz_leases),
 	    cmocka_unit_test(test_fuzz_addr),
 	    cmocka_unit_test(test_fuzz_http),
+	    cmocka_unit_test(test_fuzz_http_plugin),
 	    cmocka_unit_test(test_found_http_require_target),
 	    cmocka_unit_test(test_found_duplicate_require),
 	};
