@@ -54,6 +54,10 @@ struct dir {
 	/* The last read filled a scratch buffer: the source is streaming,
 	 * splice the next read. A short read goes back to copying. */
 	bool big;
+	/* The source's peer shut its side (EPOLLRDHUP seen with this
+	 * wakeup): a short read took the last bytes, EOF is known without
+	 * one more read returning 0. */
+	bool hup;
 	bool eof;	/* the source said EOF */
 	bool shut;	/* EOF passed on with shutdown(SHUT_WR): done */
 	uint64_t bytes; /* written to the destination */
@@ -427,6 +431,8 @@ static int dir_fill_scratch(struct pvx_session *s, int i, size_t *got,
 	*got = (size_t)n;
 	*more = (size_t)n == want;
 	d->big = *more;
+	if (!*more && d->hup)
+		d->eof = true;
 	do
 		w = send(s->fd[dst], scratch, (size_t)n,
 			 MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -734,7 +740,6 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 	struct pvx_session *s = arg;
 	int end = fd == s->fd[END_CLIENT] ? END_CLIENT : END_BACKEND;
 
-	(void)what;
 	if (s->state == SESS_CONNECTING && end == END_BACKEND) {
 		/* Data (a server speaking first), EOF or the connect's
 		 * error: which one, the socket says. */
@@ -746,8 +751,10 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		if (r == 0)
 			backend_up(s);
 	}
+	s->d[end].hup = (what & EV_CLOSED) != 0;
 	if (dir_pump(s, end) < 0)
 		return;
+	s->d[end].hup = false;
 	update_interest(s);
 }
 
@@ -817,8 +824,9 @@ struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 		goto fail;
 	}
 	for (int i = 0; i < 2; i++) {
-		s->rev[i] = event_new(p->base, s->fd[i], EV_READ | EV_PERSIST,
-				      on_read, s);
+		s->rev[i] =
+		    event_new(p->base, s->fd[i],
+			      EV_READ | EV_CLOSED | EV_PERSIST, on_read, s);
 		s->wev[i] = event_new(p->base, s->fd[i], EV_WRITE | EV_PERSIST,
 				      on_write, s);
 		if (!s->rev[i] || !s->wev[i])
