@@ -157,7 +157,8 @@ int pvx_hostport_parse_http(const char *s, struct pvx_hostport *hp, char *path,
 	if (strstr(slash, "/../") || strstr(slash, "/./") ||
 	    strstr(slash, "//"))
 		FAIL("path prefix '%.64s': not a normalized path", slash);
-	if (n >= 3 && memcmp(slash + n - 3, "/..", 3) == 0)
+	if ((n >= 3 && memcmp(slash + n - 3, "/..", 3) == 0) ||
+	    (n >= 2 && memcmp(slash + n - 2, "/.", 2) == 0))
 		FAIL("path prefix '%.64s': not a normalized path", slash);
 	if (n == 1) /* "/" is the same as no prefix */
 		n = 0;
@@ -327,6 +328,8 @@ int pvx_path_check(const char *s, char *err, size_t errlen)
 	for (p = s; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			FAIL("'%.64s' contains a control character", s);
+	if (strstr(s, "//"))
+		FAIL("'%.64s' contains an empty path component", s);
 	for (p = s; (p = strstr(p, "..")) != NULL; p += 2) {
 		bool start = p == s || p[-1] == '/';
 		bool end = p[2] == '\0' || p[2] == '/';

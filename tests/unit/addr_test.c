@@ -83,6 +83,9 @@ static const struct http_case http_cases[] = {
 	{"[::]:80/a/b", 1, "/a/b"},
 	{"0.0.0.0:8080/a/../b", 0, NULL},
 	{"0.0.0.0:8080/a/..", 0, NULL},
+	{"0.0.0.0:8080/a/.", 0, NULL},
+	{"0.0.0.0:8080/.", 0, NULL},
+	{"0.0.0.0:8080/a/.b", 1, "/a/.b"},
 	{"0.0.0.0:8080//a", 0, NULL},
 	{"0.0.0.0:8080/a b", 0, NULL},
 	{"0.0.0.0:8080/a?b", 0, NULL},
@@ -173,7 +176,7 @@ static void test_paths_and_names(void **state)
 	static const char *good[] = {"/run/a.sock", "/a/..b/c", "/a/b..",
 				     "/..x"};
 	static const char *bad[] = {"", "run/a.sock", "/a/../b", "/..",
-				    "/a/..", "./a", "/a/\x01"};
+				    "/a/..", "./a", "/a/\x01", "//a", "/a//b"};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
