@@ -205,8 +205,7 @@ bool pvx_hostport_is_wildcard(const struct pvx_hostport *hp)
 	return hp->ip.v4.s_addr == htonl(INADDR_ANY);
 }
 
-static bool ip_equal(const struct pvx_hostport *a,
-		     const struct pvx_hostport *b)
+static bool ip_equal(const struct pvx_hostport *a, const struct pvx_hostport *b)
 {
 	if (a->family != b->family)
 		return false;
@@ -230,8 +229,7 @@ bool pvx_hostport_collides(const struct pvx_hostport *a,
 	       pvx_hostport_is_wildcard(b);
 }
 
-int pvx_ipv4_parse(const char *s, struct in_addr *ip, char *err,
-		   size_t errlen)
+int pvx_ipv4_parse(const char *s, struct in_addr *ip, char *err, size_t errlen)
 {
 	if (!s || inet_pton(AF_INET, s, ip) != 1)
 		FAIL("invalid IPv4 address '%.64s'", s ? s : "");
@@ -243,8 +241,8 @@ uint32_t pvx_cidr_mask(uint8_t prefix)
 	return prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
 }
 
-int pvx_ipv4_cidr_or_bare_parse(const char *s, struct in_addr *ip,
-				int *prefix, char *err, size_t errlen)
+int pvx_ipv4_cidr_or_bare_parse(const char *s, struct in_addr *ip, int *prefix,
+				char *err, size_t errlen)
 {
 	char buf[INET_ADDRSTRLEN];
 	const char *slash;
@@ -279,8 +277,7 @@ int pvx_ipv4_cidr_or_bare_parse(const char *s, struct in_addr *ip,
 	return 0;
 }
 
-int pvx_cidr_parse(const char *s, struct pvx_cidr *c, char *err,
-		   size_t errlen)
+int pvx_cidr_parse(const char *s, struct pvx_cidr *c, char *err, size_t errlen)
 {
 	int prefix, r;
 

@@ -47,8 +47,7 @@ int pvc_runtime_apply(struct pvc_runtime *rt, const struct pvc_state *st,
 		      const struct pvc_leases *leases, struct pvx_errlist *el);
 pid_t pvc_runtime_pid(const struct pvc_runtime *rt, const char *name);
 /* "running", "stopped", "exited", "error", or NULL if unknown. */
-const char *pvc_runtime_status(const struct pvc_runtime *rt,
-			       const char *name);
+const char *pvc_runtime_status(const struct pvc_runtime *rt, const char *name);
 /* Last error of a container ("" if none). */
 const char *pvc_runtime_error(const struct pvc_runtime *rt, const char *name);
 /* Registers the init PID of an external container and wires its network.

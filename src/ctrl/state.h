@@ -41,7 +41,7 @@ struct pvc_iface {
 	char *pool; /* pool name */
 	bool has_static;
 	struct in_addr static_ip;
-	char *mac; /* "aa:bb:…" as written, or NULL */
+	char *mac;	   /* "aa:bb:…" as written, or NULL */
 	int static_prefix; /* prefix written with ipv4_address, -1: bare */
 	/* Where it was written, for messages: position in
 	 * network.interfaces[] (-1: the implied eth0), and whether pool came
@@ -53,8 +53,8 @@ struct pvc_iface {
 /* A service the container exports (services.json). */
 struct pvc_export {
 	char *name;
-	char *type;   /* "tcp", "unix", "http", "rest", … */
-	char *socket; /* absolute path or NULL */
+	char *type;    /* "tcp", "unix", "http", "rest", … */
+	char *socket;  /* absolute path or NULL */
 	uint16_t port; /* 0 when absent */
 };
 
@@ -63,18 +63,18 @@ struct pvc_require {
 	char *name;
 	char *type;
 	char *target;
-	char *role;      /* NULL: "any" */
+	char *role;	 /* NULL: "any" */
 	char *interface; /* NULL: the type */
 	bool optional;
 };
 
 struct pvc_container {
 	char *name;
-	char *type;     /* "process", "lxc", … */
-	char **exec;    /* NULL-terminated argv for "process", else NULL */
-	char **env;     /* NULL-terminated "K=V" list, or NULL */
+	char *type;  /* "process", "lxc", … */
+	char **exec; /* NULL-terminated argv for "process", else NULL */
+	char **env;  /* NULL-terminated "K=V" list, or NULL */
 	enum pvc_net_mode mode;
-	char *hostname; /* NULL: the name */
+	char *hostname;		  /* NULL: the name */
 	struct pvc_iface *ifaces; /* pool mode: at least one (default eth0) */
 	size_t n_ifaces;
 	struct pvc_require *requires;
@@ -88,10 +88,10 @@ struct pvc_container {
 
 struct pvc_ingress {
 	char *name;
-	char *type;     /* "tcp" or "http" */
+	char *type;	/* "tcp" or "http" */
 	char *external; /* as written */
 	struct pvx_hostport ext;
-	char *path;     /* http path prefix, "" when none */
+	char *path; /* http path prefix, "" when none */
 	char *provider;
 	char *service;
 };
@@ -107,8 +107,7 @@ struct pvc_state {
 
 /* Loads a state from a state.json file or a directory and validates it.
  * Returns NULL (and fills el with every problem) on any error. */
-struct pvc_state *pvc_state_load_path(const char *path,
-				      struct pvx_errlist *el);
+struct pvc_state *pvc_state_load_path(const char *path, struct pvx_errlist *el);
 /* Same from a state.json text (e.g. a PUT /state body). origin names the
  * input in syntax errors ("state.json"). */
 struct pvc_state *pvc_state_load_buf(const char *buf, size_t len,
@@ -120,13 +119,13 @@ const struct pvc_container *pvc_state_find(const struct pvc_state *st,
 					   const char *name);
 const struct pvc_pool *pvc_state_find_pool(const struct pvc_state *st,
 					   const char *name);
-const struct pvc_export *pvc_container_find_export(
-	const struct pvc_container *c, const char *name);
+const struct pvc_export *
+pvc_container_find_export(const struct pvc_container *c, const char *name);
 /* The unique container exporting service (and its export in *exp, if exp
  * is not NULL), or NULL when none or several do. */
-const struct pvc_container *pvc_state_find_provider(const struct pvc_state *st,
-						    const char *service,
-						    const struct pvc_export **exp);
+const struct pvc_container *
+pvc_state_find_provider(const struct pvc_state *st, const char *service,
+			const struct pvc_export **exp);
 /* "pool", "host", "none". */
 const char *pvc_net_mode_name(enum pvc_net_mode mode);
 /* Deep comparison of what was asked (e.g. to restart only the containers

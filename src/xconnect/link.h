@@ -21,21 +21,21 @@ enum pvx_backend_kind {
 
 /* One graph entry, parsed and validated. Immutable; owned strings. */
 struct pvx_link_conf {
-	char *type;      /* plugin: "tcp", "unix", … */
-	char *name;      /* service name */
-	char *consumer;  /* "EXTERNAL" for ingress */
+	char *type;	/* plugin: "tcp", "unix", … */
+	char *name;	/* service name */
+	char *consumer; /* "EXTERNAL" for ingress */
 	char *provider;
 	char *role;
 	char *interface;
-	char *target;    /* as written */
-	char *socket;    /* as written */
-	char *ingress;   /* optional added field; NULL when absent */
+	char *target;  /* as written */
+	char *socket;  /* as written */
+	char *ingress; /* optional added field; NULL when absent */
 	pid_t consumer_pid;
 	pid_t provider_pid;
 	/* parsed */
 	struct pvx_hostport listen; /* target, for tcp/http */
 	enum pvx_backend_kind backend;
-	struct pvx_hostport backend_hp; /* PVX_BACKEND_TCP */
+	struct pvx_hostport backend_hp;	 /* PVX_BACKEND_TCP */
 	char backend_path[PVX_PATH_MAX]; /* PVX_BACKEND_UNIX, as given */
 };
 
@@ -54,10 +54,10 @@ bool pvx_link_conf_same_identity(const struct pvx_link_conf *a,
 				 const struct pvx_link_conf *b);
 
 struct pvx_link_stats {
-	uint64_t accepted; /* connections accepted */
-	uint64_t active;   /* sessions open now */
-	uint64_t failed;   /* backend connect failures, refused for limits */
-	uint64_t bytes_in; /* client -> backend */
+	uint64_t accepted;  /* connections accepted */
+	uint64_t active;    /* sessions open now */
+	uint64_t failed;    /* backend connect failures, refused for limits */
+	uint64_t bytes_in;  /* client -> backend */
 	uint64_t bytes_out; /* backend -> client */
 };
 
@@ -97,11 +97,11 @@ struct pvx_link {
 /* Limits and timeouts shared by the plugins (set from the command line). */
 struct pvx_limits {
 	int connect_timeout_ms; /* backend connect */
-	int idle_timeout_ms;    /* no byte either way */
-	int drain_ms;           /* after a link is removed */
-	unsigned max_conns;     /* per link */
-	size_t buf_size;        /* per direction high-water mark */
-	unsigned unix_mode;     /* unix plugin: mode of its socket files */
+	int idle_timeout_ms;	/* no byte either way */
+	int drain_ms;		/* after a link is removed */
+	unsigned max_conns;	/* per link */
+	size_t buf_size;	/* per direction high-water mark */
+	unsigned unix_mode;	/* unix plugin: mode of its socket files */
 };
 extern struct pvx_limits pvx_limits;
 

@@ -13,38 +13,38 @@
 struct hp_case {
 	const char *in;
 	int ok;
-	const char *canon; /* formatted back, when ok */
+	const char *canon;  /* formatted back, when ok */
 	const char *reason; /* substring of the error, when not ok */
 };
 
 static const struct hp_case hp_cases[] = {
-	{"10.0.4.2:80", 1, "10.0.4.2:80", NULL},
-	{"0.0.0.0:65535", 1, "0.0.0.0:65535", NULL},
-	{"127.0.0.1:1", 1, "127.0.0.1:1", NULL},
-	{"[::]:80", 1, "[::]:80", NULL},
-	{"[fd00::1]:443", 1, "[fd00::1]:443", NULL},
-	{"[::ffff:10.0.0.1]:8", 1, "[::ffff:10.0.0.1]:8", NULL},
-	{"10.0.4.2:70000", 0, NULL, "out of range (1-65535)"},
-	{"10.0.4.2:0", 0, NULL, "out of range"},
-	{"10.0.4.2:", 0, NULL, "empty port"},
-	{"10.0.4.2", 0, NULL, "expected IP:PORT"},
-	{"10.0.4.2:80a", 0, NULL, "not a number"},
-	{"10.0.4.2:-1", 0, NULL, "not a number"},
-	{"10.0.4.2:+80", 0, NULL, "not a number"},
-	{"10.0.4.2: 80", 0, NULL, "not a number"},
-	{"10.0.4.2:0000000000080", 0, NULL, "out of range"},
-	{"10.0.4.256:80", 0, NULL, "invalid IPv4"},
-	{"10.0.4:80", 0, NULL, "invalid IPv4"},
-	{"host:80", 0, NULL, "invalid IPv4"},
-	{":80", 0, NULL, "invalid IPv4"},
-	{"", 0, NULL, "empty address"},
-	{"fd00::1:80", 0, NULL, "must be written [addr]:port"},
-	{"[fd00::1:80", 0, NULL, "missing ']'"},
-	{"[fd00::1]80", 0, NULL, "expected ':PORT'"},
-	{"[fd00::g]:80", 0, NULL, "invalid IPv6"},
-	{"[10.0.0.1]:80", 0, NULL, "invalid IPv6"},
-	{"10.0.4.2:80/x", 0, NULL, "not a number"},
-	{"[]:80", 0, NULL, "invalid IPv6"},
+    {"10.0.4.2:80", 1, "10.0.4.2:80", NULL},
+    {"0.0.0.0:65535", 1, "0.0.0.0:65535", NULL},
+    {"127.0.0.1:1", 1, "127.0.0.1:1", NULL},
+    {"[::]:80", 1, "[::]:80", NULL},
+    {"[fd00::1]:443", 1, "[fd00::1]:443", NULL},
+    {"[::ffff:10.0.0.1]:8", 1, "[::ffff:10.0.0.1]:8", NULL},
+    {"10.0.4.2:70000", 0, NULL, "out of range (1-65535)"},
+    {"10.0.4.2:0", 0, NULL, "out of range"},
+    {"10.0.4.2:", 0, NULL, "empty port"},
+    {"10.0.4.2", 0, NULL, "expected IP:PORT"},
+    {"10.0.4.2:80a", 0, NULL, "not a number"},
+    {"10.0.4.2:-1", 0, NULL, "not a number"},
+    {"10.0.4.2:+80", 0, NULL, "not a number"},
+    {"10.0.4.2: 80", 0, NULL, "not a number"},
+    {"10.0.4.2:0000000000080", 0, NULL, "out of range"},
+    {"10.0.4.256:80", 0, NULL, "invalid IPv4"},
+    {"10.0.4:80", 0, NULL, "invalid IPv4"},
+    {"host:80", 0, NULL, "invalid IPv4"},
+    {":80", 0, NULL, "invalid IPv4"},
+    {"", 0, NULL, "empty address"},
+    {"fd00::1:80", 0, NULL, "must be written [addr]:port"},
+    {"[fd00::1:80", 0, NULL, "missing ']'"},
+    {"[fd00::1]80", 0, NULL, "expected ':PORT'"},
+    {"[fd00::g]:80", 0, NULL, "invalid IPv6"},
+    {"[10.0.0.1]:80", 0, NULL, "invalid IPv6"},
+    {"10.0.4.2:80/x", 0, NULL, "not a number"},
+    {"[]:80", 0, NULL, "invalid IPv6"},
 };
 
 static void test_hostport_table(void **state)
@@ -75,22 +75,14 @@ struct http_case {
 };
 
 static const struct http_case http_cases[] = {
-	{"0.0.0.0:8080/api", 1, "/api"},
-	{"0.0.0.0:8080/api/", 1, "/api"},
-	{"0.0.0.0:8080", 1, ""},
-	{"0.0.0.0:8080/", 1, ""},
-	{"[fd00::1]:443/api", 1, "/api"},
-	{"[::]:80/a/b", 1, "/a/b"},
-	{"0.0.0.0:8080/a/../b", 0, NULL},
-	{"0.0.0.0:8080/a/..", 0, NULL},
-	{"0.0.0.0:8080/a/.", 0, NULL},
-	{"0.0.0.0:8080/.", 0, NULL},
-	{"0.0.0.0:8080/a/.b", 1, "/a/.b"},
-	{"0.0.0.0:8080//a", 0, NULL},
-	{"0.0.0.0:8080/a b", 0, NULL},
-	{"0.0.0.0:8080/a?b", 0, NULL},
-	{"0.0.0.0:99999/a", 0, NULL},
-	{"0.0.0.0/a", 0, NULL},
+    {"0.0.0.0:8080/api", 1, "/api"},   {"0.0.0.0:8080/api/", 1, "/api"},
+    {"0.0.0.0:8080", 1, ""},	       {"0.0.0.0:8080/", 1, ""},
+    {"[fd00::1]:443/api", 1, "/api"},  {"[::]:80/a/b", 1, "/a/b"},
+    {"0.0.0.0:8080/a/../b", 0, NULL},  {"0.0.0.0:8080/a/..", 0, NULL},
+    {"0.0.0.0:8080/a/.", 0, NULL},     {"0.0.0.0:8080/.", 0, NULL},
+    {"0.0.0.0:8080/a/.b", 1, "/a/.b"}, {"0.0.0.0:8080//a", 0, NULL},
+    {"0.0.0.0:8080/a b", 0, NULL},     {"0.0.0.0:8080/a?b", 0, NULL},
+    {"0.0.0.0:99999/a", 0, NULL},      {"0.0.0.0/a", 0, NULL},
 };
 
 static void test_hostport_http_table(void **state)
@@ -160,13 +152,12 @@ static void test_cidr(void **state)
 	assert_int_not_equal(pvx_cidr_parse("10.0.4.0/2x", &c, err, 128), 0);
 	assert_int_not_equal(pvx_cidr_parse("10.0.4.0/024", &c, err, 128), 0);
 	assert_int_not_equal(pvx_cidr_parse("banana/24", &c, err, 128), 0);
-	assert_int_equal(pvx_ipv4_cidr_or_bare_parse("10.0.4.9", &ip, &prefix,
-						     err, 128),
-			 0);
+	assert_int_equal(
+	    pvx_ipv4_cidr_or_bare_parse("10.0.4.9", &ip, &prefix, err, 128), 0);
 	assert_int_equal(prefix, -1);
-	assert_int_equal(pvx_ipv4_cidr_or_bare_parse("10.0.4.9/24", &ip,
-						     &prefix, err, 128),
-			 0);
+	assert_int_equal(
+	    pvx_ipv4_cidr_or_bare_parse("10.0.4.9/24", &ip, &prefix, err, 128),
+	    0);
 	assert_int_equal(prefix, 24);
 }
 
@@ -175,8 +166,9 @@ static void test_paths_and_names(void **state)
 	char err[128];
 	static const char *good[] = {"/run/a.sock", "/a/..b/c", "/a/b..",
 				     "/..x"};
-	static const char *bad[] = {"", "run/a.sock", "/a/../b", "/..",
-				    "/a/..", "./a", "/a/\x01", "//a", "/a//b"};
+	static const char *bad[] = {"",	       "run/a.sock", "/a/../b",
+				    "/..",     "/a/..",	     "./a",
+				    "/a/\x01", "//a",	     "/a//b"};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
@@ -198,18 +190,18 @@ static void test_paths_and_names(void **state)
 	assert_false(pvx_name_is_safe(".hidden"));
 	assert_false(pvx_name_is_safe("-x"));
 	assert_false(pvx_name_is_safe("a b"));
-	assert_false(pvx_name_is_safe(
-		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+	assert_false(pvx_name_is_safe("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+				      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hostport_table),
-		cmocka_unit_test(test_hostport_http_table),
-		cmocka_unit_test(test_collides),
-		cmocka_unit_test(test_cidr),
-		cmocka_unit_test(test_paths_and_names),
+	    cmocka_unit_test(test_hostport_table),
+	    cmocka_unit_test(test_hostport_http_table),
+	    cmocka_unit_test(test_collides),
+	    cmocka_unit_test(test_cidr),
+	    cmocka_unit_test(test_paths_and_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1343,65 +1343,73 @@ static void test_fuzz_http_plugin(void **ts)
 
 /* ------------------------------------------------------------ found bugs */
 
+/* A state whose "app" container has the services object svc, beside a
+ * provider exporting raw-unix: either refused with messages, or its graph
+ * is accepted by pv-xconnect. */
+static void check_state_graph_accepted(const char *svc, const char *what)
+{
+	struct pvx_errlist el = {0};
+	struct pvc_state *st;
+	struct pvc_leases leases = {0};
+	struct pvx_link_conf *v = NULL;
+	size_t n = 0;
+	char *text, *in = NULL;
+	json_t *g;
+	int r;
+
+	r = asprintf(&in,
+		     "{\"#spec\":\"pantavisor-service-system@1\","
+		     "\"app/run.json\":{\"name\":\"app\",\"type\":\"lxc\","
+		     "\"services\":{%s}},"
+		     "\"provider/run.json\":{\"name\":\"provider\","
+		     "\"type\":\"lxc\"},"
+		     "\"provider/services.json\":{\"#spec\":"
+		     "\"service-manifest-xconnect@1\",\"services\":[{\"name\":"
+		     "\"raw-unix\",\"type\":\"unix\",\"socket\":"
+		     "\"/run/example/raw.sock\"}]}}",
+		     svc);
+	assert_true(r > 0);
+	st = pvc_state_load_buf(in, strlen(in), "state.json", &el);
+	free(in);
+	if (!st) {
+		assert_false(pvx_errlist_empty(&el));
+		pvx_errlist_clear(&el);
+		return;
+	}
+	assert_int_equal(pvc_ipam_assign(st, NULL, &leases, &el), 0);
+	g = pvc_graph_build(st, &leases, NULL);
+	text = pvc_graph_dump(g);
+	r = pvx_graph_parse(text, strlen(text), &v, &n, &el);
+	if (r != 0)
+		fail_msg("%s: state accepted, its graph refused by "
+			 "pv-xconnect: %s",
+			 what, el.n ? el.msgs[0] : "?");
+	pvx_link_confs_free(v, n);
+	free(text);
+	json_decref(g);
+	pvc_leases_free(&leases);
+	pvc_state_free(st);
+	pvx_errlist_clear(&el);
+}
+
 /* Found by test_fuzz_state (seeds 2, 3, 6): a requirement of type "http"
- * whose target is not "IP:PORT[/path]" passes state validation, and the
- * graph pv-ctrld then publishes is refused as a whole by pv-xconnect,
+ * whose target is not "IP:PORT[/path]" passed state validation, and the
+ * graph pv-ctrld then published was refused as a whole by pv-xconnect,
  * ingress links included. Either end must give: refuse the state or
  * accept its graph. */
 static void test_found_http_require_target(void **ts)
 {
-	static const char *const targets[] = {
-	    "/run/pvx/raw.sock",
-	    "1.2.3.4:80/../x",
-	    "0.0.0.0:0",
+	static const char *const svcs[] = {
+	    "\"required\":[{\"name\":\"raw-unix\",\"type\":\"http\","
+	    "\"target\":\"/run/pvx/raw.sock\"}]",
+	    "\"required\":[{\"name\":\"raw-unix\",\"type\":\"http\","
+	    "\"target\":\"1.2.3.4:80/../x\"}]",
+	    "\"required\":[{\"name\":\"raw-unix\",\"type\":\"http\","
+	    "\"target\":\"0.0.0.0:0\"}]",
 	};
 	(void)ts;
-	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
-		struct pvx_errlist el = {0};
-		struct pvc_state *st;
-		struct pvc_leases leases = {0};
-		struct pvx_link_conf *v = NULL;
-		size_t n = 0;
-		char *text, *in = NULL;
-		json_t *g;
-		int r;
-
-		r = asprintf(
-		    &in,
-		    "{\"#spec\":\"pantavisor-service-system@1\","
-		    "\"app/run.json\":{\"name\":\"app\",\"type\":\"lxc\","
-		    "\"services\":{\"required\":[{\"name\":\"raw-unix\","
-		    "\"type\":\"http\",\"target\":\"%s\"}]}},"
-		    "\"provider/run.json\":{\"name\":\"provider\","
-		    "\"type\":\"lxc\"},"
-		    "\"provider/services.json\":{\"#spec\":"
-		    "\"service-manifest-xconnect@1\",\"services\":[{\"name\":"
-		    "\"raw-unix\",\"type\":\"unix\",\"socket\":"
-		    "\"/run/example/raw.sock\"}]}}",
-		    targets[i]);
-		assert_true(r > 0);
-		st = pvc_state_load_buf(in, strlen(in), "state.json", &el);
-		free(in);
-		if (!st) {
-			assert_false(pvx_errlist_empty(&el));
-			pvx_errlist_clear(&el);
-			continue;
-		}
-		assert_int_equal(pvc_ipam_assign(st, NULL, &leases, &el), 0);
-		g = pvc_graph_build(st, &leases, NULL);
-		text = pvc_graph_dump(g);
-		r = pvx_graph_parse(text, strlen(text), &v, &n, &el);
-		if (r != 0)
-			fail_msg("target '%s': state accepted, its graph "
-				 "refused by pv-xconnect: %s",
-				 targets[i], el.n ? el.msgs[0] : "?");
-		pvx_link_confs_free(v, n);
-		free(text);
-		json_decref(g);
-		pvc_leases_free(&leases);
-		pvc_state_free(st);
-		pvx_errlist_clear(&el);
-	}
+	for (size_t i = 0; i < sizeof(svcs) / sizeof(svcs[0]); i++)
+		check_state_graph_accepted(svcs[i], svcs[i]);
 }
 
 #define REQ                                                                    \
@@ -1409,8 +1417,8 @@ static void test_found_http_require_target(void **ts)
 	"raw.sock\"}"
 /* Found by test_fuzz_state (the default seed, iteration 375): the same
  * requirement twice in one run.json (or once required and once optional)
- * passes validation; the graph then holds two links of one identity
- * (consumer, name, target) and pv-xconnect refuses the whole graph. */
+ * passed validation; the graph then held two links of one identity
+ * (consumer, name, target) and pv-xconnect refused the whole graph. */
 static void test_found_duplicate_require(void **ts)
 {
 	static const char *const reqs[] = {
@@ -1418,51 +1426,8 @@ static void test_found_duplicate_require(void **ts)
 	    "\"required\":[" REQ "],\"optional\":[" REQ "]",
 	};
 	(void)ts;
-	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
-		struct pvx_errlist el = {0};
-		struct pvc_state *st;
-		struct pvc_leases leases = {0};
-		struct pvx_link_conf *v = NULL;
-		size_t n = 0;
-		char *text, *in = NULL;
-		json_t *g;
-		int r;
-
-		r = asprintf(
-		    &in,
-		    "{\"#spec\":\"pantavisor-service-system@1\","
-		    "\"app/run.json\":{\"name\":\"app\",\"type\":\"lxc\","
-		    "\"services\":{%s}},"
-		    "\"provider/run.json\":{\"name\":\"provider\","
-		    "\"type\":\"lxc\"},"
-		    "\"provider/services.json\":{\"#spec\":"
-		    "\"service-manifest-xconnect@1\",\"services\":[{\"name\":"
-		    "\"raw-unix\",\"type\":\"unix\",\"socket\":"
-		    "\"/run/example/raw.sock\"}]}}",
-		    reqs[i]);
-		assert_true(r > 0);
-		st = pvc_state_load_buf(in, strlen(in), "state.json", &el);
-		free(in);
-		if (!st) {
-			assert_false(pvx_errlist_empty(&el));
-			pvx_errlist_clear(&el);
-			continue;
-		}
-		assert_int_equal(pvc_ipam_assign(st, NULL, &leases, &el), 0);
-		g = pvc_graph_build(st, &leases, NULL);
-		text = pvc_graph_dump(g);
-		r = pvx_graph_parse(text, strlen(text), &v, &n, &el);
-		if (r != 0)
-			fail_msg("case %zu: state accepted, its graph refused "
-				 "by pv-xconnect: %s",
-				 i, el.n ? el.msgs[0] : "?");
-		pvx_link_confs_free(v, n);
-		free(text);
-		json_decref(g);
-		pvc_leases_free(&leases);
-		pvc_state_free(st);
-		pvx_errlist_clear(&el);
-	}
+	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++)
+		check_state_graph_accepted(reqs[i], reqs[i]);
 }
 
 int main(void)

@@ -278,9 +278,10 @@ static void test_unsupported_and_draining(void **state)
 }
 
 #define MESH(cpid)                                                             \
-	"[{\"type\":\"tcp\",\"name\":\"db\",\"consumer\":\"app\","            \
+	"[{\"type\":\"tcp\",\"name\":\"db\",\"consumer\":\"app\","             \
 	"\"consumer_pid\":" #cpid ",\"provider\":\"p\",\"provider_pid\":0,"    \
-	"\"role\":\"any\",\"interface\":\"tcp\",\"target\":\"127.0.0.1:5432\"," \
+	"\"role\":\"any\",\"interface\":\"tcp\",\"target\":\"127.0.0.1:"       \
+	"5432\","                                                              \
 	"\"socket\":\"10.0.4.3:5432\"}]"
 
 /* A container consumer that is not running (pid 0) has no namespace to
