@@ -25,7 +25,7 @@ struct pvx_hostport {
 
 struct pvx_cidr {
 	struct in_addr addr; /* network byte order */
-	uint8_t prefix;      /* 0-32 */
+	uint8_t prefix;	     /* 0-32 */
 };
 
 /* "1-65535" as a decimal string without sign, spaces or leading '+'. */
@@ -39,8 +39,7 @@ int pvx_hostport_parse(const char *s, struct pvx_hostport *hp, char *err,
 int pvx_hostport_parse_http(const char *s, struct pvx_hostport *hp, char *path,
 			    size_t pathlen, char *err, size_t errlen);
 /* Formats back to the canonical "IP:PORT" / "[IPv6]:PORT". */
-void pvx_hostport_format(const struct pvx_hostport *hp, char *buf,
-			 size_t len);
+void pvx_hostport_format(const struct pvx_hostport *hp, char *buf, size_t len);
 socklen_t pvx_hostport_to_sockaddr(const struct pvx_hostport *hp,
 				   struct sockaddr_storage *ss);
 bool pvx_hostport_is_wildcard(const struct pvx_hostport *hp);
@@ -53,14 +52,12 @@ bool pvx_hostport_collides(const struct pvx_hostport *a,
 			   const struct pvx_hostport *b);
 
 /* A bare IPv4 address. */
-int pvx_ipv4_parse(const char *s, struct in_addr *ip, char *err,
-		   size_t errlen);
+int pvx_ipv4_parse(const char *s, struct in_addr *ip, char *err, size_t errlen);
 /* "10.0.4.0/24": the host bits must be zero. */
-int pvx_cidr_parse(const char *s, struct pvx_cidr *c, char *err,
-		   size_t errlen);
+int pvx_cidr_parse(const char *s, struct pvx_cidr *c, char *err, size_t errlen);
 /* "10.0.4.5/24" or "10.0.4.5": prefix is set to -1 when absent. */
-int pvx_ipv4_cidr_or_bare_parse(const char *s, struct in_addr *ip,
-				int *prefix, char *err, size_t errlen);
+int pvx_ipv4_cidr_or_bare_parse(const char *s, struct in_addr *ip, int *prefix,
+				char *err, size_t errlen);
 bool pvx_cidr_contains(const struct pvx_cidr *c, struct in_addr ip);
 bool pvx_cidr_overlaps(const struct pvx_cidr *a, const struct pvx_cidr *b);
 struct in_addr pvx_cidr_broadcast(const struct pvx_cidr *c);

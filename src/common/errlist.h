@@ -16,7 +16,7 @@ struct pvx_errlist {
 /* Appends one formatted message; on allocation failure the message is
  * dropped but the list remains non-empty-safe (oom flag counts as error). */
 void pvx_errlist_add(struct pvx_errlist *el, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* Appends "<prefix>: <msg>" for every message of src. */
 void pvx_errlist_merge(struct pvx_errlist *dst, const struct pvx_errlist *src,
 		       const char *prefix);

@@ -16,7 +16,7 @@ int pvx_log_enabled(enum pvx_log_level lvl);
 /* Writes "<time> <prog> <level> <message>\n" to stderr, e.g.
  * pvx_log(PVX_LOG_INFO, "link added name=%s target=%s", n, t). */
 void pvx_log(enum pvx_log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 #define pvx_err(...) pvx_log(PVX_LOG_ERR, __VA_ARGS__)
 #define pvx_warn(...) pvx_log(PVX_LOG_WARN, __VA_ARGS__)
