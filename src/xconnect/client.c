@@ -355,8 +355,12 @@ static void ctrl_done(struct pvx_graph_src *s, struct pvx_http_resp *r)
 		/* Long-poll when the server gives ETags, unless it answered
 		 * a wait at once with the same ETag: then it does not
 		 * implement ?wait and we poll instead of spinning. */
+		/* An answer to a wait that comes back at once means the graph
+		 * changed meanwhile; a server that changes it on every
+		 * request must not make us spin: at most one request per
+		 * 10 ms then. */
 		if (s->etag[0] && !same)
-			arm(s->timer, 0);
+			arm(s->timer, was_wait && took < 10 ? 10 : 0);
 		else
 			arm(s->timer, s->o.interval_ms);
 		return;

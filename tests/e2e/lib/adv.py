@@ -419,6 +419,15 @@ class HostileServer:
     def m_good(self, c):
         c.sendall(self.head() + self.good)
 
+    def m_etagflood(self, c):
+        # Answers every request (waits included) at once, with a new
+        # ETag each time: a server whose graph "changes" constantly.
+        with self.lock:
+            n = self.count.get("etagflood", 0)
+        c.sendall((f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                   f"ETag: \"flood-{n}\"\r\nContent-Length: {len(self.good)}"
+                   f"\r\nConnection: close\r\n\r\n").encode() + self.good)
+
     def m_garbage(self, c):
         c.sendall(os.urandom(3000))
 
@@ -572,6 +581,24 @@ def cmd_xc(a):
             if not wait_done("good", srv.done.get("good", 0) + 1, 12):
                 fail(f"{m}: pv-xconnect did not come back within 12 s")
             ok(f"{m}: link kept backend A, pv-xconnect asked again")
+        # A server that answers every ?wait= at once with a new ETag must
+        # not make pv-xconnect spin: it waits 10 ms between such answers.
+        with srv.lock:
+            srv.mode = "etagflood"
+        if not wait_done("etagflood", 1, 12):
+            fail("etagflood: pv-xconnect did not ask within 12 s")
+        with srv.lock:
+            n0 = srv.count.get("etagflood", 0)
+        t0 = time.monotonic()
+        time.sleep(2)
+        with srv.lock:
+            n1 = srv.count.get("etagflood", 0)
+            srv.mode = "good"
+        rate = (n1 - n0) / (time.monotonic() - t0)
+        if rate > 130:
+            fail(f"etagflood: {rate:.0f} requests/s, want <= 100 (10 ms apart)")
+        wait_answer("A:hi", 8, "after etagflood")
+        ok(f"etagflood: {rate:.0f} requests/s, link kept backend A")
         rss1 = rss_kb(xc.pid)
         if rss1 > rss0 + a.rss_growth_kb:
             fail(f"pv-xconnect RSS grew from {rss0} to {rss1} kB")
