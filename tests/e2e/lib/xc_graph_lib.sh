@@ -45,21 +45,6 @@ f.write(b"second\n"); f.flush()
 print(f.readline().decode().strip(), flush=True)
 PY
 
-# wait_ready NAME: until $TMP/NAME.out has its READY line; sets READY.
-wait_ready() {
-	local name=$1 pid=$2 i line
-	for ((i = 0; i < 100; i++)); do
-		line=$(grep -m1 '^READY ' "$TMP/$name.out" 2>/dev/null || true)
-		if [[ -n $line ]]; then
-			READY=${line#READY }
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || fail "$name died: $(cat "$TMP/$name.out")"
-		sleep 0.05
-	done
-	fail "$name not ready in 5 s"
-}
-
 # tag_backend NAME TAG: a tagecho server on a free loopback port; sets READY.
 tag_backend() {
 	spawn "$1" "$PY" -u "$TMP/tagecho.py" "$2" 127.0.0.1:0

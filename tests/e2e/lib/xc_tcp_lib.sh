@@ -64,17 +64,18 @@ spawn() {
 	PIDS+=("$SPAWNED")
 }
 
-# wait_ready NAME: until the spawned $SPAWNED printed its READY line; sets
-# READY to what follows (the port or path).
+# wait_ready NAME [PID]: until process PID (default: the last spawned,
+# $SPAWNED) printed its READY line to $TMP/NAME.out; sets READY to what
+# follows (the port or path).
 wait_ready() {
-	local name=$1 i line
+	local name=$1 pid=${2:-$SPAWNED} i line
 	for ((i = 0; i < 100; i++)); do
 		line=$(grep -m1 '^READY ' "$TMP/$name.out" 2>/dev/null || true)
 		if [[ -n $line ]]; then
 			READY=${line#READY }
 			return 0
 		fi
-		kill -0 "$SPAWNED" 2>/dev/null || fail "peer $name died: $(cat "$TMP/$name.out")"
+		kill -0 "$pid" 2>/dev/null || fail "peer $name died: $(cat "$TMP/$name.out")"
 		sleep 0.05
 	done
 	fail "peer $name not ready in 5 s"
