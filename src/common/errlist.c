@@ -1,6 +1,7 @@
 /* Error lists: collected messages of parsers and validators. */
 #include "common/errlist.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,22 @@ void pvx_errlist_add(struct pvx_errlist *el, const char *fmt, ...)
 	va_end(ap);
 	if (msg)
 		push(el, msg);
+}
+
+int pvx_errlist_vadd_at(struct pvx_errlist *el, const char *file,
+			const char *path, const char *fmt, va_list ap)
+{
+	char *msg = NULL;
+	size_t n = el->n;
+
+	if (vasprintf(&msg, fmt, ap) < 0)
+		return -ENOMEM;
+	if (path && *path)
+		pvx_errlist_add(el, "%s: %s: %s", file, path, msg);
+	else
+		pvx_errlist_add(el, "%s: %s", file, msg);
+	free(msg);
+	return el->n > n ? 0 : -ENOMEM;
 }
 
 void pvx_errlist_merge(struct pvx_errlist *dst, const struct pvx_errlist *src,

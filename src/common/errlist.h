@@ -4,6 +4,7 @@
 #ifndef PVX_ERRLIST_H
 #define PVX_ERRLIST_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <jansson.h>
 
@@ -17,6 +18,12 @@ struct pvx_errlist {
  * dropped but the list remains non-empty-safe (oom flag counts as error). */
 void pvx_errlist_add(struct pvx_errlist *el, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Appends "<file>: <path>: <reason>" ("<file>: <reason>" when path is NULL
+ * or ""), the form of every parser and validator message. Returns 0, or
+ * -ENOMEM when the message could not be made. */
+int pvx_errlist_vadd_at(struct pvx_errlist *el, const char *file,
+			const char *path, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 /* Appends "<prefix>: <msg>" for every message of src. */
 void pvx_errlist_merge(struct pvx_errlist *dst, const struct pvx_errlist *src,
 		       const char *prefix);

@@ -32,22 +32,12 @@ struct ld {
 __attribute__((format(printf, 3, 4))) static void
 lerr(struct ld *l, const char *path, const char *fmt, ...)
 {
-	char *msg = NULL;
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
-	va_end(ap);
-	if (!msg) {
+	if (pvx_errlist_vadd_at(l->el, l->file, path, fmt, ap) < 0)
 		l->oom = true;
-		return;
-	}
-	if (path && *path)
-		pvx_errlist_add(l->el, "%s: %s: %s", l->file, path, msg);
-	else
-		pvx_errlist_add(l->el, "%s: %s", l->file, msg);
-	free(msg);
+	va_end(ap);
 }
 
 static char *ldup(struct ld *l, const char *s)

@@ -21,16 +21,13 @@ struct vctx {
 __attribute__((format(printf, 4, 5))) static void
 verr(struct vctx *v, const char *file, const char *path, const char *fmt, ...)
 {
-	char *msg = NULL;
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	/* The state is refused by the messages' presence: never lose one. */
+	if (pvx_errlist_vadd_at(v->el, file, path, fmt, ap) < 0)
+		pvx_errlist_add(v->el, "%s: %s: (out of memory)", file, path);
 	va_end(ap);
-	pvx_errlist_add(v->el, "%s: %s: %s", file, path,
-			msg ? msg : "(out of memory)");
-	free(msg);
 }
 
 static bool str_eq(const char *a, const char *b)
