@@ -98,6 +98,72 @@ static bool name_is(const struct pvx_http_header *x, const char *name)
 	       strncasecmp(x->name, name, x->name_len) == 0;
 }
 
+/* Whether a Connection token names a header that must not be dropped as
+ * hop-by-hop: the framing headers (the body would be forwarded without
+ * its length: smuggling) and, in requests, those the proxy routes on or
+ * adds itself. docs/security.md. */
+static bool protected_token(const char *t, size_t len, bool request)
+{
+	static const char *const framing[] = {"content-length",
+					      "transfer-encoding"};
+	static const char *const routing[] = {"host", "forwarded",
+					      "x-forwarded-for"};
+	static const char *const prefixes[] = {"x-pv-", "x-forwarded-"};
+
+	for (size_t i = 0; i < sizeof(framing) / sizeof(framing[0]); i++)
+		if (len == strlen(framing[i]) &&
+		    strncasecmp(t, framing[i], len) == 0)
+			return true;
+	if (!request)
+		return false;
+	for (size_t i = 0; i < sizeof(routing) / sizeof(routing[0]); i++)
+		if (len == strlen(routing[i]) &&
+		    strncasecmp(t, routing[i], len) == 0)
+			return true;
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (len >= strlen(prefixes[i]) &&
+		    strncasecmp(t, prefixes[i], strlen(prefixes[i])) == 0)
+			return true;
+	return false;
+}
+
+/* Every Connection header, every token of it. */
+static int check_connection(struct pvx_http *h)
+{
+	const struct pvx_http_head *hd = &h->head;
+	char why[96];
+
+	for (size_t i = 0; i < hd->nh; i++) {
+		const struct pvx_http_header *x = &hd->h[i];
+		const char *v = x->value;
+		size_t len = x->value_len, p = 0;
+
+		if (!name_is(x, "connection"))
+			continue;
+		while (p < len) {
+			size_t s, e;
+
+			while (p < len &&
+			       (v[p] == ' ' || v[p] == '\t' || v[p] == ','))
+				p++;
+			s = p;
+			while (p < len && v[p] != ',')
+				p++;
+			e = p;
+			while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+				e--;
+			if (e > s &&
+			    protected_token(v + s, e - s, h->request)) {
+				snprintf(why, sizeof(why),
+					 "Connection names %.*s", (int)(e - s),
+					 v + s);
+				return fail(h, h->request ? 400 : 502, why);
+			}
+		}
+	}
+	return 0;
+}
+
 /* The framing rules libhttp-parser is lenient about. */
 static int check_head(struct pvx_http *h)
 {
@@ -127,6 +193,8 @@ static int check_head(struct pvx_http *h)
 			    "both Content-Length and Transfer-Encoding");
 	if (hd->major != 1)
 		return fail(h, h->request ? 400 : 502, "not HTTP/1.x");
+	if (check_connection(h) < 0)
+		return -EINVAL;
 	if (!h->request)
 		return 0;
 	if (te &&

@@ -81,6 +81,28 @@ static const struct req_case req_cases[] = {
     {P "Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n", 400, NULL, NULL},
     {P "Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", 400, NULL,
      NULL},
+    /* Connection naming a framing or routing header: dropping it as
+     * hop-by-hop would unframe the body or unset what the proxy adds */
+    {P "Connection: Content-Length\r\nContent-Length: 5\r\n\r\nhello", 400,
+     NULL, NULL},
+    {P "Content-Length: 5\r\nConnection: keep-alive, content-length\r\n\r\n"
+       "hello",
+     400, NULL, NULL},
+    {P "Connection: close\r\nConnection:  Transfer-Encoding \r\n"
+       "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+     400, NULL, NULL},
+    {H "Connection: Host\r\n\r\n", 400, NULL, NULL},
+    {H "Connection: X-PV-Role\r\n\r\n", 400, NULL, NULL},
+    {H "Connection: x-pv-client\r\n\r\n", 400, NULL, NULL},
+    {H "Connection: X-Forwarded-For\r\n\r\n", 400, NULL, NULL},
+    {H "Connection: x-forwarded-proto\r\n\r\n", 400, NULL, NULL},
+    {H "Connection: Forwarded\r\n\r\n", 400, NULL, NULL},
+    {H "Connection: ,,X-Secret, ,Content-Length,\r\n\r\n", 400, NULL, NULL},
+    /* ... while ordinary tokens stay fine */
+    {H "Connection: keep-alive, X-Secret, close, te\r\nTE: trailers\r\n\r\n", 0,
+     "", ""},
+    {H "Connection: Content-Lengthy, X-PV\r\n\r\n", 0, "", ""},
+    {P "Connection: upgrade\r\nContent-Length: 2\r\n\r\nok", 0, "ok", ""},
     {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, NULL, NULL},
     {"GET / HTTP/1.1\r\n\r\n", 400, NULL, NULL},
     {"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 400, NULL, NULL},
@@ -287,6 +309,16 @@ static const struct resp_case resp_cases[] = {
      "\r\n",
      false, 502, 0, NULL, false},
     {"HTTP/1.1 2x0 OK\r\n\r\n", false, 502, 0, NULL, false},
+    {"HTTP/1.1 200 OK\r\nConnection: Content-Length\r\nContent-Length: 2\r\n"
+     "\r\nok",
+     false, 502, 0, NULL, false},
+    {"HTTP/1.1 200 OK\r\nConnection: transfer-encoding\r\n"
+     "Transfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+     false, 502, 0, NULL, false},
+    {"HTTP/1.1 200 OK\r\nConnection: X-PV-Role, close\r\n"
+     "Content-Length: 2\r\n\r\nok",
+     false, 0, 200, "ok", false},
+
     {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nqq\r\n", false, 502,
      0, NULL, false},
 };
