@@ -46,6 +46,8 @@ struct pvx_graph_src {
 	int ifd;
 	struct event *iev;
 	bool file_failing; /* a failure was logged; log the recovery */
+	/* Monotonic ms of the first change not read yet; 0: none pending. */
+	uint64_t first_change;
 
 	/* SRC_CTRL */
 	char *sock;
@@ -573,12 +575,40 @@ static void file_load(struct pvx_graph_src *s)
 
 /* Editors and atomic writers replace the file (rename over it) or write
  * it in several steps: every event re-arms the timer, so the file is read
- * after 30 ms without a change. */
+ * after FILE_QUIET_MS without a change, but never later than FILE_MAX_MS
+ * after the first change: a file rewritten without pause is still read. */
+#define FILE_QUIET_MS 30
+#define FILE_MAX_MS 500
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static void file_debounce_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct pvx_graph_src *s = arg;
+
 	(void)fd;
 	(void)what;
-	file_load(arg);
+	s->first_change = 0;
+	file_load(s);
+}
+
+/* The delay before reading after one more change. */
+static int file_delay(struct pvx_graph_src *s)
+{
+	uint64_t now = mono_ms(), left;
+
+	if (s->first_change == 0)
+		s->first_change = now ? now : 1;
+	left = now - s->first_change >= FILE_MAX_MS
+		   ? 0
+		   : FILE_MAX_MS - (now - s->first_change);
+	return left < FILE_QUIET_MS ? (int)left : FILE_QUIET_MS;
 }
 
 static void file_inotify_cb(evutil_socket_t fd, short what, void *arg)
@@ -601,7 +631,7 @@ static void file_inotify_cb(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	if (hit)
-		arm(s->timer, 30);
+		arm(s->timer, file_delay(s));
 }
 
 struct pvx_graph_src *pvx_graph_file_new(struct event_base *base,
