@@ -66,6 +66,7 @@ void pvc_state_free(struct pvc_state *st)
 		free(g->path);
 		free(g->provider);
 		free(g->service);
+		free(g->interface);
 	}
 	free(st->ingress);
 	free(st);
@@ -217,7 +218,8 @@ static bool ingress_eq(const struct pvc_ingress *a, const struct pvc_ingress *b)
 	       str_eq(a->external, b->external) &&
 	       pvx_hostport_equal(&a->ext, &b->ext) &&
 	       str_eq(a->path, b->path) && str_eq(a->provider, b->provider) &&
-	       str_eq(a->service, b->service);
+	       str_eq(a->service, b->service) &&
+	       str_eq(a->interface, b->interface);
 }
 
 bool pvc_state_equal(const struct pvc_state *a, const struct pvc_state *b)

@@ -48,6 +48,7 @@ struct pvc_iface {
 	 * from network.pool. */
 	int src_index;
 	bool pool_default;
+	bool ip_short; /* the address came from network.ip */
 };
 
 /* A service the container exports (services.json). */
@@ -94,6 +95,7 @@ struct pvc_ingress {
 	char *path; /* http path prefix, "" when none */
 	char *provider;
 	char *service;
+	char *interface; /* as written, or NULL: echoed in the graph */
 };
 
 struct pvc_state {

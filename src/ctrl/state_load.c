@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #define JPATH_MAX 256
@@ -300,6 +301,7 @@ static void parse_ingress(struct ld *l, const json_t *v, const char *path,
 	g->external = ldup(l, mstr(l, v, path, "external", true));
 	g->provider = ldup(l, mstr(l, v, path, "provider", true));
 	g->service = ldup(l, mstr(l, v, path, "service", true));
+	g->interface = ldup(l, mstr(l, v, path, "interface", false));
 	g->path = ldup(l, "");
 	if (!g->type)
 		return;
@@ -487,6 +489,59 @@ static void parse_iface(struct ld *l, const json_t *v, const char *path,
 	}
 }
 
+/* Pantavisor's shorthand for a static address of the default interface:
+ * network.ip (bare or CIDR) and network.mac, beside network.pool. They set
+ * eth0; written together with network.interfaces[], they must agree with
+ * its eth0 entry (docs/formats.md). */
+static void parse_short_static(struct ld *l, const json_t *net,
+			       struct pvc_container *c)
+{
+	const char *ip = mstr(l, net, "network", "ip", false);
+	const char *mac = mstr(l, net, "network", "mac", false);
+	struct pvc_iface *f = NULL;
+	struct in_addr a;
+	char err[128], p[JPATH_MAX];
+	int prefix;
+
+	if (!ip && !mac)
+		return;
+	for (size_t i = 0; i < c->n_ifaces; i++)
+		if (c->ifaces[i].name && strcmp(c->ifaces[i].name, "eth0") == 0)
+			f = &c->ifaces[i];
+	if (!f) {
+		lerr(l, ip ? "network.ip" : "network.mac",
+		     "sets eth0, which network.interfaces[] does not list");
+		return;
+	}
+	if (ip &&
+	    pvx_ipv4_cidr_or_bare_parse(ip, &a, &prefix, err, sizeof(err))) {
+		lerr(l, "network.ip", "%s", err);
+	} else if (ip && f->has_static &&
+		   (f->static_ip.s_addr != a.s_addr ||
+		    (prefix >= 0 && f->static_prefix >= 0 &&
+		     prefix != f->static_prefix))) {
+		snprintf(p, sizeof(p), "network.interfaces[%d].ipv4_address",
+			 f->src_index);
+		lerr(l, "network.ip", "'%s' disagrees with %s", ip, p);
+	} else if (ip && !f->has_static) {
+		f->has_static = true;
+		f->ip_short = true;
+		f->static_ip = a;
+		f->static_prefix = prefix;
+	} else if (ip && f->static_prefix < 0) {
+		f->static_prefix = prefix;
+	}
+	if (mac && mac_check(mac, err, sizeof(err))) {
+		lerr(l, "network.mac", "%s", err);
+	} else if (mac && f->mac && strcasecmp(f->mac, mac) != 0) {
+		snprintf(p, sizeof(p), "network.interfaces[%d].mac_address",
+			 f->src_index);
+		lerr(l, "network.mac", "'%s' disagrees with %s", mac, p);
+	} else if (mac && !f->mac) {
+		f->mac = ldup(l, mac);
+	}
+}
+
 static void parse_network(struct ld *l, const json_t *run,
 			  struct pvc_container *c)
 {
@@ -527,8 +582,15 @@ static void parse_network(struct ld *l, const json_t *run,
 		     mode);
 		return;
 	}
-	if (c->mode != PVC_NET_POOL)
+	if (c->mode != PVC_NET_POOL) {
+		/* A static address must never be dropped without a word. */
+		if (json_object_get(net, "ip") || json_object_get(net, "mac"))
+			lerr(l,
+			     json_object_get(net, "ip") ? "network.ip"
+							: "network.mac",
+			     "a static address needs network mode pool");
 		return; /* interfaces only matter on a pool */
+	}
 	if (!ifs || !json_array_size(ifs)) {
 		c->ifaces = lcalloc(l, 1, sizeof(*c->ifaces));
 		if (!c->ifaces)
@@ -543,6 +605,7 @@ static void parse_network(struct ld *l, const json_t *run,
 			lerr(l, "network",
 			     "mode pool needs a pool (network.pool or "
 			     "network.interfaces[].pool)");
+		parse_short_static(l, net, c);
 		return;
 	}
 	c->ifaces = lcalloc(l, json_array_size(ifs), sizeof(*c->ifaces));
@@ -565,12 +628,45 @@ static void parse_network(struct ld *l, const json_t *run,
 			}
 		}
 	}
+	parse_short_static(l, net, c);
+}
+
+/* obj[key], or obj[alias] (Pantavisor's other spelling of it, read the
+ * same way); both written and different is an error naming both. *used
+ * (if not NULL) gets the key the value came from, for later messages. */
+static const char *alias_str(struct ld *l, const json_t *obj, const char *path,
+			     const char *key, const char *alias, bool required,
+			     const char **used)
+{
+	bool has_k = json_object_get(obj, key) &&
+		     !json_is_null(json_object_get(obj, key));
+	bool has_a = json_object_get(obj, alias) &&
+		     !json_is_null(json_object_get(obj, alias));
+	const char *k, *a;
+	char p[JPATH_MAX];
+
+	if (used)
+		*used = has_k || !has_a ? key : alias;
+	if (!has_a)
+		return mstr(l, obj, path, key, required);
+	a = mstr(l, obj, path, alias, required);
+	if (!has_k)
+		return a;
+	k = mstr(l, obj, path, key, required);
+	if (k && a && strcmp(k, a) != 0) {
+		jkey(p, path, key);
+		lerr(l, p, "'%s' disagrees with %s '%s' (Pantavisor's alias)",
+		     k, alias, a);
+		return NULL;
+	}
+	return k && a ? k : NULL;
 }
 
 static void parse_require(struct ld *l, const json_t *v, const char *path,
 			  bool optional, struct pvc_require *r)
 {
 	char sp[JPATH_MAX], err[160], pbuf[PVX_PATH_MAX];
+	const char *tkey = "target";
 	struct pvx_hostport hp;
 
 	r->optional = optional;
@@ -578,10 +674,12 @@ static void parse_require(struct ld *l, const json_t *v, const char *path,
 		lerr(l, path, "expected object");
 		return;
 	}
-	r->name = ldup(l, mstr(l, v, path, "name", true));
+	r->name = ldup(l, alias_str(l, v, path, "name", "service", true, NULL));
 	r->type = ldup(l, mstr(l, v, path, "type", true));
-	r->target = ldup(l, mstr(l, v, path, "target", true));
-	r->role = ldup(l, mstr(l, v, path, "role", false));
+	r->target =
+	    ldup(l, alias_str(l, v, path, "target", "external", true, &tkey));
+	r->role =
+	    ldup(l, alias_str(l, v, path, "role", "provider", false, NULL));
 	r->interface = ldup(l, mstr(l, v, path, "interface", false));
 	if (!r->type || !r->target)
 		return;
@@ -589,7 +687,7 @@ static void parse_require(struct ld *l, const json_t *v, const char *path,
 	 * unix, an address for tcp, an address and path prefix for http.
 	 * pv-xconnect refuses a graph with a bad target as a whole, so it
 	 * must be refused here, with the state. */
-	jkey(sp, path, "target");
+	jkey(sp, path, tkey);
 	if (strcmp(r->type, "unix") == 0 &&
 	    pvx_path_check(r->target, err, sizeof(err)))
 		lerr(l, sp, "%s", err);

@@ -108,7 +108,9 @@ static void check_pools(struct vctx *v, const struct pvc_state *st)
 static void iface_path(const struct pvc_iface *f, const char *field, char *buf,
 		       size_t len)
 {
-	if (f->src_index < 0)
+	if (strcmp(field, "ipv4_address") == 0 && f->ip_short)
+		snprintf(buf, len, "network.ip"); /* Pantavisor's shorthand */
+	else if (f->src_index < 0)
 		snprintf(buf, len, "network.%s", field);
 	else if (strcmp(field, "pool") == 0 && f->pool_default)
 		snprintf(buf, len, "network.pool");
