@@ -61,20 +61,22 @@ static void backend_of(const struct pvc_container *p,
 	pvx_hostport_format(&hp, buf, len);
 }
 
-/* The upstream fields, in the upstream order (json objects keep insertion
- * order, so the dump is stable and readable). */
+/* The upstream fields, in Pantavisor's order (docs/graph.md): its
+ * consumer finds a key by the first matching string token, so a value
+ * equal to a key word must come after that key. json objects keep
+ * insertion order and the dump preserves it; added keys are set after. */
 static json_t *link_new(const char *type, const char *name,
 			const char *consumer, pid_t consumer_pid,
 			const char *provider, pid_t provider_pid,
 			const char *role, const char *interface,
 			const char *target, const char *socket)
 {
-	return json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:s, s:s, s:s, s:s}",
-			 "type", type, "name", name, "consumer", consumer,
-			 "consumer_pid", (json_int_t)consumer_pid, "provider",
-			 provider, "provider_pid", (json_int_t)provider_pid,
-			 "role", role, "interface", interface, "target", target,
-			 "socket", socket);
+	return json_pack("{s:s, s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s}",
+			 "consumer", consumer, "consumer_pid",
+			 (json_int_t)consumer_pid, "provider", provider,
+			 "provider_pid", (json_int_t)provider_pid, "name", name,
+			 "type", type, "role", role, "interface", interface,
+			 "target", target, "socket", socket);
 }
 
 static int order_cmp(const void *a, const void *b, void *arg)
@@ -155,7 +157,8 @@ static int add_ingress_links(const struct pvc_state *st,
 		pi = p - st->containers;
 		backend_of(&st->containers[pi], e, leases, sock, sizeof(sock));
 		link = link_new(str_or(g->type, ""), g->service, "EXTERNAL", 0,
-				g->provider, pid_of(pids, pi), "EXTERNAL", "",
+				g->provider, pid_of(pids, pi), "EXTERNAL",
+				str_or(g->interface, ""),
 				str_or(g->external, ""), sock);
 		if (!link)
 			return -1;

@@ -64,27 +64,27 @@ static void test_seed_exact(void **unused)
 	assign(st, &l);
 	expect_graph(
 	    st, &l, pids,
-	    "[{\"type\":\"tcp\",\"name\":\"nginx-http\",\"consumer\":"
-	    "\"EXTERNAL\",\"consumer_pid\":0,\"provider\":\"example-nginx-"
-	    "ingress\",\"provider_pid\":4242,\"role\":\"EXTERNAL\","
+	    "[{\"consumer\":\"EXTERNAL\",\"consumer_pid\":0,\"provider\":"
+	    "\"example-nginx-ingress\",\"provider_pid\":4242,\"name\":"
+	    "\"nginx-http\",\"type\":\"tcp\",\"role\":\"EXTERNAL\","
 	    "\"interface\":\"\",\"target\":\"0.0.0.0:80\",\"socket\":"
 	    "\"10.0.4.2:80\",\"ingress\":\"nginx-http-ingress\"},"
-	    "{\"type\":\"tcp\",\"name\":\"nginx-https\",\"consumer\":"
-	    "\"EXTERNAL\",\"consumer_pid\":0,\"provider\":\"example-nginx-"
-	    "ingress\",\"provider_pid\":4242,\"role\":\"EXTERNAL\","
+	    "{\"consumer\":\"EXTERNAL\",\"consumer_pid\":0,\"provider\":"
+	    "\"example-nginx-ingress\",\"provider_pid\":4242,\"name\":"
+	    "\"nginx-https\",\"type\":\"tcp\",\"role\":\"EXTERNAL\","
 	    "\"interface\":\"\",\"target\":\"0.0.0.0:443\",\"socket\":"
 	    "\"10.0.4.2:443\",\"ingress\":\"nginx-https-ingress\"}]");
 	/* Not running: pid 0; before IPAM ran: socket "" and still listed. */
 	expect_graph(
 	    st, NULL, NULL,
-	    "[{\"type\":\"tcp\",\"name\":\"nginx-http\",\"consumer\":"
-	    "\"EXTERNAL\",\"consumer_pid\":0,\"provider\":\"example-nginx-"
-	    "ingress\",\"provider_pid\":0,\"role\":\"EXTERNAL\","
+	    "[{\"consumer\":\"EXTERNAL\",\"consumer_pid\":0,\"provider\":"
+	    "\"example-nginx-ingress\",\"provider_pid\":0,\"name\":"
+	    "\"nginx-http\",\"type\":\"tcp\",\"role\":\"EXTERNAL\","
 	    "\"interface\":\"\",\"target\":\"0.0.0.0:80\",\"socket\":"
 	    "\"\",\"ingress\":\"nginx-http-ingress\"},"
-	    "{\"type\":\"tcp\",\"name\":\"nginx-https\",\"consumer\":"
-	    "\"EXTERNAL\",\"consumer_pid\":0,\"provider\":\"example-nginx-"
-	    "ingress\",\"provider_pid\":0,\"role\":\"EXTERNAL\","
+	    "{\"consumer\":\"EXTERNAL\",\"consumer_pid\":0,\"provider\":"
+	    "\"example-nginx-ingress\",\"provider_pid\":0,\"name\":"
+	    "\"nginx-https\",\"type\":\"tcp\",\"role\":\"EXTERNAL\","
 	    "\"interface\":\"\",\"target\":\"0.0.0.0:443\",\"socket\":"
 	    "\"\",\"ingress\":\"nginx-https-ingress\"}]");
 	pvc_leases_free(&l);
@@ -149,9 +149,9 @@ static void test_socket_rule_table(void **unused)
 		if (sc->lease)
 			assign(st, &l);
 		snprintf(want, sizeof(want),
-			 "[{\"type\":\"%s\",\"name\":\"s\",\"consumer\":"
-			 "\"EXTERNAL\",\"consumer_pid\":0,\"provider\":\"svc\","
-			 "\"provider_pid\":77,\"role\":\"EXTERNAL\","
+			 "[{\"consumer\":\"EXTERNAL\",\"consumer_pid\":0,"
+			 "\"provider\":\"svc\",\"provider_pid\":77,\"name\":"
+			 "\"s\",\"type\":\"%s\",\"role\":\"EXTERNAL\","
 			 "\"interface\":\"\",\"target\":\"%s\",\"socket\":"
 			 "\"%s\",\"ingress\":\"rule\"}]",
 			 sc->type, sc->external, sc->want_socket);
@@ -204,21 +204,25 @@ static void test_mesh(void **unused)
 	expect_graph(
 	    st, &l, pids,
 	    "["
-	    "{\"type\":\"unix\",\"name\":\"db-sock\",\"consumer\":\"app\","
+	    "{\"consumer\":\"app\","
 	    "\"consumer_pid\":100,\"provider\":\"db\",\"provider_pid\":300,"
-	    "\"role\":\"any\",\"interface\":\"unix\",\"target\":\"/run/"
+	    "\"name\":\"db-sock\",\"type\":\"unix\",\"role\":\"any\","
+	    "\"interface\":\"unix\",\"target\":\"/run/"
 	    "db.sock\",\"socket\":\"/run/pg/db.sock\"},"
-	    "{\"type\":\"tcp\",\"name\":\"kv\",\"consumer\":\"app\","
+	    "{\"consumer\":\"app\","
 	    "\"consumer_pid\":100,\"provider\":\"cache\",\"provider_pid\":0,"
-	    "\"role\":\"reader\",\"interface\":\"cachenet\",\"target\":"
+	    "\"name\":\"kv\",\"type\":\"tcp\",\"role\":\"reader\","
+	    "\"interface\":\"cachenet\",\"target\":"
 	    "\"127.0.0.1:6379\",\"socket\":\"10.0.4.3:6379\"},"
-	    "{\"type\":\"unix\",\"name\":\"db-sock\",\"consumer\":\"web\","
+	    "{\"consumer\":\"web\","
 	    "\"consumer_pid\":400,\"provider\":\"db\",\"provider_pid\":300,"
-	    "\"role\":\"any\",\"interface\":\"unix\",\"target\":\"/run/"
+	    "\"name\":\"db-sock\",\"type\":\"unix\",\"role\":\"any\","
+	    "\"interface\":\"unix\",\"target\":\"/run/"
 	    "db.sock\",\"socket\":\"/run/pg/db.sock\"},"
-	    "{\"type\":\"http\",\"name\":\"www\",\"consumer\":\"EXTERNAL\","
+	    "{\"consumer\":\"EXTERNAL\","
 	    "\"consumer_pid\":0,\"provider\":\"web\",\"provider_pid\":400,"
-	    "\"role\":\"EXTERNAL\",\"interface\":\"\",\"target\":"
+	    "\"name\":\"www\",\"type\":\"http\",\"role\":\"EXTERNAL\","
+	    "\"interface\":\"\",\"target\":"
 	    "\"0.0.0.0:80/\",\"socket\":\"127.0.0.1:8080\",\"ingress\":"
 	    "\"site\"}"
 	    "]");
@@ -230,9 +234,10 @@ static void test_mesh(void **unused)
  * links), with the right JSON types. */
 static void test_field_set(void **unused)
 {
+	/* Pantavisor's order, written out here as the contract. */
 	static const char *const fields[] = {
-	    "type",	    "name", "consumer",	 "consumer_pid", "provider",
-	    "provider_pid", "role", "interface", "target",	 "socket",
+	    "consumer", "consumer_pid", "provider",  "provider_pid", "name",
+	    "type",	"role",		"interface", "target",	     "socket",
 	};
 	struct pvc_state *st = mesh_state();
 	json_t *g, *link;
@@ -253,6 +258,50 @@ static void test_field_set(void **unused)
 			else
 				assert_true(json_is_string(v));
 		}
+	}
+	json_decref(g);
+	fake_state_free(st);
+}
+
+/* Keys appear in Pantavisor's order in the dump (its consumer takes the
+ * first matching string token), added keys after them; an ingress rule's
+ * interface is echoed. */
+static void test_key_order(void **unused)
+{
+	static const char *const keys[] = {
+	    "consumer", "consumer_pid", "provider", "provider_pid",
+	    "name",	"type",		"role",	    "interface",
+	    "target",	"socket",	"ingress",
+	};
+	struct pvc_state *st = mesh_state();
+	json_t *g, *link;
+	size_t i;
+
+	(void)unused;
+	st->ingress[0].interface = strdup("wlan0");
+	g = pvc_graph_build(st, NULL, NULL);
+	assert_int_equal(json_array_size(g), 4);
+	json_array_foreach(g, i, link)
+	{
+		char *d = json_dumps(link, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		const char *at = d, *hit;
+		char k[32];
+		size_t n = json_object_get(link, "ingress") ? 11 : 10;
+
+		assert_non_null(d);
+		for (size_t j = 0; j < n; j++) {
+			snprintf(k, sizeof(k), "\"%s\":", keys[j]);
+			hit = strstr(d, k);
+			if (!hit || hit < at)
+				fail_msg("link %zu: key %s out of order: %s", i,
+					 keys[j], d);
+			at = hit;
+		}
+		if (n == 11)
+			assert_string_equal(json_string_value(json_object_get(
+						link, "interface")),
+					    "wlan0");
+		free(d);
 	}
 	json_decref(g);
 	fake_state_free(st);
@@ -419,6 +468,7 @@ int main(void)
 	    cmocka_unit_test(test_socket_rule_table),
 	    cmocka_unit_test(test_mesh),
 	    cmocka_unit_test(test_field_set),
+	    cmocka_unit_test(test_key_order),
 	    cmocka_unit_test(test_stable_order),
 	    cmocka_unit_test(test_pids_passed_through),
 	    cmocka_unit_test(test_empty),

@@ -194,6 +194,7 @@ static inline void fake_state_free(struct pvc_state *st)
 		free(st->ingress[i].external);
 		free(st->ingress[i].path);
 		free(st->ingress[i].provider);
+		free(st->ingress[i].interface);
 		free(st->ingress[i].service);
 	}
 	free(st->pools);
