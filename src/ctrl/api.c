@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/addr.h"
+#include "common/fdlimit.h"
 #include "common/log.h"
 
 /* A held GET /xconnect-graph?wait=<etag>, answered when the graph changes
@@ -570,15 +571,21 @@ static void accept_resume(evutil_socket_t fd, short what, void *arg)
 
 /* Out of descriptors (EMFILE/ENFILE): the pending connection stays in the
  * backlog and the socket stays readable, so accepting again at once would
- * spin. Pause for a moment instead; idle clients time out meanwhile. The
- * listener's argument belongs to evhttp: the timer gets the listener. */
+ * spin. The reserve descriptor takes one pending client and closes it (it
+ * sees its connection end instead of hanging); then accepting pauses for a
+ * moment, idle clients time out meanwhile. The listener's argument belongs
+ * to evhttp: the timer gets the listener. */
 static void accept_error(struct evconnlistener *lev, void *arg)
 {
 	int err = EVUTIL_SOCKET_ERROR();
 	struct timeval tv = {.tv_usec = 200 * 1000};
+	bool shed = false;
 
 	(void)arg;
-	pvx_warn("control socket: accept: %s; pausing 200 ms", strerror(err));
+	if (err == EMFILE || err == ENFILE)
+		shed = pvx_fdlimit_shed(evconnlistener_get_fd(lev)) == 0;
+	pvx_warn("control socket: accept: %s; %spausing 200 ms", strerror(err),
+		 shed ? "one client refused, " : "");
 	evconnlistener_disable(lev);
 	if (event_base_once(evconnlistener_get_base(lev), -1, EV_TIMEOUT,
 			    accept_resume, lev, &tv) < 0)

@@ -11,6 +11,7 @@
 
 #include <event2/event.h>
 
+#include "common/fdlimit.h"
 #include "common/log.h"
 #include "ctrl/api.h"
 #include "ctrl/daemon.h"
@@ -261,10 +262,16 @@ static int run_daemon(const struct opts *o)
 	struct pvc_state *st = NULL;
 	struct pvc_api *api = NULL;
 	char err[512] = "";
+	long nofile;
 	int rc = 1;
 
 	/* A client that goes away must not kill us with SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Every API client holds a descriptor: an inherited soft limit of
+	 * 1024 would let ~1020 idle local clients lock everyone out. */
+	nofile = pvx_fdlimit_raise();
+	if (nofile < 0)
+		pvx_warn("open files limit: %s", strerror((int)-nofile));
 
 	/* Validate first: a bad state must not touch anything. */
 	st = pvc_state_load_path(o->state, &errors);
@@ -315,9 +322,10 @@ static int run_daemon(const struct opts *o)
 			goto out;
 		}
 	}
-	pvx_info("serving ctrl=%s state-dir=%s runtime=%s wait-timeout=%d",
+	pvx_info("serving ctrl=%s state-dir=%s runtime=%s wait-timeout=%d "
+		 "nofile=%ld",
 		 o->ctrl, o->state_dir, o->no_runtime ? "off" : "on",
-		 o->wait_timeout_s);
+		 o->wait_timeout_s, nofile);
 	if (event_base_dispatch(ctx.base) < 0) {
 		pvx_err("event loop failed");
 		goto out;

@@ -10,12 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fdlimit.h"
 #include "common/log.h"
 #include "xconnect/pipes.h"
 #include "xconnect/relay.h"
@@ -42,16 +42,9 @@ struct stream_link {
 	uint64_t last_warn; /* rate limit of accept warnings, in s */
 };
 
-/* One fd kept in reserve for the whole process: on EMFILE it is released
- * to accept the pending connection and close it at once (the client gets
- * an answer instead of hanging), then taken again. */
-static int reserve_fd = -1;
-
 static void process_setup(void)
 {
 	static bool done;
-	struct rlimit rl;
-
 	if (done)
 		return;
 	done = true;
@@ -59,12 +52,8 @@ static void process_setup(void)
 	 * signal that kills the daemon. */
 	signal(SIGPIPE, SIG_IGN);
 	/* Each session holds up to six fds (two sockets, two pipes): use
-	 * what the hard limit allows. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	 * what the hard limit allows, with one fd in reserve for EMFILE. */
+	pvx_fdlimit_raise();
 }
 
 static const char *ns_label(enum pvx_ns_kind kind)
@@ -244,18 +233,12 @@ static bool warn_allowed(struct stream_link *t)
 static void accept_exhausted(struct stream_link *t, int err)
 {
 	struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
-	int fd;
 
 	pvx_pipes_flush(); /* pooled pipes hold fds too */
-	if (reserve_fd >= 0) {
-		close(reserve_fd);
-		fd = accept4(t->l.fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd >= 0) {
-			close(fd);
-			t->link->stats.accepted++;
-			t->link->stats.failed++;
-		}
-		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	/* The reserve fd answers one pending client by closing it. */
+	if (pvx_fdlimit_shed(t->l.fd) == 0) {
+		t->link->stats.accepted++;
+		t->link->stats.failed++;
 	}
 	if (warn_allowed(t))
 		pvx_warn("accept link=%s target=%s: %s; pausing accepts for "
@@ -274,8 +257,7 @@ static void on_pause_end(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	t->paused = false;
-	if (reserve_fd < 0)
-		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	pvx_fdlimit_rearm();
 	event_add(t->accept_ev, NULL);
 }
 
