@@ -3,8 +3,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -88,4 +90,34 @@ const char *pvx_file_strerror(int r)
 	default:
 		return strerror(-r);
 	}
+}
+
+int pvx_file_lock(const char *path, pid_t *holder)
+{
+	char buf[32];
+	ssize_t n;
+	int fd, e, len;
+
+	*holder = 0;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW,
+		  0644);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		e = -errno;
+		if (e == -EWOULDBLOCK) {
+			n = pread(fd, buf, sizeof(buf) - 1, 0);
+			buf[n > 0 ? n : 0] = '\0';
+			*holder = (pid_t)atoi(buf);
+		}
+		close(fd);
+		return e;
+	}
+	len = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)len, 0) != len) {
+		e = -errno;
+		close(fd);
+		return e ? e : -EIO;
+	}
+	return fd;
 }

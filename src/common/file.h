@@ -4,6 +4,7 @@
 #define PVX_FILE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Reads path into a new NUL-terminated buffer (*buf, *len without the
  * NUL). Returns 0 or -errno: -ENOENT and other open errors, -EINVAL when
@@ -12,5 +13,12 @@
 int pvx_file_read(const char *path, size_t max, char **buf, size_t *len);
 /* A reason for pvx_file_read's error ("not a regular file", …). */
 const char *pvx_file_strerror(int r);
+
+/* Takes an exclusive flock() on path (created 0644 if missing) and writes
+ * our pid into it. Returns the locked descriptor (close-on-exec; the lock
+ * lives as long as it is open), or -EWOULDBLOCK when another process holds
+ * the lock, with its pid in *holder (0 if it has not written it yet), or
+ * another -errno. */
+int pvx_file_lock(const char *path, pid_t *holder);
 
 #endif

@@ -10,7 +10,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
+#include "common/file.h"
 #include "common/log.h"
 #include "ctrl/graph.h"
 
@@ -20,6 +22,8 @@ struct pvc_daemon {
 	char *state_dir;
 	char *leases_path;
 	char *workdir;
+	/* flock'ed <state-dir>/pv-ctrld.lock: one daemon per state dir. */
+	int lock_fd;
 	struct pvc_runtime_conf rt_conf;
 	struct pvc_runtime *rt;
 
@@ -214,6 +218,7 @@ struct pvc_daemon *pvc_daemon_new(struct event_base *base,
 
 	if (!d)
 		goto nomem;
+	d->lock_fd = -1;
 	d->base = base;
 	d->state_path = conf->state_path ? strdup(conf->state_path) : NULL;
 	d->state_dir = strdup(conf->state_dir);
@@ -241,6 +246,35 @@ struct pvc_daemon *pvc_daemon_new(struct event_base *base,
 				strerror(-r));
 		errno = -r;
 		goto fail;
+	}
+	/* Before anything reads runtime.json or leases.json: a second
+	 * daemon on the same state dir would "clean up" the first one's
+	 * bridges and containers. */
+	{
+		char *lpath = NULL;
+		pid_t holder = 0;
+
+		if (asprintf(&lpath, "%s/pv-ctrld.lock", d->state_dir) < 0)
+			goto nomem;
+		r = pvx_file_lock(lpath, &holder);
+		if (r == -EWOULDBLOCK && holder > 0)
+			pvx_errlist_add(errors,
+					"state dir %s: in use by pv-ctrld pid "
+					"%d (lock %s)",
+					d->state_dir, (int)holder, lpath);
+		else if (r == -EWOULDBLOCK)
+			pvx_errlist_add(errors,
+					"state dir %s: in use by another "
+					"pv-ctrld (lock %s)",
+					d->state_dir, lpath);
+		else if (r < 0)
+			pvx_errlist_add(errors, "%s: %s", lpath, strerror(-r));
+		free(lpath);
+		if (r < 0) {
+			errno = -r;
+			goto fail;
+		}
+		d->lock_fd = r;
 	}
 	{
 		struct pvx_errlist lel = {0};
@@ -483,5 +517,8 @@ void pvc_daemon_free(struct pvc_daemon *d)
 	free(d->state_dir);
 	free(d->leases_path);
 	free(d->workdir);
+	/* Last: the cleanup above ran under the lock. */
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);
 	free(d);
 }
