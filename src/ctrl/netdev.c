@@ -148,6 +148,79 @@ int pvc_netdev_del(struct pvc_nl *nl, const char *name, char *err,
 	return r;
 }
 
+int pvc_netdev_mark(struct pvc_nl *nl, const char *name, const char *alias,
+		    char *err, size_t errlen)
+{
+	char buf[PVC_NL_BUFSZ];
+	struct pvc_nl_link l;
+	int r = pvc_netdev_get(nl, name, &l);
+
+	if (r == 0)
+		r = pvc_nl_talk(nl,
+				pvc_nl_build_link_alias(buf, l.ifindex, alias),
+				NULL, NULL);
+	if (r < 0)
+		snprintf(err, errlen, "%s: alias: %s", name, strerror(-r));
+	return r;
+}
+
+struct marked {
+	const char *alias;
+	char (*names)[16];
+	size_t n, cap;
+};
+
+static int marked_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct marked *m = data;
+	struct pvc_nl_link l;
+	char(*nn)[16];
+
+	if (pvc_nl_parse_link(nlh, &l) < 0 || strcmp(l.alias, m->alias) != 0)
+		return MNL_CB_OK;
+	if (m->n == m->cap) {
+		m->cap = m->cap ? 2 * m->cap : 8;
+		nn = realloc(m->names, m->cap * sizeof(*nn));
+		if (!nn)
+			return MNL_CB_ERROR;
+		m->names = nn;
+	}
+	memcpy(m->names[m->n++], l.name, sizeof(l.name));
+	return MNL_CB_OK;
+}
+
+int pvc_netdev_del_marked(struct pvc_nl *nl, const char *alias, char *names,
+			  size_t nameslen, char *err, size_t errlen)
+{
+	char buf[PVC_NL_BUFSZ];
+	struct marked m = {.alias = alias};
+	size_t off = 0;
+	int r, n = 0;
+
+	if (nameslen)
+		names[0] = '\0';
+	/* Collect first: the socket cannot delete while it dumps. */
+	r = pvc_nl_talk(nl, pvc_nl_build_link_get(buf, NULL), marked_cb, &m);
+	if (r < 0) {
+		snprintf(err, errlen, "list links: %s", strerror(-r));
+		goto out;
+	}
+	for (size_t i = 0; i < m.n; i++) {
+		/* A veth goes with its peer: a name may be gone already. */
+		if (pvc_netdev_del(nl, m.names[i], err, errlen) < 0)
+			continue;
+		n++;
+		if (off < nameslen)
+			off += (size_t)snprintf(names + off, nameslen - off,
+						"%s%s", off ? " " : "",
+						m.names[i]);
+	}
+	r = n;
+out:
+	free(m.names);
+	return r;
+}
+
 struct inside {
 	const struct pvc_netdev_wire *w; /* NULL: lo only */
 	char *err;

@@ -36,6 +36,15 @@ int pvc_netdev_addr_del(struct pvc_nl *nl, const char *name, struct in_addr ip,
 int pvc_netdev_del(struct pvc_nl *nl, const char *name, char *err,
 		   size_t errlen);
 
+/* Marks link name as ours: its alias becomes alias. */
+int pvc_netdev_mark(struct pvc_nl *nl, const char *name, const char *alias,
+		    char *err, size_t errlen);
+/* Deletes every link whose alias is alias (what pvc_netdev_mark made) and
+ * writes their names, space-separated, into names. Returns how many were
+ * deleted, or -errno (reason in err). */
+int pvc_netdev_del_marked(struct pvc_nl *nl, const char *alias, char *names,
+			  size_t nameslen, char *err, size_t errlen);
+
 /* What a container interface gets. */
 struct pvc_netdev_wire {
 	const char *bridge; /* pool bridge on the device */

@@ -147,6 +147,16 @@ struct nlmsghdr *pvc_nl_build_link_set(char *buf, int ifindex, bool up,
 	return nlh;
 }
 
+struct nlmsghdr *pvc_nl_build_link_alias(char *buf, int ifindex,
+					 const char *alias)
+{
+	struct nlmsghdr *nlh = put_header(buf, RTM_NEWLINK, NLM_F_ACK);
+
+	put_ifinfo(nlh, ifindex);
+	mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
+	return nlh;
+}
+
 struct nlmsghdr *pvc_nl_build_link_del(char *buf, const char *name)
 {
 	struct nlmsghdr *nlh = put_header(buf, RTM_DELLINK, NLM_F_ACK);
@@ -238,6 +248,11 @@ static int link_attr_cb(const struct nlattr *a, void *data)
 		if (mnl_attr_validate(a, MNL_TYPE_STRING) >= 0)
 			strncpy(l->name, mnl_attr_get_str(a),
 				sizeof(l->name) - 1);
+		break;
+	case IFLA_IFALIAS:
+		if (mnl_attr_validate(a, MNL_TYPE_STRING) >= 0)
+			strncpy(l->alias, mnl_attr_get_str(a),
+				sizeof(l->alias) - 1);
 		break;
 	case IFLA_MASTER:
 		if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0)

@@ -49,6 +49,10 @@ struct nlmsghdr *pvc_nl_build_veth_new(char *buf, const char *host_name,
  * master_ifindex > 0 enslaves it to that bridge. */
 struct nlmsghdr *pvc_nl_build_link_set(char *buf, int ifindex, bool up,
 				       int master_ifindex);
+/* RTM_NEWLINK on an existing link (by ifindex): sets its alias
+ * (IFLA_IFALIAS, what `ip link` shows as "alias"). */
+struct nlmsghdr *pvc_nl_build_link_alias(char *buf, int ifindex,
+					 const char *alias);
 /* RTM_DELLINK by name. */
 struct nlmsghdr *pvc_nl_build_link_del(char *buf, const char *name);
 /* RTM_GETLINK by name (one reply), or a dump of all links when name is
@@ -70,7 +74,8 @@ struct pvc_nl_link {
 	unsigned flags; /* IFF_* */
 	int master;	/* 0: none */
 	char name[16];
-	char kind[16]; /* "bridge", "veth", "" */
+	char kind[16];	 /* "bridge", "veth", "" */
+	char alias[256]; /* IFLA_IFALIAS, "" if none */
 };
 /* Parses an RTM_NEWLINK reply. Returns 0 or -EINVAL. */
 int pvc_nl_parse_link(const struct nlmsghdr *nlh, struct pvc_nl_link *l);

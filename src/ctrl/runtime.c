@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/ns.h"
 #include "ctrl/netdev.h"
 #include "ctrl/spawn.h"
@@ -78,6 +79,10 @@ struct pvc_runtime {
 	struct rt_br *brs;
 	size_t n_brs;
 	char *record_path;
+	bool record_failing; /* the last write failed (logged once) */
+	/* Alias of every link this runtime creates ("pv-ctrld <state dir>"):
+	 * what proves a link ours when runtime.json cannot. */
+	char alias[256];
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -173,7 +178,8 @@ static void record_save(struct pvc_runtime *rt)
 {
 	json_t *j, *brs, *veths, *pids, *addrs;
 	char *tmp = NULL, ip[INET_ADDRSTRLEN];
-	int fd;
+	const char *step;
+	int fd, e;
 
 	if (!rt->record_path)
 		return;
@@ -208,21 +214,46 @@ static void record_save(struct pvc_runtime *rt)
 					    "pid", (int)c->pid, "start",
 					    (json_int_t)c->start));
 	}
-	if (asprintf(&tmp, "%s.tmp", rt->record_path) < 0)
+	if (asprintf(&tmp, "%s.tmp", rt->record_path) < 0) {
+		tmp = NULL;
+		step = "out of memory";
 		goto out;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		  0600);
+	if (fd < 0) {
+		step = "open";
 		goto out;
+	}
 	if (json_dumpfd(j, fd, JSON_INDENT(1) | JSON_SORT_KEYS) < 0 ||
 	    fsync(fd) < 0) {
+		step = "write";
+		e = errno;
 		close(fd);
 		unlink(tmp);
+		errno = e;
 		goto out;
 	}
 	close(fd);
-	if (rename(tmp, rt->record_path) < 0)
+	if (rename(tmp, rt->record_path) < 0) {
+		step = "rename";
+		e = errno;
 		unlink(tmp);
+		errno = e;
+		goto out;
+	}
+	step = NULL;
 out:
+	/* Once per failure streak: a record that cannot be written means a
+	 * crash now leaves what it does not name (the links still carry
+	 * their alias). */
+	if (step && !rt->record_failing)
+		pvx_err("%s: cannot write (%s: %s): a crash now would leave "
+			"processes or addresses behind",
+			rt->record_path, step, errno ? strerror(errno) : "?");
+	else if (!step && rt->record_failing)
+		pvx_info("%s: written again", rt->record_path);
+	rt->record_failing = step != NULL;
 	free(tmp);
 	json_decref(j);
 }
@@ -238,15 +269,80 @@ static bool wait_gone(pid_t pid, unsigned long long start, int ms)
 	return proc_start(pid) != start;
 }
 
+/* The shape of runtime.json: an object whose known members are arrays. */
+static bool record_valid(json_t *j, char *err, size_t errlen)
+{
+	static const char *const arrays[] = {"addresses", "bridges", "pids",
+					     "veths"};
+
+	if (!json_is_object(j)) {
+		snprintf(err, errlen, "not a JSON object");
+		return false;
+	}
+	for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++) {
+		json_t *v = json_object_get(j, arrays[i]);
+		if (v && !json_is_array(v)) {
+			snprintf(err, errlen, "%s: not an array", arrays[i]);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* A damaged record is kept for a human, never overwritten: moved to
+ * runtime.json.damaged, said loudly. */
+static void record_set_aside(struct pvc_runtime *rt, const char *why)
+{
+	char *aside = NULL;
+
+	if (asprintf(&aside, "%s.damaged", rt->record_path) < 0) {
+		pvx_err("%s: damaged (%s)", rt->record_path, why);
+		return;
+	}
+	if (rename(rt->record_path, aside) < 0)
+		pvx_err("%s: damaged (%s); cannot move it to %s: %s",
+			rt->record_path, why, aside, strerror(errno));
+	else
+		pvx_err("%s: damaged (%s); moved to %s. Links with alias "
+			"\"%s\" are removed; addresses it gave foreign "
+			"bridges must be removed by hand",
+			rt->record_path, why, aside, rt->alias);
+	free(aside);
+}
+
 /* After a crash: the processes, veths and bridges the record names are
  * leftovers of a previous pv-ctrld of ours. */
 static void cleanup_leftovers(struct pvc_runtime *rt)
 {
 	json_t *j, *v;
+	json_error_t jerr;
 	size_t i;
-	char err[256];
+	char err[256], names[512];
+	bool damaged = false;
+	int n;
 
-	j = json_load_file(rt->record_path, 0, NULL);
+	j = json_load_file(rt->record_path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!j && access(rt->record_path, F_OK) == 0) {
+		snprintf(err, sizeof(err), "line %d column %d: %s", jerr.line,
+			 jerr.column, jerr.text);
+		damaged = true;
+	} else if (j && !record_valid(j, err, sizeof(err))) {
+		damaged = true;
+		json_decref(j);
+		j = NULL;
+	}
+	if (damaged)
+		record_set_aside(rt, err);
+	/* Whatever the record says: every link with our alias is a leftover
+	 * (a record that is damaged, or a crash between creating a link and
+	 * writing the record). */
+	n = pvc_netdev_del_marked(&rt->nl, rt->alias, names, sizeof(names), err,
+				  sizeof(err));
+	if (n < 0)
+		pvx_err("leftover links (alias \"%s\"): %s", rt->alias, err);
+	else if (n > 0)
+		pvx_info("removed leftover links alias=\"%s\" links=\"%s\"",
+			 rt->alias, names);
 	if (!j)
 		return;
 	json_array_foreach(json_object_get(j, "pids"), i, v)
@@ -361,6 +457,9 @@ static int wire(struct pvc_runtime *rt, struct rt_ct *c, pid_t pid, char *err,
 		}
 		record_save(rt);
 		r = pvc_netdev_wire(&rt->nl, fd, &w, err, errlen);
+		if (r == 0)
+			r = pvc_netdev_mark(&rt->nl, host, rt->alias, err,
+					    errlen);
 		if (r < 0)
 			goto fail;
 		first = false;
@@ -621,6 +720,27 @@ static void ct_free(struct rt_ct *c)
 	free(c);
 }
 
+/* "pv-ctrld <absolute state dir>"; a path too long for an alias is
+ * replaced by its hash. Without a state dir: "pv-ctrld". */
+static void set_alias(struct pvc_runtime *rt, const char *state_dir)
+{
+	char *abs = state_dir ? realpath(state_dir, NULL) : NULL;
+	const char *p = abs ? abs : state_dir;
+
+	if (!p) {
+		snprintf(rt->alias, sizeof(rt->alias), "pv-ctrld");
+	} else if (strlen(p) + 10 < sizeof(rt->alias)) {
+		snprintf(rt->alias, sizeof(rt->alias), "pv-ctrld %s", p);
+	} else {
+		uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a 64 */
+		for (const unsigned char *c = (const void *)p; *c; c++)
+			h = (h ^ *c) * 0x100000001b3ULL;
+		snprintf(rt->alias, sizeof(rt->alias), "pv-ctrld #%016llx",
+			 (unsigned long long)h);
+	}
+	free(abs);
+}
+
 struct pvc_runtime *pvc_runtime_new(struct event_base *base,
 				    const struct pvc_runtime_conf *conf,
 				    void (*changed)(void *arg), void *arg)
@@ -652,6 +772,7 @@ struct pvc_runtime *pvc_runtime_new(struct event_base *base,
 		rt->record_path = NULL;
 		goto nomem;
 	}
+	set_alias(rt, conf->state_dir);
 	if ((r = pvc_nl_open(&rt->nl)) < 0) {
 		errno = -r;
 		goto fail;
@@ -707,6 +828,9 @@ static int apply_bridges(struct pvc_runtime *rt, const struct pvc_state *st,
 		if (pvc_netdev_bridge_ensure(&rt->nl, p->bridge, p->gateway,
 					     p->subnet.prefix, &created, &added,
 					     err, sizeof(err)) < 0)
+			pvx_errlist_add(el, "pool %s: %s", p->name, err);
+		if (created && pvc_netdev_mark(&rt->nl, p->bridge, rt->alias,
+					       err, sizeof(err)) < 0)
 			pvx_errlist_add(el, "pool %s: %s", p->name, err);
 		nb[n].ours = nb[n].ours || created;
 		nb[n].addr_added = nb[n].addr_added || added;

@@ -233,6 +233,35 @@ static void test_link_set(void **state)
 	}
 }
 
+static void test_link_alias(void **state)
+{
+	static const char *const aliases[] = {"pv-ctrld /var/lib/pvx",
+					      "pv-ctrld #0123456789abcdef", "",
+					      "pv-ctrld /a path/with spaces"};
+	char buf[PVC_NL_BUFSZ];
+	struct pvc_nl_link l;
+	struct tb top;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++) {
+		struct nlmsghdr *nlh =
+		    pvc_nl_build_link_alias(buf, (int)i + 2, aliases[i]);
+		const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+
+		/* a change of an existing link, never a creation */
+		assert_flags(nlh, RTM_NEWLINK, NLM_F_ACK);
+		assert_int_equal(ifi->ifi_index, (int)i + 2);
+		assert_int_equal(ifi->ifi_change, 0);
+		parse_top(nlh, sizeof(*ifi), &top);
+		assert_str_attr(top.a[IFLA_IFALIAS], aliases[i]);
+		assert_null(top.a[IFLA_IFNAME]);
+		/* what a link reply with that alias parses back to */
+		nlh->nlmsg_type = RTM_NEWLINK;
+		assert_int_equal(pvc_nl_parse_link(nlh, &l), 0);
+		assert_string_equal(l.alias, aliases[i]);
+	}
+}
+
 static void test_link_del_get(void **state)
 {
 	static const char *const names[] = {"pvx1a2b3c4d", "br0", "eth0"};
@@ -457,6 +486,7 @@ int main(void)
 	    cmocka_unit_test(test_bridge_new),
 	    cmocka_unit_test(test_veth_new),
 	    cmocka_unit_test(test_link_set),
+	    cmocka_unit_test(test_link_alias),
 	    cmocka_unit_test(test_link_del_get),
 	    cmocka_unit_test(test_addr_add),
 	    cmocka_unit_test(test_addr_del),
