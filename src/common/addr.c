@@ -312,6 +312,117 @@ struct in_addr pvx_cidr_broadcast(const struct pvx_cidr *c)
 	return b;
 }
 
+void pvx_sockaddr_format(const struct sockaddr *sa, socklen_t len, char *buf,
+			 size_t buflen)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (sa && len >= sizeof(struct sockaddr_in) &&
+	    sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		snprintf(buf, buflen, "%s:%u", ip, ntohs(in->sin_port));
+	} else if (sa && len >= sizeof(struct sockaddr_in6) &&
+		   sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		snprintf(buf, buflen, "[%s]:%u", ip, ntohs(in6->sin6_port));
+	} else {
+		snprintf(buf, buflen, "unix");
+	}
+}
+
+int pvx_prefix_parse(const char *s, struct pvx_prefix *p, char *err,
+		     size_t errlen)
+{
+	char buf[INET6_ADDRSTRLEN];
+	const char *slash;
+	unsigned v = 0, max;
+	uint8_t *b;
+	size_t n;
+
+	memset(p, 0, sizeof(*p));
+	if (!s || !*s)
+		FAIL("empty address");
+	slash = strchr(s, '/');
+	n = slash ? (size_t)(slash - s) : strlen(s);
+	if (n == 0 || n >= sizeof(buf))
+		FAIL("'%.64s' is not an IP address or CIDR", s);
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (inet_pton(AF_INET, buf, &p->ip.v4) == 1)
+		p->family = AF_INET;
+	else if (inet_pton(AF_INET6, buf, &p->ip.v6) == 1)
+		p->family = AF_INET6;
+	else
+		FAIL("'%.64s' is not an IP address or CIDR", s);
+	max = p->family == AF_INET ? 32 : 128;
+	if (!slash) {
+		p->len = (uint8_t)max;
+		return 0;
+	}
+	if (!slash[1] || strlen(slash + 1) > 3)
+		FAIL("'%.64s': invalid prefix length", s);
+	for (const char *q = slash + 1; *q; q++) {
+		if (*q < '0' || *q > '9')
+			FAIL("'%.64s': invalid prefix length", s);
+		v = v * 10 + (unsigned)(*q - '0');
+	}
+	if (v > max)
+		FAIL("'%.64s': prefix length %u out of range (0-%u)", s, v,
+		     max);
+	p->len = (uint8_t)v;
+	b = p->family == AF_INET ? (uint8_t *)&p->ip.v4 : p->ip.v6.s6_addr;
+	for (unsigned bit = v; bit < max; bit++)
+		if (b[bit / 8] & (0x80u >> (bit % 8)))
+			FAIL("'%.64s': host bits set (network address "
+			     "expected)",
+			     s);
+	return 0;
+}
+
+static bool bits_equal(const uint8_t *a, const uint8_t *b, unsigned len)
+{
+	unsigned full = len / 8, rest = len % 8;
+
+	if (memcmp(a, b, full) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	return ((a[full] ^ b[full]) & (0xff00u >> rest)) == 0;
+}
+
+bool pvx_prefix_match(const struct pvx_prefix *p, const struct sockaddr *sa)
+{
+	const struct sockaddr_in6 *in6 = (const void *)sa;
+	const struct sockaddr_in *in = (const void *)sa;
+
+	if (!sa)
+		return false;
+	if (sa->sa_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+		if (p->family != AF_INET)
+			return false;
+		return bits_equal(&in6->sin6_addr.s6_addr[12],
+				  (const uint8_t *)&p->ip.v4, p->len);
+	}
+	if (sa->sa_family != p->family)
+		return false;
+	if (p->family == AF_INET)
+		return bits_equal((const uint8_t *)&in->sin_addr,
+				  (const uint8_t *)&p->ip.v4, p->len);
+	return bits_equal(in6->sin6_addr.s6_addr, p->ip.v6.s6_addr, p->len);
+}
+
+bool pvx_prefix_list_match(const struct pvx_prefix *v, size_t n,
+			   const struct sockaddr *sa)
+{
+	for (size_t i = 0; i < n; i++)
+		if (pvx_prefix_match(&v[i], sa))
+			return true;
+	return false;
+}
+
 int pvx_path_check(const char *s, char *err, size_t errlen)
 {
 	const char *p;

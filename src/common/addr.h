@@ -23,6 +23,16 @@ struct pvx_hostport {
 	uint16_t port; /* host byte order, 1-65535 */
 };
 
+/* An IPv4 or IPv6 network, for source allowlists. */
+struct pvx_prefix {
+	int family; /* AF_INET or AF_INET6 */
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} ip;	     /* network byte order, host bits zero */
+	uint8_t len; /* 0-32 or 0-128 */
+};
+
 struct pvx_cidr {
 	struct in_addr addr; /* network byte order */
 	uint8_t prefix;	     /* 0-32 */
@@ -63,6 +73,20 @@ bool pvx_cidr_overlaps(const struct pvx_cidr *a, const struct pvx_cidr *b);
 struct in_addr pvx_cidr_broadcast(const struct pvx_cidr *c);
 /* Host-order helpers for IPAM arithmetic. */
 uint32_t pvx_cidr_mask(uint8_t prefix);
+
+/* A peer's address as "ip:port" / "[ip6]:port", "unix" otherwise. */
+void pvx_sockaddr_format(const struct sockaddr *sa, socklen_t len, char *buf,
+			 size_t buflen);
+/* "10.0.0.0/8", "fd00::/8"; a bare address is a host (/32, /128). The
+ * host bits must be zero. */
+int pvx_prefix_parse(const char *s, struct pvx_prefix *p, char *err,
+		     size_t errlen);
+/* Whether sa (AF_INET, or AF_INET6: an IPv4-mapped address counts as
+ * IPv4) is inside p. Other families never match. */
+bool pvx_prefix_match(const struct pvx_prefix *p, const struct sockaddr *sa);
+/* Whether sa is inside one of the n prefixes. */
+bool pvx_prefix_list_match(const struct pvx_prefix *v, size_t n,
+			   const struct sockaddr *sa);
 
 /* An absolute path with no ".." component, no empty name, shorter than
  * PVX_PATH_MAX. */

@@ -138,6 +138,38 @@ static int add_mesh_links(const struct pvc_state *st,
 	return 0;
 }
 
+/* The rule's added fields, after "ingress", only when written: a state
+ * without them gives the graph it always gave. */
+static int add_rule_fields(json_t *link, const struct pvc_ingress *g)
+{
+	json_t *a;
+
+	if (g->proxy_protocol &&
+	    json_object_set_new(link, "proxy_protocol",
+				json_string(g->proxy_protocol)))
+		return -1;
+	if (g->allow) {
+		a = json_array();
+		if (!a || json_object_set_new(link, "allow", a))
+			return -1;
+		for (size_t i = 0; i < g->n_allow; i++)
+			if (json_array_append_new(a, json_string(g->allow[i])))
+				return -1;
+	}
+	if (g->max_conns &&
+	    json_object_set_new(link, "max_conns", json_integer(g->max_conns)))
+		return -1;
+	if (g->connect_timeout_ms &&
+	    json_object_set_new(link, "connect_timeout_ms",
+				json_integer(g->connect_timeout_ms)))
+		return -1;
+	if (g->idle_timeout_s &&
+	    json_object_set_new(link, "idle_timeout_s",
+				json_integer(g->idle_timeout_s)))
+		return -1;
+	return 0;
+}
+
 static int add_ingress_links(const struct pvc_state *st,
 			     const struct pvc_leases *leases, const pid_t *pids,
 			     json_t *graph)
@@ -163,7 +195,8 @@ static int add_ingress_links(const struct pvc_state *st,
 		if (!link)
 			return -1;
 		if (json_object_set_new(link, "ingress",
-					json_string(g->name))) {
+					json_string(g->name)) ||
+		    add_rule_fields(link, g) < 0) {
 			json_decref(link);
 			return -1;
 		}

@@ -67,6 +67,10 @@ void pvc_state_free(struct pvc_state *st)
 		free(g->provider);
 		free(g->service);
 		free(g->interface);
+		free(g->proxy_protocol);
+		for (size_t k = 0; g->allow && k < g->n_allow; k++)
+			free(g->allow[k]);
+		free(g->allow);
 	}
 	free(st->ingress);
 	free(st);
@@ -212,6 +216,18 @@ static bool pool_eq(const struct pvc_pool *a, const struct pvc_pool *b)
 	       a->gateway.s_addr == b->gateway.s_addr && a->nat == b->nat;
 }
 
+static bool allow_eq(const struct pvc_ingress *a, const struct pvc_ingress *b)
+{
+	if (!a->allow || !b->allow)
+		return a->allow == b->allow;
+	if (a->n_allow != b->n_allow)
+		return false;
+	for (size_t i = 0; i < a->n_allow; i++)
+		if (!str_eq(a->allow[i], b->allow[i]))
+			return false;
+	return true;
+}
+
 static bool ingress_eq(const struct pvc_ingress *a, const struct pvc_ingress *b)
 {
 	return str_eq(a->name, b->name) && str_eq(a->type, b->type) &&
@@ -219,7 +235,11 @@ static bool ingress_eq(const struct pvc_ingress *a, const struct pvc_ingress *b)
 	       pvx_hostport_equal(&a->ext, &b->ext) &&
 	       str_eq(a->path, b->path) && str_eq(a->provider, b->provider) &&
 	       str_eq(a->service, b->service) &&
-	       str_eq(a->interface, b->interface);
+	       str_eq(a->interface, b->interface) &&
+	       str_eq(a->proxy_protocol, b->proxy_protocol) && allow_eq(a, b) &&
+	       a->max_conns == b->max_conns &&
+	       a->connect_timeout_ms == b->connect_timeout_ms &&
+	       a->idle_timeout_s == b->idle_timeout_s;
 }
 
 bool pvc_state_equal(const struct pvc_state *a, const struct pvc_state *b)

@@ -96,7 +96,21 @@ struct pvc_ingress {
 	char *provider;
 	char *service;
 	char *interface; /* as written, or NULL: echoed in the graph */
+	/* Added fields (docs/formats.md); absent: NULL / 0, the data
+	 * plane's defaults. */
+	char *proxy_protocol; /* "v1", "v2" or NULL (off) */
+	char **allow;	      /* source CIDRs as written; NULL: everyone */
+	size_t n_allow;
+	int max_conns;		/* 0: pv-xconnect's --max-conns */
+	int connect_timeout_ms; /* 0: pv-xconnect's --connect-timeout */
+	int idle_timeout_s;	/* 0: pv-xconnect's --idle-timeout */
 };
+
+/* Bounds of the per-rule limits (docs/formats.md). */
+#define PVC_MAX_CONNS_MAX 1000000
+#define PVC_CONNECT_TIMEOUT_MS_MAX 600000
+#define PVC_IDLE_TIMEOUT_S_MAX 604800
+#define PVC_ALLOW_MAX 256
 
 struct pvc_state {
 	struct pvc_pool *pools;

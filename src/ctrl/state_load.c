@@ -285,6 +285,100 @@ static int cmp_pool(const void *a, const void *b)
 	return strcmp(x->name ? x->name : "", y->name ? y->name : "");
 }
 
+/* An optional integer member in [min, max]; 0 when absent. */
+static void mint_range(struct ld *l, const json_t *obj, const char *path,
+		       const char *key, json_int_t min, json_int_t max,
+		       int *out)
+{
+	json_t *v = json_object_get(obj, key);
+	char p[JPATH_MAX];
+	json_int_t n;
+
+	*out = 0;
+	if (!v || json_is_null(v))
+		return;
+	jkey(p, path, key);
+	if (!json_is_integer(v)) {
+		lerr(l, p,
+		     "expected integer (%" JSON_INTEGER_FORMAT
+		     "-%" JSON_INTEGER_FORMAT ")",
+		     min, max);
+		return;
+	}
+	n = json_integer_value(v);
+	if (n < min || n > max) {
+		lerr(l, p,
+		     "%" JSON_INTEGER_FORMAT
+		     " out of range (%" JSON_INTEGER_FORMAT
+		     "-%" JSON_INTEGER_FORMAT ")",
+		     n, min, max);
+		return;
+	}
+	*out = (int)n;
+}
+
+/* The added fields of an ingress rule: PROXY protocol, source
+ * allowlist, per-rule limits (docs/formats.md). */
+static void parse_ingress_extra(struct ld *l, const json_t *v, const char *path,
+				struct pvc_ingress *g)
+{
+	char sp[JPATH_MAX], ip[JPATH_MAX], err[160];
+	struct pvx_prefix pf;
+	const char *s;
+	json_t *a, *e;
+	size_t i;
+
+	s = mstr(l, v, path, "proxy_protocol", false);
+	if (s) {
+		jkey(sp, path, "proxy_protocol");
+		if (strcmp(s, "v1") != 0 && strcmp(s, "v2") != 0)
+			lerr(l, sp,
+			     "unknown PROXY protocol version '%.32s' (expected "
+			     "v1 or v2)",
+			     s);
+		else
+			g->proxy_protocol = ldup(l, s);
+	}
+	a = member(l, v, path, "allow", K_ARRAY, false);
+	if (a) {
+		jkey(sp, path, "allow");
+		if (json_array_size(a) == 0) {
+			lerr(l, sp,
+			     "empty list (it would refuse every client; omit "
+			     "the field to allow everyone)");
+		} else if (json_array_size(a) > PVC_ALLOW_MAX) {
+			lerr(l, sp, "%zu entries (at most %d)",
+			     json_array_size(a), PVC_ALLOW_MAX);
+		} else {
+			g->allow =
+			    lcalloc(l, json_array_size(a), sizeof(*g->allow));
+			if (!g->allow)
+				return;
+			json_array_foreach(a, i, e)
+			{
+				jidx(ip, sp, i);
+				if (!json_is_string(e)) {
+					lerr(l, ip, "expected string (CIDR)");
+					continue;
+				}
+				if (pvx_prefix_parse(json_string_value(e), &pf,
+						     err, sizeof(err))) {
+					lerr(l, ip, "%s", err);
+					continue;
+				}
+				g->allow[g->n_allow++] =
+				    ldup(l, json_string_value(e));
+			}
+		}
+	}
+	mint_range(l, v, path, "max_conns", 1, PVC_MAX_CONNS_MAX,
+		   &g->max_conns);
+	mint_range(l, v, path, "connect_timeout_ms", 1,
+		   PVC_CONNECT_TIMEOUT_MS_MAX, &g->connect_timeout_ms);
+	mint_range(l, v, path, "idle_timeout_s", 1, PVC_IDLE_TIMEOUT_S_MAX,
+		   &g->idle_timeout_s);
+}
+
 static void parse_ingress(struct ld *l, const json_t *v, const char *path,
 			  struct pvc_ingress *g)
 {
@@ -303,6 +397,7 @@ static void parse_ingress(struct ld *l, const json_t *v, const char *path,
 	g->service = ldup(l, mstr(l, v, path, "service", true));
 	g->interface = ldup(l, mstr(l, v, path, "interface", false));
 	g->path = ldup(l, "");
+	parse_ingress_extra(l, v, path, g);
 	if (!g->type)
 		return;
 	if (strcmp(g->type, "tcp") != 0 && strcmp(g->type, "http") != 0) {

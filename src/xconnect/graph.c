@@ -12,6 +12,11 @@
 
 /* A pid is an int on Linux; the kernel's maximum is 2^22. */
 #define PID_LIMIT INT_MAX
+/* Bounds of the added fields; the same as pv-ctrld's (ctrl/state.h). */
+#define PVX_ALLOW_MAX 256
+#define PVX_MAX_CONNS_MAX 1000000
+#define PVX_CONNECT_TIMEOUT_MS_MAX 600000
+#define PVX_IDLE_TIMEOUT_S_MAX 604800
 
 void pvx_link_conf_clear(struct pvx_link_conf *c)
 {
@@ -26,6 +31,7 @@ void pvx_link_conf_clear(struct pvx_link_conf *c)
 	free(c->target);
 	free(c->socket);
 	free(c->ingress);
+	free(c->allow);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -55,6 +61,16 @@ int pvx_link_conf_copy(struct pvx_link_conf *dst,
 	dst->type = dst->name = dst->consumer = dst->provider = NULL;
 	dst->role = dst->interface = dst->target = dst->socket = NULL;
 	dst->ingress = NULL;
+	dst->allow = NULL;
+	if (src->allow) {
+		dst->allow = calloc(src->n_allow, sizeof(*dst->allow));
+		if (!dst->allow) {
+			pvx_link_conf_clear(dst);
+			return -ENOMEM;
+		}
+		memcpy(dst->allow, src->allow,
+		       src->n_allow * sizeof(*dst->allow));
+	}
 	if (dup_str(&dst->type, src->type) || dup_str(&dst->name, src->name) ||
 	    dup_str(&dst->consumer, src->consumer) ||
 	    dup_str(&dst->provider, src->provider) ||
@@ -74,6 +90,20 @@ static bool str_eq(const char *a, const char *b)
 	if (!a || !b)
 		return a == b;
 	return strcmp(a, b) == 0;
+}
+
+bool pvx_link_conf_extra_equal(const struct pvx_link_conf *a,
+			       const struct pvx_link_conf *b)
+{
+	if (a->proxy_protocol != b->proxy_protocol ||
+	    a->max_conns != b->max_conns ||
+	    a->connect_timeout_ms != b->connect_timeout_ms ||
+	    a->idle_timeout_s != b->idle_timeout_s)
+		return false;
+	if (!a->allow || !b->allow)
+		return a->allow == b->allow;
+	return a->n_allow == b->n_allow &&
+	       memcmp(a->allow, b->allow, a->n_allow * sizeof(*a->allow)) == 0;
 }
 
 bool pvx_link_conf_same_identity(const struct pvx_link_conf *a,
@@ -173,6 +203,90 @@ static int parse_target(struct pvx_link_conf *c, size_t idx,
 	return 0;
 }
 
+/* An optional integer added field in [1, max]; 0 when absent. */
+static void get_limit(json_t *o, const char *key, long max, long *out,
+		      size_t idx, struct pvx_errlist *el)
+{
+	json_t *v = json_object_get(o, key);
+	json_int_t n;
+
+	*out = 0;
+	if (!v)
+		return;
+	if (!json_is_integer(v)) {
+		pvx_errlist_add(el, "graph[%zu].%s: expected an integer", idx,
+				key);
+		return;
+	}
+	n = json_integer_value(v);
+	if (n < 1 || n > max) {
+		pvx_errlist_add(el,
+				"graph[%zu].%s: %" JSON_INTEGER_FORMAT
+				" out of range (1-%ld)",
+				idx, key, n, max);
+		return;
+	}
+	*out = (long)n;
+}
+
+/* The added fields of ingress links (docs/graph.md): PROXY protocol,
+ * source allowlist, per-link limits. Absent: off, everyone, defaults. */
+static int parse_extra(json_t *o, size_t idx, struct pvx_link_conf *c,
+		       struct pvx_errlist *el)
+{
+	char err[160];
+	json_t *v, *e;
+	long n;
+	size_t i;
+
+	v = json_object_get(o, "proxy_protocol");
+	if (v && (!json_is_string(v) ||
+		  pvx_pp_parse(json_string_value(v), &c->proxy_protocol) < 0))
+		pvx_errlist_add(el,
+				"graph[%zu].proxy_protocol: expected \"v1\" or "
+				"\"v2\"",
+				idx);
+	v = json_object_get(o, "allow");
+	if (v && (!json_is_array(v) || json_array_size(v) == 0 ||
+		  json_array_size(v) > PVX_ALLOW_MAX)) {
+		pvx_errlist_add(el,
+				"graph[%zu].allow: expected an array of 1-%d "
+				"CIDRs",
+				idx, PVX_ALLOW_MAX);
+	} else if (v) {
+		c->allow = calloc(json_array_size(v), sizeof(*c->allow));
+		if (!c->allow)
+			return -ENOMEM;
+		json_array_foreach(v, i, e)
+		{
+			if (!json_is_string(e)) {
+				pvx_errlist_add(
+				    el,
+				    "graph[%zu].allow[%zu]: expected "
+				    "a string",
+				    idx, i);
+				continue;
+			}
+			if (pvx_prefix_parse(json_string_value(e),
+					     &c->allow[c->n_allow], err,
+					     sizeof(err)) < 0) {
+				pvx_errlist_add(el, "graph[%zu].allow[%zu]: %s",
+						idx, i, err);
+				continue;
+			}
+			c->n_allow++;
+		}
+	}
+	get_limit(o, "max_conns", PVX_MAX_CONNS_MAX, &n, idx, el);
+	c->max_conns = (unsigned)n;
+	get_limit(o, "connect_timeout_ms", PVX_CONNECT_TIMEOUT_MS_MAX, &n, idx,
+		  el);
+	c->connect_timeout_ms = (int)n;
+	get_limit(o, "idle_timeout_s", PVX_IDLE_TIMEOUT_S_MAX, &n, idx, el);
+	c->idle_timeout_s = (int)n;
+	return 0;
+}
+
 static bool type_is_known(const char *type)
 {
 	return strcmp(type, "tcp") == 0 || strcmp(type, "http") == 0 ||
@@ -224,6 +338,8 @@ static int parse_entry(json_t *o, size_t idx, struct pvx_link_conf *c,
 	/* Types without a plugin here are kept unparsed: their target and
 	 * socket may follow other rules (dbus names, device paths). */
 	if (c->type && type_is_known(c->type)) {
+		if (parse_extra(o, idx, c, el) < 0)
+			return -ENOMEM;
 		if (c->target)
 			parse_target(c, idx, el);
 		if (c->socket)

@@ -5,7 +5,9 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 struct pvx_limits pvx_limits = {
     .connect_timeout_ms = 5000,
@@ -62,4 +64,65 @@ void pvx_link_free(struct pvx_link *link)
 		link->on_free(link, link->on_free_arg);
 	pvx_link_conf_clear(&link->conf);
 	free(link);
+}
+
+struct pvx_limits pvx_link_limits(const struct pvx_link_conf *c)
+{
+	struct pvx_limits l = pvx_limits;
+
+	if (c->max_conns > 0)
+		l.max_conns = c->max_conns;
+	if (c->connect_timeout_ms > 0)
+		l.connect_timeout_ms = c->connect_timeout_ms;
+	if (c->idle_timeout_s > 0)
+		l.idle_timeout_ms = c->idle_timeout_s * 1000;
+	return l;
+}
+
+bool pvx_link_allows(const struct pvx_link_conf *c, const struct sockaddr *sa)
+{
+	return !c->allow || pvx_prefix_list_match(c->allow, c->n_allow, sa);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void pvx_health_up(struct pvx_link_stats *st, uint64_t us)
+{
+	struct pvx_link_health *h = &st->health;
+
+	h->state = PVX_HEALTH_UP;
+	h->down_since = 0;
+	h->connect_us_last = us;
+	h->connect_us_sum += us;
+	h->connects++;
+	h->last_dial_ms = mono_ms();
+}
+
+void pvx_health_down(struct pvx_link_stats *st, const char *reason)
+{
+	struct pvx_link_health *h = &st->health;
+
+	if (h->state != PVX_HEALTH_DOWN)
+		h->down_since = (int64_t)time(NULL);
+	h->state = PVX_HEALTH_DOWN;
+	snprintf(h->last_error, sizeof(h->last_error), "%s", reason);
+	h->last_dial_ms = mono_ms();
+}
+
+const char *pvx_health_name(enum pvx_health_state s)
+{
+	switch (s) {
+	case PVX_HEALTH_UP:
+		return "up";
+	case PVX_HEALTH_DOWN:
+		return "down";
+	default:
+		return "unknown";
+	}
 }

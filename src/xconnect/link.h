@@ -12,6 +12,7 @@
 
 #include "common/addr.h"
 #include "common/errlist.h"
+#include "xconnect/proxyproto.h"
 
 enum pvx_backend_kind {
 	PVX_BACKEND_NONE, /* socket "": no backend yet (IPAM not done) */
@@ -37,6 +38,14 @@ struct pvx_link_conf {
 	enum pvx_backend_kind backend;
 	struct pvx_hostport backend_hp;	 /* PVX_BACKEND_TCP */
 	char backend_path[PVX_PATH_MAX]; /* PVX_BACKEND_UNIX, as given */
+	/* Added fields of ingress links (docs/graph.md); absent: off,
+	 * everyone, and the command line's limits. */
+	enum pvx_pp_version proxy_protocol;
+	struct pvx_prefix *allow; /* owned; NULL: every client */
+	size_t n_allow;
+	unsigned max_conns;	/* 0: --max-conns */
+	int connect_timeout_ms; /* 0: --connect-timeout */
+	int idle_timeout_s;	/* 0: --idle-timeout */
 };
 
 /* Parses a graph (JSON array). Entries of types without a plugin are kept
@@ -49,9 +58,30 @@ void pvx_link_conf_clear(struct pvx_link_conf *c);
 void pvx_link_confs_free(struct pvx_link_conf *v, size_t n);
 int pvx_link_conf_copy(struct pvx_link_conf *dst,
 		       const struct pvx_link_conf *src);
+/* Whether the added fields (proxy_protocol, allow, limits) are equal. */
+bool pvx_link_conf_extra_equal(const struct pvx_link_conf *a,
+			       const struct pvx_link_conf *b);
 /* Same identity: (consumer, name, target). */
 bool pvx_link_conf_same_identity(const struct pvx_link_conf *a,
 				 const struct pvx_link_conf *b);
+
+enum pvx_health_state {
+	PVX_HEALTH_UNKNOWN, /* no dial yet */
+	PVX_HEALTH_UP,	    /* the last dial (or probe) connected */
+	PVX_HEALTH_DOWN,    /* the last dial (or probe) failed */
+};
+
+/* What the dials to a link's backend said (docs/xconnect.md): learnt from
+ * every session's connect, and from probes while the link is idle. */
+struct pvx_link_health {
+	enum pvx_health_state state;
+	int64_t down_since;  /* wall clock (s) of the first failure in a row */
+	char last_error[96]; /* of the last failed dial, "" if none */
+	uint64_t connect_us_last; /* latency of the last successful dial */
+	uint64_t connect_us_sum;  /* of all successful dials, for the mean */
+	uint64_t connects;	  /* successful dials */
+	uint64_t last_dial_ms;	  /* monotonic time of the last dial result */
+};
 
 struct pvx_link_stats {
 	uint64_t accepted;  /* connections accepted */
@@ -59,7 +89,17 @@ struct pvx_link_stats {
 	uint64_t failed;    /* backend connect failures, refused for limits */
 	uint64_t bytes_in;  /* client -> backend */
 	uint64_t bytes_out; /* backend -> client */
+	uint64_t denied;    /* closed at accept: source not in allow */
+	uint64_t held;	    /* clients waiting for a refusing backend now */
+	struct pvx_link_health health;
 };
+
+/* A dial to the backend connected after us microseconds. */
+void pvx_health_up(struct pvx_link_stats *st, uint64_t us);
+/* A dial to the backend failed with reason (strerror, or a text). */
+void pvx_health_down(struct pvx_link_stats *st, const char *reason);
+/* "up", "down", "unknown". */
+const char *pvx_health_name(enum pvx_health_state s);
 
 struct pvx_link;
 
@@ -104,6 +144,12 @@ struct pvx_limits {
 	unsigned unix_mode;	/* unix plugin: mode of its socket files */
 };
 extern struct pvx_limits pvx_limits;
+/* The limits of one link: pvx_limits with the link's own max_conns,
+ * connect_timeout_ms and idle_timeout_s where the graph sets them. */
+struct pvx_limits pvx_link_limits(const struct pvx_link_conf *c);
+/* Whether a client at sa may use the link (its allowlist; no list:
+ * everyone). */
+bool pvx_link_allows(const struct pvx_link_conf *c, const struct sockaddr *sa);
 
 const struct pvx_plugin *pvx_plugin_find(const char *type);
 /* A new link holding a copy of conf; NULL and errno on failure. */

@@ -270,6 +270,7 @@ static bool conf_equal(const struct pvx_link_conf *a,
 	       strcmp(a->socket, b->socket) == 0 &&
 	       a->consumer_pid == b->consumer_pid &&
 	       a->provider_pid == b->provider_pid &&
+	       pvx_link_conf_extra_equal(a, b) &&
 	       ((!a->ingress && !b->ingress) ||
 		(a->ingress && b->ingress &&
 		 strcmp(a->ingress, b->ingress) == 0));

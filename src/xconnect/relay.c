@@ -253,26 +253,6 @@ out:
 	return r;
 }
 
-static void format_peer(const struct sockaddr *sa, socklen_t len, char *buf,
-			size_t buflen)
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	if (sa && len >= sizeof(struct sockaddr_in) &&
-	    sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)sa;
-		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
-		snprintf(buf, buflen, "%s:%u", ip, ntohs(in->sin_port));
-	} else if (sa && len >= sizeof(struct sockaddr_in6) &&
-		   sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)sa;
-		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-		snprintf(buf, buflen, "[%s]:%u", ip, ntohs(in6->sin6_port));
-	} else {
-		snprintf(buf, buflen, "unix");
-	}
-}
-
 void pvx_session_close(struct pvx_session *s, const char *reason)
 {
 	char be[PVX_PATH_MAX + 32];
@@ -809,7 +789,7 @@ struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 		s->d[i].pipe[0] = s->d[i].pipe[1] = -1;
 	s->t_start = now_ms();
 	s->t_active = s->t_start;
-	format_peer(peer, peerlen, s->peer, sizeof(s->peer));
+	pvx_sockaddr_format(peer, peerlen, s->peer, sizeof(s->peer));
 	if (!p->client_nodelay && peer &&
 	    (peer->sa_family == AF_INET || peer->sa_family == AF_INET6))
 		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

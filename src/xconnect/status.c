@@ -44,6 +44,7 @@ static void add_link_json(const struct pvx_rc_info *info, void *arg)
 		return;
 	if (info->error && *info->error)
 		json_object_set_new(o, "error", json_string(info->error));
+	json_object_set_new(o, "denied", json_integer((json_int_t)st->denied));
 	json_array_append_new(a, o);
 }
 

@@ -63,6 +63,10 @@ CASES=(
 	"[$MOVED, $(bad_link socket '"run/nginx.sock"')]" "graph[1].socket: 'run/nginx.sock' is not an absolute path"
 	"[$MOVED, $(bad_link socket '"/run/../etc/x.sock"')]" "graph[1].socket: '/run/../etc/x.sock' contains a '..' component"
 	"[$MOVED, $MOVED]" 'graph[1]: duplicate link'
+	"[$MOVED, $(bad_link proxy_protocol '"v3"')]" 'graph[1].proxy_protocol: expected "v1" or "v2"'
+	"[$MOVED, $(bad_link allow '["127.0.0.1/32", "10.0.0.0/33"]')]" "graph[1].allow[1]: '10.0.0.0/33': prefix length 33 out of range (0-32)"
+	"[$MOVED, $(bad_link max_conns -1)]" 'graph[1].max_conns: -1 out of range (1-1000000)'
+	"[$MOVED, $(bad_link connect_timeout_ms 0)]" 'graph[1].connect_timeout_ms: 0 out of range (1-600000)'
 )
 nbad=0
 for ((i = 0; i < ${#CASES[@]}; i += 2)); do

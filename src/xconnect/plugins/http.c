@@ -86,6 +86,8 @@ struct http_conn {
 	struct evbuffer *pending;    /* request bytes before the connect */
 	char client[PVX_ADDRSTRLEN]; /* "ip:port" */
 	char client_ip[INET6_ADDRSTRLEN];
+	struct sockaddr_storage peer; /* the client, for allow and PROXY */
+	socklen_t peerlen;
 	int64_t body_in;	 /* request body bytes so far */
 	bool req_chunked;	 /* re-encode the request body as chunks */
 	bool resp_chunked;	 /* re-encode the response body as chunks */
@@ -291,6 +293,8 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		LIST_INSERT_HEAD(&conns, c, le);
 		format_peer(&ss, c->client_ip, sizeof(c->client_ip), c->client,
 			    sizeof(c->client));
+		c->peer = ss;
+		c->peerlen = sl;
 		bufferevent_setcb(c->cb, client_read_cb, client_write_cb,
 				  client_event_cb, c);
 		/* Room for a whole head, whatever --buf-size says. */
@@ -372,6 +376,8 @@ static const char *status_text(int status)
 	switch (status) {
 	case 400:
 		return "Bad Request";
+	case 403:
+		return "Forbidden";
 	case 404:
 		return "Not Found";
 	case 413:
@@ -382,6 +388,8 @@ static const char *status_text(int status)
 		return "Internal Server Error";
 	case 502:
 		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
 	case 504:
 		return "Gateway Timeout";
 	default:
@@ -591,9 +599,16 @@ static int req_body_cb(void *arg, const char *buf, size_t len)
 static void backend_event_cb(struct bufferevent *bev, short what, void *arg);
 static void backend_write_cb(struct bufferevent *bev, void *arg);
 
+/* The limits of the current request's route (the graph may set its own
+ * max_conns and timeouts), else the command line's. */
+static struct pvx_limits conn_limits(const struct http_conn *c)
+{
+	return c->route ? pvx_link_limits(&c->route->link->conf) : pvx_limits;
+}
+
 static void backend_connected(struct http_conn *c)
 {
-	struct timeval tv = ms_tv(pvx_limits.idle_timeout_ms);
+	struct timeval tv = ms_tv(conn_limits(c).idle_timeout_ms);
 	int fd = c->bfd;
 
 	c->bfd = -1;
@@ -712,6 +727,26 @@ static void build_request(struct http_conn *c, const char *url, size_t len)
 	c->route->link->stats.bytes_in += evbuffer_get_length(o);
 }
 
+/* One line per second at most for denied clients, with the number left
+ * out (one limiter for the plugin: denials come in floods). */
+static void log_denied(const struct pvx_link *link, const char *client)
+{
+	static time_t last;
+	static unsigned quiet;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	if (last != 0 && ts.tv_sec <= last) {
+		quiet++;
+		return;
+	}
+	last = ts.tv_sec;
+	pvx_warn("http link=%s target=%s: client %s not in allow: 403 "
+		 "suppressed=%u",
+		 link->conf.name, link->conf.target, client, quiet);
+	quiet = 0;
+}
+
 /* A request head is complete at the start of the client's input. */
 static void start_request(struct http_conn *c, char *buf, size_t hlen)
 {
@@ -743,6 +778,19 @@ static void start_request(struct http_conn *c, char *buf, size_t hlen)
 		return;
 	}
 	link = r->link;
+	if (!pvx_link_allows(&link->conf, (struct sockaddr *)&c->peer)) {
+		/* Per route: a sibling route on this listener may serve
+		 * the same client. */
+		link->stats.denied++;
+		log_denied(link, c->client);
+		conn_error(c, 403, "client not allowed on this route");
+		return;
+	}
+	if (link->conf.max_conns && r->inflight >= link->conf.max_conns) {
+		link->stats.failed++;
+		conn_error(c, 503, "route at its max_conns");
+		return;
+	}
 	c->route = r;
 	r->inflight++;
 	link->stats.accepted++;
@@ -786,9 +834,9 @@ static void start_request(struct http_conn *c, char *buf, size_t hlen)
 		return;
 	}
 	{
-		struct timeval tv = {pvx_limits.connect_timeout_ms / 1000,
-				     (pvx_limits.connect_timeout_ms % 1000) *
-					 1000};
+		struct timeval tv = {
+		    conn_limits(c).connect_timeout_ms / 1000,
+		    (conn_limits(c).connect_timeout_ms % 1000) * 1000};
 
 		c->conn_ev =
 		    event_new(c->l->base, c->bfd, EV_WRITE, on_connect, c);
@@ -871,12 +919,13 @@ static void pump_request(struct http_conn *c)
 	if (c->req.msg_done) {
 		bufferevent_disable(c->cb, EV_READ);
 		if (!c->resp.head_done && !c->resp_clock) {
-			int ms = pvx_limits.idle_timeout_ms <
+			int ms = conn_limits(c).idle_timeout_ms <
 					 RESP_HEAD_TIMEOUT_S * 1000
-				     ? pvx_limits.idle_timeout_ms
+				     ? conn_limits(c).idle_timeout_ms
 				     : RESP_HEAD_TIMEOUT_S * 1000;
 			struct timeval rt = ms_tv(ms),
-				       wt = ms_tv(pvx_limits.idle_timeout_ms);
+				       wt = ms_tv(
+					   conn_limits(c).idle_timeout_ms);
 
 			bufferevent_set_timeouts(c->bb, &rt, &wt);
 			c->resp_clock = true;
@@ -1028,8 +1077,9 @@ static void pump_response(struct http_conn *c)
 			}
 			{
 				struct timeval tv = {
-				    pvx_limits.idle_timeout_ms / 1000,
-				    (pvx_limits.idle_timeout_ms % 1000) * 1000};
+				    conn_limits(c).idle_timeout_ms / 1000,
+				    (conn_limits(c).idle_timeout_ms % 1000) *
+					1000};
 				bufferevent_set_timeouts(c->bb, &tv, &tv);
 			}
 			if (c->resp.msg_done) {
@@ -1101,19 +1151,19 @@ static void on_tunnel_idle(evutil_socket_t fd, short what, void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (int64_t)(now.tv_sec - c->last_io.tv_sec) * 1000 +
 	     (now.tv_nsec - c->last_io.tv_nsec) / 1000000;
-	if (ms >= pvx_limits.idle_timeout_ms) {
+	if (ms >= conn_limits(c).idle_timeout_ms) {
 		pvx_debug("http %s client=%s: tunnel idle", c->l->name,
 			  c->client);
 		conn_free(c);
 		return;
 	}
-	tv = ms_tv((int)(pvx_limits.idle_timeout_ms - ms));
+	tv = ms_tv((int)(conn_limits(c).idle_timeout_ms - ms));
 	evtimer_add(c->idle_ev, &tv);
 }
 
 static void tunnel_start(struct http_conn *c)
 {
-	struct timeval tv = ms_tv(pvx_limits.idle_timeout_ms);
+	struct timeval tv = ms_tv(conn_limits(c).idle_timeout_ms);
 
 	c->state = C_TUNNEL;
 	c->close_after = true;

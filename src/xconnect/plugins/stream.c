@@ -39,7 +39,9 @@ struct stream_link {
 	unsigned nsessions;
 	bool stopping; /* stop() was called: free when the last one goes */
 	bool draining; /* closing all sessions now: on_close must not free */
-	uint64_t last_warn; /* rate limit of accept warnings, in s */
+	uint64_t last_warn;    /* rate limit of accept warnings, in s */
+	uint64_t last_deny;    /* rate limit of "denied" lines, in s */
+	unsigned denied_quiet; /* denied clients not logged since */
 };
 
 static void process_setup(void)
@@ -261,11 +263,35 @@ static void on_pause_end(evutil_socket_t fd, short what, void *arg)
 	event_add(t->accept_ev, NULL);
 }
 
+/* One line per second at most for clients outside the allowlist, with
+ * the number left out. */
+static void log_denied(struct stream_link *t, const struct sockaddr_storage *ss,
+		       socklen_t sl)
+{
+	char peer[PVX_ADDRSTRLEN];
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	if (t->last_deny != 0 && (uint64_t)ts.tv_sec <= t->last_deny) {
+		t->denied_quiet++;
+		return;
+	}
+	t->last_deny = (uint64_t)ts.tv_sec;
+	pvx_sockaddr_format((const struct sockaddr *)ss, sl, peer,
+			    sizeof(peer));
+	pvx_warn("link=%s target=%s: client %s not in allow: closed "
+		 "suppressed=%u",
+		 t->link->conf.name, t->link->conf.target, peer,
+		 t->denied_quiet);
+	t->denied_quiet = 0;
+}
+
 static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct stream_link *t = arg;
 	struct pvx_link *link = t->link;
 	struct pvx_session_params p;
+	struct pvx_limits lim;
 	struct pvx_backend be;
 	struct sockaddr_storage ss;
 	socklen_t sl;
@@ -293,8 +319,16 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 					 strerror(errno));
 			return;
 		}
+		if (!pvx_link_allows(&link->conf, (struct sockaddr *)&ss)) {
+			/* Before any dial: the backend never sees it. */
+			close(fd);
+			link->stats.denied++;
+			log_denied(t, &ss, sl);
+			continue;
+		}
 		link->stats.accepted++;
-		if (t->nsessions >= pvx_limits.max_conns) {
+		lim = pvx_link_limits(&link->conf);
+		if (t->nsessions >= lim.max_conns) {
 			close(fd);
 			link->stats.failed++;
 			if (warn_allowed(t))
@@ -311,7 +345,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		    .base = link->base,
 		    .link_name = link->conf.name,
 		    .stats = &link->stats,
-		    .limits = pvx_limits,
+		    .limits = lim,
 		    .list = &t->sessions,
 		    .client_nodelay = t->ops->nodelay,
 		    .on_close = on_session_close,
