@@ -4,6 +4,7 @@
 #include "ctrl/graph.h"
 
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +30,11 @@ static pid_t pid_of(const pid_t *pids, ssize_t i)
 
 /* Where the provider's service is reached: its socket path, else
  * "IP:PORT" of its address; "" while it has none (no lease yet, or no
- * network at all). */
-static void backend_of(const struct pvc_container *p,
+ * network at all). A socket path is a path inside the provider's root
+ * and means nothing while it does not run: published as "" then, so that
+ * no reader of the graph resolves a container's path on the host
+ * (docs/security.md). A plan (no pids at all, --check) shows it. */
+static void backend_of(const struct pvc_container *p, bool running,
 		       const struct pvc_export *e,
 		       const struct pvc_leases *leases, char *buf, size_t len)
 {
@@ -39,7 +43,8 @@ static void backend_of(const struct pvc_container *p,
 
 	buf[0] = '\0';
 	if (e->socket && e->socket[0]) {
-		snprintf(buf, len, "%s", e->socket);
+		if (running)
+			snprintf(buf, len, "%s", e->socket);
 		return;
 	}
 	if (e->port == 0)
@@ -124,7 +129,8 @@ static int add_mesh_links(const struct pvc_state *st,
 			if (pi < 0 || (size_t)pi == ci)
 				continue;
 			p = &st->containers[pi];
-			backend_of(p, e, leases, sock, sizeof(sock));
+			backend_of(p, !pids || pid_of(pids, pi) > 0, e, leases,
+				   sock, sizeof(sock));
 			link =
 			    link_new(str_or(q->type, ""), q->name, c->name,
 				     pid_of(pids, (ssize_t)ci), p->name,
@@ -187,7 +193,8 @@ static int add_ingress_links(const struct pvc_state *st,
 		if (!p || !(e = pvc_container_find_export(p, g->service)))
 			continue;
 		pi = p - st->containers;
-		backend_of(&st->containers[pi], e, leases, sock, sizeof(sock));
+		backend_of(&st->containers[pi], !pids || pid_of(pids, pi) > 0,
+			   e, leases, sock, sizeof(sock));
 		link = link_new(str_or(g->type, ""), g->service, "EXTERNAL", 0,
 				g->provider, pid_of(pids, pi), "EXTERNAL",
 				str_or(g->interface, ""),

@@ -10,8 +10,9 @@
 #include "ctrl/ipam.h"
 #include "ctrl/state.h"
 
-/* pids[i] is the init PID of st->containers[i] (0: not running); pids may
- * be NULL (all 0). */
+/* pids[i] is the init PID of st->containers[i] (0: not running: its Unix
+ * socket paths are published as ""). pids NULL is a plan (pv-ctrld
+ * --check): every pid 0, socket paths shown. */
 json_t *pvc_graph_build(const struct pvc_state *st,
 			const struct pvc_leases *leases, const pid_t *pids);
 /* Compact serialization used for the ETag and responses; keys in the

@@ -161,7 +161,6 @@ static int run_check(const struct opts *o)
 	struct pvc_leases prev = {0}, next = {0};
 	struct pvc_state *st;
 	json_t *graph = NULL, *plan = NULL;
-	pid_t *pids = NULL;
 	char *text = NULL;
 	int rc = 1;
 
@@ -187,13 +186,9 @@ static int run_check(const struct opts *o)
 	}
 	if (pvc_ipam_assign(st, &prev, &next, &warnings) < 0)
 		goto oom;
-	if (st->n_containers) {
-		/* Nothing runs under --check: every pid is 0. */
-		pids = calloc(st->n_containers, sizeof(*pids));
-		if (!pids)
-			goto oom;
-	}
-	graph = pvc_graph_build(st, &next, pids);
+	/* Nothing runs under --check: no pids makes it a plan, which
+	 * shows the Unix socket paths a running provider would have. */
+	graph = pvc_graph_build(st, &next, NULL);
 	if (!graph)
 		goto oom;
 	plan = pvc_plan_to_json(&next, graph);
@@ -210,7 +205,6 @@ out:
 	free(text);
 	json_decref(plan);
 	json_decref(graph);
-	free(pids);
 	pvc_leases_free(&prev);
 	pvc_leases_free(&next);
 	if (st)

@@ -16,6 +16,7 @@
 #include "xconnect/client.h"
 #include "xconnect/link.h"
 #include "xconnect/reconcile.h"
+#include "xconnect/relay.h"
 #include "xconnect/status.h"
 
 #define DEFAULT_CTRL "/run/pantavisor/pv/pv-ctrl"
@@ -288,6 +289,13 @@ int main(int argc, char **argv)
 		if (!ctrl || !*ctrl)
 			ctrl = DEFAULT_CTRL;
 	}
+	/* No link may lead a network client to the control plane, even when
+	 * the graph comes from a file (docs/security.md). */
+	pvx_backend_protect(ctrl ? ctrl : DEFAULT_CTRL);
+	if (!ctrl && getenv("PVX_CTRL") && *getenv("PVX_CTRL"))
+		pvx_backend_protect(getenv("PVX_CTRL"));
+	if (status)
+		pvx_backend_protect(status);
 	pvx_log_init("pv-xconnect", verbose ? PVX_LOG_DEBUG : PVX_LOG_INFO);
 	/* A peer closing mid-write must be an EPIPE, not our death. */
 	signal(SIGPIPE, SIG_IGN);

@@ -14,10 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/inroot.h"
 #include "common/log.h"
 #include "xconnect/pipes.h"
 
@@ -162,50 +164,103 @@ void pvx_backend_format(const struct pvx_backend *be, char *buf, size_t len)
 	}
 }
 
-/* Fills sun with the backend's path; a path under /proc/<pid>/root that is
- * too long for sun_path goes through an O_PATH fd of its directory
- * (*dirfd, to be closed after connect). */
-static int unix_sockaddr(const struct pvx_backend *be, struct sockaddr_un *sun,
-			 socklen_t *sl, int *dirfd)
+/* Sockets no backend may be: pv-ctrld's control socket and pv-xconnect's
+ * own status socket. Whoever writes a graph or a services.json, the
+ * proxy never hands a network client to the control plane. */
+static const char *protected_paths[4];
+
+void pvx_backend_protect(const char *path)
 {
-	char full[PATH_MAX];
-	char *slash;
-	int n;
+	for (size_t i = 0;
+	     i < sizeof(protected_paths) / sizeof(*protected_paths); i++) {
+		if (!protected_paths[i]) {
+			protected_paths[i] = path;
+			return;
+		}
+	}
+}
+
+static bool is_protected(const struct stat *st)
+{
+	struct stat p;
+
+	for (size_t i = 0;
+	     i < sizeof(protected_paths) / sizeof(*protected_paths); i++) {
+		/* Looked up at each dial: pv-ctrld recreates its socket
+		 * on restart. */
+		if (protected_paths[i] && stat(protected_paths[i], &p) == 0 &&
+		    p.st_dev == st->st_dev && p.st_ino == st->st_ino)
+			return true;
+	}
+	return false;
+}
+
+/* Resolves the backend's socket inside the provider's root (common/
+ * inroot.h: no symlink, ".." or magic link leads out of it) to an O_PATH
+ * fd in *pathfd, and fills sun with "/proc/self/fd/N": connect then
+ * reaches exactly that inode, never a path resolved again. */
+static int unix_sockaddr(const struct pvx_backend *be, struct sockaddr_un *sun,
+			 socklen_t *sl, int *pathfd)
+{
+	struct pvx_root root;
+	struct stat st;
+	int n, r;
 
 	memset(sun, 0, sizeof(*sun));
 	sun->sun_family = AF_UNIX;
 	if (be->path[0] != '/')
 		return -EINVAL;
-	if (be->pid > 0)
-		n = snprintf(full, sizeof(full), "/proc/%d/root%s",
-			     (int)be->pid, be->path);
-	else
-		n = snprintf(full, sizeof(full), "%s", be->path);
-	if (n < 0 || (size_t)n >= sizeof(full))
-		return -ENAMETOOLONG;
-	if ((size_t)n >= sizeof(sun->sun_path)) {
-		slash = strrchr(full, '/');
-		*slash = '\0';
-		*dirfd = open(full, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (*dirfd < 0)
-			return -errno;
-		n = snprintf(sun->sun_path, sizeof(sun->sun_path),
-			     "/proc/self/fd/%d/%s", *dirfd, slash + 1);
-		if (n < 0 || (size_t)n >= sizeof(sun->sun_path))
-			return -ENAMETOOLONG;
-	} else {
-		memcpy(sun->sun_path, full, (size_t)n + 1);
-	}
+	r = pvx_root_open(be->pid, &root);
+	if (r < 0)
+		return r;
+	*pathfd = pvx_root_openat(&root, be->path, O_PATH);
+	pvx_root_close(&root);
+	if (*pathfd < 0)
+		return *pathfd;
+	if (fstat(*pathfd, &st) < 0)
+		return -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -ENOTSOCK;
+	if (is_protected(&st))
+		return -EPERM;
+	n = snprintf(sun->sun_path, sizeof(sun->sun_path), "/proc/self/fd/%d",
+		     *pathfd);
 	*sl =
 	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1);
 	return 0;
+}
+
+const char *pvx_backend_strerror(const struct pvx_backend *be, int err)
+{
+	if (be->kind != PVX_BACKEND_UNIX)
+		return strerror(err);
+	switch (err) {
+	case ELOOP:
+		return be->pid > 0 ? "socket path uses a link that may not be "
+				     "followed in the provider's root (refused)"
+				   : strerror(err);
+	case EXDEV:
+		return "socket path leads out of the provider's root (refused)";
+	case ENOTSOCK:
+		return "socket path is not a socket";
+	case EPERM:
+		return "socket path is pvx's own control or status socket "
+		       "(refused)";
+	case ENOSYS:
+		return "kernel without openat2: cannot confine the path to "
+		       "the provider's root (refused)";
+	case ESRCH:
+		return "provider process is gone";
+	default:
+		return strerror(err);
+	}
 }
 
 int pvx_backend_connect(const struct pvx_backend *be, int *fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = 0;
-	int s, r, dirfd = -1, family;
+	int s, r, pathfd = -1, family;
 
 	*fd = -1;
 	switch (be->kind) {
@@ -214,10 +269,10 @@ int pvx_backend_connect(const struct pvx_backend *be, int *fd)
 		family = be->hp.family;
 		break;
 	case PVX_BACKEND_UNIX:
-		r = unix_sockaddr(be, (struct sockaddr_un *)&ss, &sl, &dirfd);
+		r = unix_sockaddr(be, (struct sockaddr_un *)&ss, &sl, &pathfd);
 		if (r < 0) {
-			if (dirfd >= 0)
-				close(dirfd);
+			if (pathfd >= 0)
+				close(pathfd);
 			return r;
 		}
 		family = AF_UNIX;
@@ -248,8 +303,8 @@ int pvx_backend_connect(const struct pvx_backend *be, int *fd)
 		close(s);
 	}
 out:
-	if (dirfd >= 0)
-		close(dirfd);
+	if (pathfd >= 0)
+		close(pathfd);
 	return r;
 }
 
@@ -668,8 +723,10 @@ static void connect_failed(struct pvx_session *s, int err)
 
 	s->p.stats->failed++;
 	pvx_backend_format(&s->be, be, sizeof(be));
-	log_backend_failure(s->link_name, be, strerror(err));
-	snprintf(reason, sizeof(reason), "backend connect: %s", strerror(err));
+	log_backend_failure(s->link_name, be,
+			    pvx_backend_strerror(&s->be, err));
+	snprintf(reason, sizeof(reason), "backend connect: %s",
+		 pvx_backend_strerror(&s->be, err));
 	pvx_session_close(s, reason);
 }
 
@@ -800,7 +857,7 @@ struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 		log_backend_failure(p->link_name, bes,
 				    be->kind == PVX_BACKEND_NONE
 					? "no backend address yet"
-					: strerror(-r));
+					: pvx_backend_strerror(be, -r));
 		goto fail;
 	}
 	for (int i = 0; i < 2; i++) {

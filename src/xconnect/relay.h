@@ -27,9 +27,15 @@ void pvx_backend_from_conf(struct pvx_backend *be,
 void pvx_backend_format(const struct pvx_backend *be, char *buf, size_t len);
 /* Starts a non-blocking connect to be. On 0 (connected) or -EINPROGRESS,
  * *fd holds the new socket; on any other -errno nothing is left open.
- * A Unix path under /proc/<pid>/root too long for sun_path is reached
- * through an O_PATH fd of its directory. */
+ * A Unix path is resolved inside the provider's root (common/inroot.h):
+ * -ELOOP/-EXDEV when it would lead out, -ENOTSOCK, -EPERM for a socket
+ * given to pvx_backend_protect. */
 int pvx_backend_connect(const struct pvx_backend *be, int *fd);
+/* The reason for a failed connect, in words an operator can act on. */
+const char *pvx_backend_strerror(const struct pvx_backend *be, int err);
+/* Never dial the socket at path (looked up at each dial): pv-xconnect's
+ * control and status sockets. At most four; path must stay valid. */
+void pvx_backend_protect(const char *path);
 
 /* Whether new sessions may splice (default true). Off, every direction
  * copies through a heap buffer: for tests of that path and benchmarks. */

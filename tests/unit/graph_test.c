@@ -412,6 +412,48 @@ static const char *field(json_t *link, const char *key)
 	return json_string_value(json_object_get(link, key));
 }
 
+/* A Unix socket path is a path in the provider's root: published only
+ * while the provider runs (and in a plan), never for a stopped one, which
+ * would make a reader resolve the container's path on the host. */
+static void test_unix_socket_needs_running_provider(void **unused)
+{
+	struct pvx_errlist el = {0};
+	struct pvc_state *st;
+	struct pvc_leases l;
+	char path[512];
+	pid_t pids[8] = {0};
+	const char *want[] = {"", "/run/example/raw.sock",
+			      "/run/example/raw.sock"};
+	json_t *g, *link;
+	size_t i;
+	int found;
+
+	(void)unused;
+	snprintf(path, sizeof(path), "%s/mesh-unix", PVX_EXAMPLES);
+	st = pvc_state_load_path(path, &el);
+	assert_non_null(st);
+	assert_true(st->n_containers <= 8);
+	assign(st, &l);
+	for (int run = 0; run < 3; run++) {
+		for (size_t c = 0; c < st->n_containers; c++)
+			pids[c] = run == 1 ? (pid_t)(100 + c) : 0;
+		g = pvc_graph_build(st, &l, run == 2 ? NULL : pids);
+		assert_non_null(g);
+		found = 0;
+		json_array_foreach(g, i, link)
+		{
+			if (strcmp(field(link, "name"), "raw-unix") != 0)
+				continue;
+			assert_string_equal(field(link, "socket"), want[run]);
+			found++;
+		}
+		assert_int_equal(found, 1);
+		json_decref(g);
+	}
+	pvc_leases_free(&l);
+	pvc_state_free(st);
+}
+
 static void test_examples(void **unused)
 {
 	size_t checked = 0;
@@ -473,6 +515,7 @@ int main(void)
 	    cmocka_unit_test(test_pids_passed_through),
 	    cmocka_unit_test(test_empty),
 	    cmocka_unit_test(test_examples),
+	    cmocka_unit_test(test_unix_socket_needs_running_provider),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -137,7 +137,7 @@ static void test_backend_connect_bad(void **state)
 	    {PVX_BACKEND_UNIX, "", -EINVAL},
 	    {PVX_BACKEND_UNIX, "@/missing.sock", -ENOENT},
 	    {PVX_BACKEND_UNIX, "@/nodir/x.sock", -ENOENT},
-	    {PVX_BACKEND_UNIX, "@/plainfile", -ECONNREFUSED},
+	    {PVX_BACKEND_UNIX, "@/plainfile", -ENOTSOCK},
 	};
 	struct pvx_backend be;
 	char path[PVX_PATH_MAX];

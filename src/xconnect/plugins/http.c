@@ -820,7 +820,7 @@ static void start_request(struct http_conn *c, char *buf, size_t hlen)
 		pvx_backend_format(&c->be, be, sizeof(be));
 		if (c->be.kind != PVX_BACKEND_NONE)
 			pvx_warn("http link=%s backend %s: %s", link->conf.name,
-				 be, strerror(-ret));
+				 be, pvx_backend_strerror(&c->be, -ret));
 		conn_error(c, 502,
 			   c->be.kind == PVX_BACKEND_NONE
 			       ? "no backend address yet"

@@ -133,9 +133,11 @@ static int call_unbind(void *arg)
 	return 0;
 }
 
-static int run_in(int nsfd, enum pvx_ns_kind kind, int (*fn)(void *), void *arg)
+static int run_in(struct stream_link *t, int nsfd, int (*fn)(void *), void *arg)
 {
-	return nsfd < 0 ? fn(arg) : pvx_ns_run_fd(nsfd, kind, fn, arg);
+	if (nsfd < 0 || t->ops->outside)
+		return fn(arg);
+	return pvx_ns_run_fd(nsfd, t->ops->ns, fn, arg);
 }
 
 /* Binds a listener for c inside the consumer's namespace. */
@@ -148,14 +150,14 @@ static int listener_open(struct stream_link *t, const struct pvx_link_conf *c,
 	char where[48] = "";
 	int r;
 
-	*l = (struct pvx_stream_listener){.fd = -1, .nsfd = -1};
+	*l = (struct pvx_stream_listener){.fd = -1, .nsfd = -1, .dirfd = -1};
 	if (c->consumer_pid > 0)
 		snprintf(where, sizeof(where), " in %s of pid %d",
 			 ns_label(kind), (int)c->consumer_pid);
 	r = ns_fd_of(c->consumer_pid, kind, &l->nsfd);
 	if (r < 0)
 		goto fail;
-	r = run_in(l->nsfd, kind, call_bind, &nc);
+	r = run_in(t, l->nsfd, call_bind, &nc);
 	if (r >= 0)
 		return 0;
 fail:
@@ -181,7 +183,7 @@ static void listener_close(struct stream_link *t, struct pvx_stream_listener *l)
 		return;
 	close(l->fd);
 	l->fd = -1;
-	if (t->ops->unbind && run_in(l->nsfd, t->ops->ns, call_unbind, &nc) < 0)
+	if (t->ops->unbind && run_in(t, l->nsfd, call_unbind, &nc) < 0)
 		pvx_warn("link=%s: cannot enter the %s of %s to clean up",
 			 t->link->conf.name, ns_label(t->ops->ns),
 			 t->link->conf.target);
@@ -377,7 +379,7 @@ int pvx_stream_start(struct pvx_link *link, const struct pvx_stream_ops *ops,
 	}
 	t->link = link;
 	t->ops = ops;
-	t->l = (struct pvx_stream_listener){.fd = -1, .nsfd = -1};
+	t->l = (struct pvx_stream_listener){.fd = -1, .nsfd = -1, .dirfd = -1};
 	LIST_INIT(&t->sessions);
 	r = listener_open(t, &link->conf, &t->l, err, errlen);
 	if (r < 0)

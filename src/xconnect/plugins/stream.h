@@ -24,11 +24,20 @@ struct pvx_stream_listener {
 	 * that unbind removes that file and never one that replaced it. */
 	dev_t dev;
 	ino_t ino;
+	/* Set by a bind that works from outside (unix): an O_PATH fd of
+	 * the directory holding the file, for unbind; -1 otherwise. */
+	int dirfd;
 };
 
 struct pvx_stream_ops {
-	/* Which namespace of consumer_pid bind runs in. */
+	/* Which namespace of consumer_pid the listener belongs to: bind
+	 * runs inside it, and a new consumer_pid in another one moves it. */
 	enum pvx_ns_kind ns;
+	/* bind and unbind run in pv-xconnect's own namespaces and reach
+	 * into the consumer themselves (unix: through its root, confined by
+	 * common/inroot.h; entering its mount namespace would resolve our
+	 * own /proc paths in the container's /proc). */
+	bool outside;
 	/* Accepted sockets inherit TCP_NODELAY from the listener. */
 	bool nodelay;
 	/* Runs inside the namespace: creates, binds and listens on a
