@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "common/log.h"
+#include "xconnect/access.h"
 #include "xconnect/client.h"
 #include "xconnect/link.h"
 #include "xconnect/reconcile.h"
@@ -40,7 +41,9 @@ static void usage(FILE *f)
 		"                   [--interval SEC] [--connect-timeout MS] "
 		"[--idle-timeout SEC]\n"
 		"                   [--drain SEC] [--max-conns N] "
-		"[--buf-size BYTES] [--unix-mode MODE] [-v]\n"
+		"[--buf-size BYTES] [--unix-mode MODE]\n"
+		"                   [--access-log PATH|-] "
+		"[--access-log-format kv|json] [-v]\n"
 		"  --ctrl SOCK          control socket (default $PVX_CTRL or "
 		"%s)\n"
 		"  --graph-file FILE    read the graph from FILE instead "
@@ -59,6 +62,11 @@ static void usage(FILE *f)
 		"(65536)\n"
 		"  --unix-mode MODE     octal mode of unix links' sockets "
 		"(0666)\n"
+		"  --access-log PATH|-  one line per closed connection and "
+		"per HTTP request\n"
+		"                       (appended to PATH, reopened on "
+		"SIGHUP; - is stdout)\n"
+		"  --access-log-format kv|json  access log lines (kv)\n"
 		"  -v                   debug logging\n",
 		DEFAULT_CTRL);
 }
@@ -122,6 +130,7 @@ static void log_counters(const struct pvx_rc_info *i, void *arg)
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct app *a = arg;
+	int r;
 
 	(void)what;
 	switch (sig) {
@@ -132,6 +141,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		break;
 	case SIGHUP:
 		pvx_info("SIGHUP: reloading the graph");
+		r = pvx_access_reopen();
+		if (r < 0)
+			pvx_err("access log: reopen: %s", strerror(-r));
 		/* Read again even if unchanged: a failed link is retried. */
 		free(a->last);
 		a->last = NULL;
@@ -193,6 +205,8 @@ enum {
 	OPT_MAX_CONNS,
 	OPT_BUF_SIZE,
 	OPT_UNIX_MODE,
+	OPT_ACCESS_LOG,
+	OPT_ACCESS_FMT,
 };
 
 int main(int argc, char **argv)
@@ -208,6 +222,8 @@ int main(int argc, char **argv)
 	    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
 	    {"buf-size", required_argument, NULL, OPT_BUF_SIZE},
 	    {"unix-mode", required_argument, NULL, OPT_UNIX_MODE},
+	    {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
+	    {"access-log-format", required_argument, NULL, OPT_ACCESS_FMT},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -217,6 +233,8 @@ int main(int argc, char **argv)
 	struct pvx_client_opts co;
 	struct app a = {0};
 	const char *ctrl = NULL, *file = NULL, *status = NULL;
+	const char *access_log = NULL;
+	enum pvx_access_fmt access_fmt = PVX_ACCESS_KV;
 	bool verbose = false;
 	int c, rc = 1;
 	long v;
@@ -269,6 +287,18 @@ int main(int argc, char **argv)
 			if (parse_mode(optarg, &pvx_limits.unix_mode))
 				return 2;
 			break;
+		case OPT_ACCESS_LOG:
+			access_log = optarg;
+			break;
+		case OPT_ACCESS_FMT:
+			if (pvx_access_fmt_parse(optarg, &access_fmt) < 0) {
+				fprintf(stderr,
+					"pv-xconnect: --access-log-format: "
+					"'%s' is not kv or json\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -300,6 +330,14 @@ int main(int argc, char **argv)
 	/* A peer closing mid-write must be an EPIPE, not our death. */
 	signal(SIGPIPE, SIG_IGN);
 
+	if (access_log) {
+		int r = pvx_access_open(access_log, access_fmt);
+
+		if (r < 0) {
+			pvx_err("access log %s: %s", access_log, strerror(-r));
+			return 1;
+		}
+	}
 	a.base = event_base_new();
 	if (!a.base) {
 		pvx_err("event_base_new failed");
@@ -349,6 +387,7 @@ out:
 		if (sigev[i])
 			event_free(sigev[i]);
 	free(a.last);
+	pvx_access_close();
 	/* Draining sessions of the plugins may still hold events: the base
 	 * is left to the exit rather than freed under them. */
 	pvx_info("stopped");

@@ -21,6 +21,7 @@
 
 #include "common/inroot.h"
 #include "common/log.h"
+#include "xconnect/access.h"
 #include "xconnect/pipes.h"
 
 /* While the backend connect is in flight the session already relays: the
@@ -308,6 +309,30 @@ out:
 	return r;
 }
 
+/* The access log line of a closed session (docs/xconnect.md). */
+static void access_log_session(const char *type, const char *link,
+			       const char *peer, const struct pvx_backend *be,
+			       uint64_t in, uint64_t out, uint64_t ms,
+			       const char *reason)
+{
+	char bes[PVX_PATH_MAX + 32];
+	struct pvx_access_rec r = {
+	    .type = type,
+	    .link = link,
+	    .client = peer,
+	    .backend = bes,
+	    .bytes_in = in,
+	    .bytes_out = out,
+	    .ms = ms,
+	    .reason = reason,
+	};
+
+	if (!pvx_access_enabled())
+		return;
+	pvx_backend_format(be, bes, sizeof(bes));
+	pvx_access_log(&r);
+}
+
 void pvx_session_close(struct pvx_session *s, const char *reason)
 {
 	char be[PVX_PATH_MAX + 32];
@@ -325,6 +350,9 @@ void pvx_session_close(struct pvx_session *s, const char *reason)
 			  s->d[END_BACKEND].bytes, now_ms() - s->t_start,
 			  s->spliced ? "splice" : "copy", reason);
 	}
+	access_log_session(s->p.link_type, s->link_name, s->peer, &s->be,
+			   s->d[END_CLIENT].bytes, s->d[END_BACKEND].bytes,
+			   now_ms() - s->t_start, reason);
 	for (int i = 0; i < 2; i++) {
 		if (s->rev[i])
 			event_free(s->rev[i]);
@@ -858,6 +886,10 @@ struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 				    be->kind == PVX_BACKEND_NONE
 					? "no backend address yet"
 					: pvx_backend_strerror(be, -r));
+		access_log_session(
+		    p->link_type, p->link_name, s->peer, be, 0, 0, 0,
+		    be->kind == PVX_BACKEND_NONE ? "no backend address yet"
+						 : "backend connect failed");
 		goto fail;
 	}
 	for (int i = 0; i < 2; i++) {

@@ -48,6 +48,7 @@ LIST_HEAD(pvx_session_list, pvx_session);
 struct pvx_session_params {
 	struct event_base *base;
 	const char *link_name;	       /* for log lines; copied */
+	const char *link_type;	       /* static (the plugin's): access log */
 	struct pvx_link_stats *stats;  /* must outlive the session */
 	struct pvx_limits limits;      /* copied */
 	struct pvx_session_list *list; /* the session is on it while open */

@@ -1,4 +1,4 @@
-/* Status socket: evhttp on a Unix socket, one resource (GET /links). The
+/* Status socket: evhttp on a Unix socket, GET /links and GET /metrics. The
  * socket is created under umask 077 so that it is never reachable by
  * others, not even between bind and chmod. */
 #include "xconnect/status.h"
@@ -15,6 +15,9 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+
+#include "common/prom.h"
+#include "xconnect/metrics.h"
 
 struct pvx_status {
 	struct evhttp *http;
@@ -80,6 +83,37 @@ static void reply_json(struct evhttp_request *req, int code, const char *reason,
 	evbuffer_free(b);
 }
 
+/* GET /metrics: the Prometheus text of every link (metrics.c). */
+static void reply_metrics(struct evhttp_request *req, struct pvx_status *st)
+{
+	struct evbuffer *b;
+	size_t len = 0;
+	char *text;
+
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+		json_t *body =
+		    json_pack("{s:s}", "error", "method not allowed");
+		reply_json(req, 405, "Method Not Allowed", body);
+		json_decref(body);
+		return;
+	}
+	text = pvx_metrics_text(st->rc, &len);
+	b = evbuffer_new();
+	if (!text || !b) {
+		free(text);
+		if (b)
+			evbuffer_free(b);
+		evhttp_send_error(req, 500, "out of memory");
+		return;
+	}
+	evbuffer_add(b, text, len);
+	free(text);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "Content-Type", PVX_PROM_CONTENT_TYPE);
+	evhttp_send_reply(req, 200, "OK", b);
+	evbuffer_free(b);
+}
+
 static void handle(struct evhttp_request *req, void *arg)
 {
 	struct pvx_status *st = arg;
@@ -87,6 +121,10 @@ static void handle(struct evhttp_request *req, void *arg)
 	size_t n = strcspn(uri, "?");
 	json_t *body;
 
+	if (n == 8 && strncmp(uri, "/metrics", 8) == 0) {
+		reply_metrics(req, st);
+		return;
+	}
 	if (n == 6 && strncmp(uri, "/links", 6) == 0) {
 		if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
 			body =

@@ -23,6 +23,7 @@
 
 #include "common/log.h"
 #include "common/ns.h"
+#include "xconnect/access.h"
 #include "xconnect/http_parse.h"
 #include "xconnect/link.h"
 #include "xconnect/relay.h"
@@ -100,6 +101,12 @@ struct http_conn {
 	struct timespec last_io; /* tunnel: last byte moved either way */
 	bool client_eof;	 /* tunnel: the client has finished sending */
 	bool backend_shut;	 /* tunnel: that EOF was passed on */
+	/* The request being served, for its access log line. */
+	bool req_open;		  /* a head was read, no line written yet */
+	struct timespec req_t0;	  /* when its head was complete */
+	uint64_t req_in, req_out; /* bytes of it each way */
+	char req_method[16];
+	char req_path[256];
 };
 
 static LIST_HEAD(, http_listener) listeners = LIST_HEAD_INITIALIZER(listeners);
@@ -124,6 +131,9 @@ static struct timeval ms_tv(int ms)
 }
 
 static void conn_free(struct http_conn *c);
+static void access_end(struct http_conn *c, int status, const char *reason);
+static void count_in(struct http_conn *c, size_t n);
+static void count_out(struct http_conn *c, size_t n);
 static void client_read_cb(struct bufferevent *bev, void *arg);
 static void backend_read_cb(struct bufferevent *bev, void *arg);
 static void pump_request(struct http_conn *c);
@@ -397,6 +407,78 @@ static const char *status_text(int status)
 	}
 }
 
+/* --- access log and byte counts ---------------------------------------- */
+
+static void count_in(struct http_conn *c, size_t n)
+{
+	c->route->link->stats.bytes_in += n;
+	c->req_in += n;
+}
+
+static void count_out(struct http_conn *c, size_t n)
+{
+	c->route->link->stats.bytes_out += n;
+	c->req_out += n;
+}
+
+/* A request head was parsed: its line starts now. */
+static void access_begin(struct http_conn *c)
+{
+	const struct pvx_http_head *hd = &c->req.head;
+
+	c->req_open = true;
+	c->req_in = c->req_out = 0;
+	clock_gettime(CLOCK_MONOTONIC, &c->req_t0);
+	snprintf(c->req_method, sizeof(c->req_method), "%s", hd->method);
+	snprintf(c->req_path, sizeof(c->req_path), "%.*s",
+		 (int)(hd->url_len < sizeof(c->req_path)
+			   ? hd->url_len
+			   : sizeof(c->req_path) - 1),
+		 hd->url);
+}
+
+/* The access log line of the request (or of a head that could not be
+ * read: no method, path or duration then). Once per request. */
+static void access_end(struct http_conn *c, int status, const char *reason)
+{
+	const struct pvx_link_conf *lc =
+	    c->route ? &c->route->link->conf : NULL;
+	char be[PVX_PATH_MAX + 32];
+	struct timespec now;
+	bool had = c->req_open;
+	struct pvx_access_rec r = {
+	    .type = "http",
+	    .client = c->client,
+	    .status = status,
+	    .reason = reason,
+	};
+
+	c->req_open = false;
+	if (!pvx_access_enabled())
+		return;
+	if (lc) {
+		r.link = lc->ingress ? lc->ingress : lc->name;
+		pvx_backend_format(&c->be, be, sizeof(be));
+		r.backend = be;
+	}
+	if (had) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		r.ms = (uint64_t)((now.tv_sec - c->req_t0.tv_sec) * 1000 +
+				  (now.tv_nsec - c->req_t0.tv_nsec) / 1000000);
+		r.method = c->req_method;
+		r.path = c->req_path;
+		r.bytes_in = c->req_in;
+		r.bytes_out = c->req_out;
+	}
+	pvx_access_log(&r);
+}
+
+/* The status the client got so far (0: none yet). */
+static int resp_status(const struct http_conn *c)
+{
+	return c->resp.head_done ? c->resp.head.status : 0;
+}
+
 static void backend_drop(struct http_conn *c)
 {
 	if (c->conn_ev) {
@@ -442,6 +524,10 @@ static void conn_free(struct http_conn *c)
 	struct http_listener *l = c->l;
 
 	LIST_REMOVE(c, le);
+	if (c->req_open)
+		access_end(c, resp_status(c),
+			   c->state == C_TUNNEL ? "tunnel closed"
+						: "client closed");
 	backend_drop(c);
 	route_release(c);
 	if (c->idle_ev)
@@ -474,6 +560,9 @@ static void conn_close_after_write(struct http_conn *c)
 {
 	struct timeval tv = {5, 0};
 
+	if (c->req_open)
+		access_end(c, resp_status(c),
+			   c->state == C_TUNNEL ? "tunnel closed" : "closed");
 	backend_drop(c);
 	route_release(c);
 	c->state = C_CLOSING;
@@ -495,6 +584,8 @@ static void conn_error(struct http_conn *c, int status, const char *why)
 		c->route->link->stats.failed++;
 	pvx_debug("http %s client=%s: %d %s", c->l->name, c->client, status,
 		  why);
+	if (c->req_open || !c->resp_started)
+		access_end(c, c->resp_started ? resp_status(c) : status, why);
 	if (!c->resp_started) {
 		/* why goes into a JSON string: no quote, backslash or
 		 * control byte. */
@@ -592,7 +683,7 @@ static int req_body_cb(void *arg, const char *buf, size_t len)
 	evbuffer_add(out, buf, len);
 	if (c->req_chunked)
 		evbuffer_add(out, "\r\n", 2);
-	c->route->link->stats.bytes_in += len;
+	count_in(c, len);
 	return 0;
 }
 
@@ -724,7 +815,7 @@ static void build_request(struct http_conn *c, const char *url, size_t len)
 	} else {
 		evbuffer_add_printf(o, "Connection: close\r\n\r\n");
 	}
-	c->route->link->stats.bytes_in += evbuffer_get_length(o);
+	count_in(c, evbuffer_get_length(o));
 }
 
 /* One line per second at most for denied clients, with the number left
@@ -760,6 +851,7 @@ static void start_request(struct http_conn *c, char *buf, size_t hlen)
 		conn_error(c, c->req.status, c->req.err);
 		return;
 	}
+	access_begin(c);
 	if (hd->url_len == 0 || hd->url[0] != '/') {
 		conn_error(c, 400, "request target must be a path");
 		return;
@@ -947,7 +1039,7 @@ static int resp_body_cb(void *arg, const char *buf, size_t len)
 	evbuffer_add(out, buf, len);
 	if (c->resp_chunked)
 		evbuffer_add(out, "\r\n", 2);
-	c->route->link->stats.bytes_out += len;
+	count_out(c, len);
 	return 0;
 }
 
@@ -1000,7 +1092,7 @@ static void send_response_head(struct http_conn *c)
 			evbuffer_add_printf(o, "Connection: close\r\n");
 	}
 	evbuffer_add(o, "\r\n", 2);
-	c->route->link->stats.bytes_out += evbuffer_get_length(o);
+	count_out(c, evbuffer_get_length(o));
 	bufferevent_write_buffer(c->cb, o);
 	evbuffer_free(o);
 	c->resp_started = true;
@@ -1015,6 +1107,7 @@ static void response_done(struct http_conn *c)
 
 	if (c->resp_chunked)
 		evbuffer_add(bufferevent_get_output(c->cb), "0\r\n\r\n", 5);
+	access_end(c, c->resp.head.status, "done");
 	if (!again) {
 		conn_close_after_write(c);
 		return;
@@ -1115,14 +1208,17 @@ static void pump_response(struct http_conn *c)
 /* --- tunnel -------------------------------------------------------------- */
 
 static void tunnel_move(struct http_conn *c, struct bufferevent *from,
-			struct bufferevent *to, uint64_t *count)
+			struct bufferevent *to)
 {
 	struct evbuffer *in = bufferevent_get_input(from);
 	struct evbuffer *out = bufferevent_get_output(to);
 
 	if (evbuffer_get_length(in) > 0)
 		clock_gettime(CLOCK_MONOTONIC, &c->last_io);
-	*count += evbuffer_get_length(in);
+	if (from == c->cb)
+		count_in(c, evbuffer_get_length(in));
+	else
+		count_out(c, evbuffer_get_length(in));
 	evbuffer_add_buffer(out, in);
 	if (evbuffer_get_length(out) >= hwm() ||
 	    (from == c->cb && c->client_eof))
@@ -1176,8 +1272,8 @@ static void tunnel_start(struct http_conn *c)
 		conn_error(c, 500, "out of memory");
 		return;
 	}
-	tunnel_move(c, c->cb, c->bb, &c->route->link->stats.bytes_in);
-	tunnel_move(c, c->bb, c->cb, &c->route->link->stats.bytes_out);
+	tunnel_move(c, c->cb, c->bb);
+	tunnel_move(c, c->bb, c->cb);
 }
 
 /* --- callbacks ----------------------------------------------------------- */
@@ -1200,7 +1296,7 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 		pump_request(c);
 		break;
 	case C_TUNNEL:
-		tunnel_move(c, c->cb, c->bb, &c->route->link->stats.bytes_in);
+		tunnel_move(c, c->cb, c->bb);
 		break;
 	default:
 		break;
@@ -1220,7 +1316,7 @@ static void client_write_cb(struct bufferevent *bev, void *arg)
 		pump_response(c);
 		break;
 	case C_TUNNEL:
-		tunnel_move(c, c->bb, c->cb, &c->route->link->stats.bytes_out);
+		tunnel_move(c, c->bb, c->cb);
 		break;
 	default:
 		break;
@@ -1236,7 +1332,7 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
 		/* Pass on what is left, then the EOF; the backend's close
 		 * ends the connection. */
 		c->client_eof = true;
-		tunnel_move(c, c->cb, c->bb, &c->route->link->stats.bytes_in);
+		tunnel_move(c, c->cb, c->bb);
 		return;
 	}
 	/* EOF, error or timeout on the client side: nothing more to do. */
@@ -1249,7 +1345,7 @@ static void backend_read_cb(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	if (c->state == C_TUNNEL)
-		tunnel_move(c, c->bb, c->cb, &c->route->link->stats.bytes_out);
+		tunnel_move(c, c->bb, c->cb);
 	else
 		pump_response(c);
 }
@@ -1260,7 +1356,7 @@ static void backend_write_cb(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	if (c->state == C_TUNNEL)
-		tunnel_move(c, c->cb, c->bb, &c->route->link->stats.bytes_in);
+		tunnel_move(c, c->cb, c->bb);
 	else if (c->state == C_EXCHANGE)
 		pump_request(c);
 }
@@ -1271,7 +1367,7 @@ static void backend_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	if (c->state == C_TUNNEL) {
-		tunnel_move(c, c->bb, c->cb, &c->route->link->stats.bytes_out);
+		tunnel_move(c, c->bb, c->cb);
 		conn_close_after_write(c);
 		return;
 	}

@@ -345,7 +345,9 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		pvx_backend_from_conf(&be, &link->conf);
 		p = (struct pvx_session_params){
 		    .base = link->base,
-		    .link_name = link->conf.name,
+		    .link_name = link->conf.ingress ? link->conf.ingress
+						    : link->conf.name,
+		    .link_type = link->plugin->type,
 		    .stats = &link->stats,
 		    .limits = lim,
 		    .list = &t->sessions,
