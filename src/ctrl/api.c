@@ -24,6 +24,7 @@
 #include "common/addr.h"
 #include "common/fdlimit.h"
 #include "common/log.h"
+#include "common/prom.h"
 
 /* A held GET /xconnect-graph?wait=<etag>, answered when the graph changes
  * (200), when its timer fires (304) or dropped when the client goes. */
@@ -428,13 +429,37 @@ enum route {
 	ROUTE_CONTAINER,  /* /containers/<name> */
 	ROUTE_STATE,	  /* /state */
 	ROUTE_RELOAD,	  /* /state/reload */
+	ROUTE_METRICS,	  /* /metrics */
 };
+
+/* GET /metrics: Prometheus text (ctrl/metrics.c). */
+static void handle_metrics(struct pvc_api *api, struct evhttp_request *req)
+{
+	size_t len = 0;
+	char *text = pvc_daemon_metrics(api->d, &len);
+	struct evbuffer *b = evbuffer_new();
+
+	if (!text || !b) {
+		free(text);
+		if (b)
+			evbuffer_free(b);
+		reply_error(req, 500, "out of memory");
+		return;
+	}
+	evbuffer_add(b, text, len);
+	free(text);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "Content-Type", PVX_PROM_CONTENT_TYPE);
+	evhttp_send_reply(req, 200, "OK", b);
+	evbuffer_free(b);
+}
 
 static bool method_ok(enum route rt, enum evhttp_cmd_type m, const char **allow)
 {
 	switch (rt) {
 	case ROUTE_GRAPH:
 	case ROUTE_CONTAINERS:
+	case ROUTE_METRICS:
 		*allow = "GET, HEAD";
 		return m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD;
 	case ROUTE_CONTAINER:
@@ -516,6 +541,8 @@ static void handle_request(struct evhttp_request *req, void *arg)
 		rt = ROUTE_STATE;
 	} else if (strcmp(path, "/state/reload") == 0) {
 		rt = ROUTE_RELOAD;
+	} else if (strcmp(path, "/metrics") == 0) {
+		rt = ROUTE_METRICS;
 	}
 	if (rt == ROUTE_NONE) {
 		reply_error(req, 404, "no such resource");
@@ -552,6 +579,9 @@ static void handle_request(struct evhttp_request *req, void *arg)
 		break;
 	case ROUTE_RELOAD:
 		handle_state_reload(api, req);
+		break;
+	case ROUTE_METRICS:
+		handle_metrics(api, req);
 		break;
 	case ROUTE_NONE:
 		break;

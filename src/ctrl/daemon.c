@@ -15,6 +15,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "ctrl/graph.h"
+#include "ctrl/metrics.h"
 
 struct pvc_daemon {
 	struct event_base *base;
@@ -34,6 +35,7 @@ struct pvc_daemon {
 
 	char *graph;
 	char etag[PVC_ETAG_LEN];
+	uint64_t generation; /* graph changes so far (GET /metrics) */
 	void (*graph_changed)(void *arg);
 	void *graph_arg;
 	/* Set while the runtime applies a new state: its change callbacks
@@ -145,6 +147,7 @@ static void rebuild_graph(struct pvc_daemon *d)
 	pvc_etag_compute(text, etag);
 	free(d->graph);
 	d->graph = text;
+	d->generation++;
 	memcpy(d->etag, etag, sizeof(etag));
 	pvx_info("graph changed etag=%s bytes=%zu", d->etag, strlen(text));
 	if (d->graph_changed)
@@ -452,6 +455,23 @@ static json_t *container_json(const struct pvc_daemon *d,
 	    "status", status ? status : "unknown", "pid",
 	    (int)pvc_runtime_pid(d->rt, c->name), "addresses",
 	    addrs ? addrs : json_array(), "error", error ? error : "");
+}
+
+char *pvc_daemon_metrics(const struct pvc_daemon *d, size_t *len)
+{
+	json_t *cs = pvc_daemon_containers(d);
+	char *text;
+	int err;
+
+	if (!cs) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	text = pvc_metrics_text(d->st, &d->leases, cs, d->generation, len);
+	err = errno;
+	json_decref(cs);
+	errno = err;
+	return text;
 }
 
 json_t *pvc_daemon_containers(const struct pvc_daemon *d)

@@ -65,6 +65,10 @@ const char *pvc_daemon_etag(const struct pvc_daemon *d);
 void pvc_daemon_set_graph_cb(struct pvc_daemon *d, void (*changed)(void *arg),
 			     void *arg);
 
+/* GET /metrics: the Prometheus text of ctrl/metrics.c (new string, its
+ * length in *len; NULL and errno on failure). */
+char *pvc_daemon_metrics(const struct pvc_daemon *d, size_t *len);
+
 /* [{name, type, mode, status, pid, addresses, error}, …] (new reference). */
 json_t *pvc_daemon_containers(const struct pvc_daemon *d);
 /* One container's object, or NULL if unknown. */
