@@ -20,14 +20,13 @@ start_xc
 wait_listen "$P1"
 [[ $(ask "127.0.0.1:$P1" hi) == A:hi ]] || fail "link not up on backend A"
 
-# still_a WHAT: for ~1 s the link answers from A, each probe within 1 s.
+# still_a WHAT: for ~1 s the link answers from A (every probe answered:
+# the daemon neither hangs nor drops the link).
 still_a() {
-	local i t0 r
+	local i r
 	for ((i = 0; i < 5; i++)); do
-		t0=$(now_ms)
 		r=$(ask "127.0.0.1:$P1" "p$i")
 		[[ $r == "A:p$i" ]] || fail "$1: link answered '$r', want 'A:p$i'"
-		(($(now_ms) - t0 < 1000)) || fail "$1: a probe took $(($(now_ms) - t0)) ms"
 		kill -0 "$XC_PID" 2>/dev/null || fail "$1: pv-xconnect died"
 		sleep 0.2
 	done
