@@ -20,6 +20,7 @@
 
 #include "common/log.h"
 #include "common/ns.h"
+#include "ctrl/nat.h"
 #include "ctrl/netdev.h"
 #include "ctrl/spawn.h"
 
@@ -83,6 +84,7 @@ struct pvc_runtime {
 	/* Alias of every link this runtime creates ("pv-ctrld <state dir>"):
 	 * what proves a link ours when runtime.json cannot. */
 	char alias[256];
+	struct pvc_nat nat; /* pool NAT and isolation (nat.c) */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -176,7 +178,7 @@ static void strv_free(char **v, size_t n)
  * process is, rewritten on every change; atomic (temp + rename). */
 static void record_save(struct pvc_runtime *rt)
 {
-	json_t *j, *brs, *veths, *pids, *addrs;
+	json_t *j, *brs, *veths, *pids, *addrs, *nat;
 	char *tmp = NULL, ip[INET_ADDRSTRLEN];
 	const char *step;
 	int fd, e;
@@ -192,6 +194,9 @@ static void record_save(struct pvc_runtime *rt)
 	json_object_set_new(j, "bridges", brs);
 	json_object_set_new(j, "veths", veths);
 	json_object_set_new(j, "pids", pids);
+	nat = pvc_nat_record(&rt->nat);
+	if (nat)
+		json_object_set_new(j, "nat", nat);
 	for (size_t i = 0; i < rt->n_brs; i++) {
 		const struct rt_br *b = &rt->brs[i];
 		if (b->ours) {
@@ -385,8 +390,14 @@ static void cleanup_leftovers(struct pvc_runtime *rt)
 			pvc_netdev_addr_del(&rt->nl, br, a, (uint8_t)prefix,
 					    err, sizeof(err));
 	}
+	pvc_nat_cleanup(json_object_get(j, "nat"), err, sizeof(err));
 	json_decref(j);
 	unlink(rt->record_path);
+}
+
+static void record_cb(void *rt)
+{
+	record_save(rt);
 }
 
 /* ------------------------------------------------------------ wiring */
@@ -758,6 +769,7 @@ struct pvc_runtime *pvc_runtime_new(struct event_base *base,
 		rt->conf.stop_grace_ms = 3000;
 	rt->changed = changed;
 	rt->arg = arg;
+	pvc_nat_init(&rt->nat);
 	if ((conf->workdir && !(rt->conf.workdir = strdup(conf->workdir))) ||
 	    (conf->state_dir &&
 	     !(rt->conf.state_dir = strdup(conf->state_dir))))
@@ -955,6 +967,12 @@ int pvc_runtime_apply(struct pvc_runtime *rt, const struct pvc_state *st,
 
 	/* 3. Bridges, then containers started, restarted or rewired. */
 	r = apply_bridges(rt, st, el);
+	{
+		char err[256];
+		if (pvc_nat_apply(&rt->nat, st, record_cb, rt, err,
+				  sizeof(err)) < 0)
+			pvx_errlist_add(el, "pools: %s", err);
+	}
 	for (size_t i = 0; i < rt->n; i++) {
 		struct rt_ct *c = rt->cts[i];
 		char *fp = fingerprint(rt, c->conf);
@@ -1130,6 +1148,7 @@ void pvc_runtime_free(struct pvc_runtime *rt)
 						    b->prefix, err,
 						    sizeof(err));
 		}
+		pvc_nat_remove(&rt->nat, err, sizeof(err));
 		if (rt->record_path)
 			unlink(rt->record_path);
 	}

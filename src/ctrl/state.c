@@ -213,7 +213,8 @@ static bool pool_eq(const struct pvc_pool *a, const struct pvc_pool *b)
 	       str_eq(a->bridge, b->bridge) &&
 	       a->subnet.addr.s_addr == b->subnet.addr.s_addr &&
 	       a->subnet.prefix == b->subnet.prefix &&
-	       a->gateway.s_addr == b->gateway.s_addr && a->nat == b->nat;
+	       a->gateway.s_addr == b->gateway.s_addr && a->nat == b->nat &&
+	       a->isolate == b->isolate;
 }
 
 static bool allow_eq(const struct pvc_ingress *a, const struct pvc_ingress *b)

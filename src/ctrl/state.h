@@ -30,7 +30,8 @@ struct pvc_pool {
 	char *bridge; /* interface name, <= 15 bytes */
 	struct pvx_cidr subnet;
 	struct in_addr gateway;
-	bool nat; /* parsed and reported; not applied (SPEC §10) */
+	bool nat;     /* masquerade out of the device (docs/runtime.md) */
+	bool isolate; /* no traffic to other pools or device addresses */
 	/* Set by the loader while it checks a state with errors (the subnet
 	 * or gateway did not parse); never true in a returned state. */
 	bool invalid;

@@ -248,6 +248,8 @@ static void parse_pool(struct ld *l, const char *name, const json_t *v,
 	}
 	nat = member(l, v, path, "nat", K_BOOL, false);
 	p->nat = nat && json_is_true(nat);
+	nat = member(l, v, path, "isolate", K_BOOL, false);
+	p->isolate = !nat || json_is_true(nat);
 
 	subnet = mstr(l, v, path, "subnet", true);
 	if (!subnet)

@@ -36,6 +36,7 @@ static inline struct pvc_pool *fake_pool(struct pvc_state *st, const char *name,
 	p->name = fake_dup(name);
 	p->type = fake_dup("bridge");
 	p->bridge = fake_dup("br-fake");
+	p->isolate = true;
 	if (pvx_cidr_parse(subnet, &p->subnet, err, sizeof(err)) < 0)
 		abort();
 	if (inet_pton(AF_INET, gw, &p->gateway) != 1)
