@@ -20,6 +20,7 @@
 
 #include "common/log.h"
 #include "common/ns.h"
+#include "ctrl/etcfiles.h"
 #include "ctrl/nat.h"
 #include "ctrl/netdev.h"
 #include "ctrl/spawn.h"
@@ -630,14 +631,24 @@ static int ct_start(struct pvc_runtime *rt, struct rt_ct *c)
 	    .new_net = cc->mode != PVC_NET_HOST,
 	};
 	struct pvc_spawn sp;
-	char err[256];
+	char err[256], *hosts, *resolv;
 	int r, status;
 
 	c->err[0] = '\0';
 	c->stopping = false;
 	free(c->fp);
 	c->fp = fingerprint(rt, cc);
+	if (pvc_etc_texts(rt->st, &rt->leases, cc, &hosts, &resolv) < 0) {
+		ct_fail(c, "out of memory");
+		notify(rt);
+		return -ENOMEM;
+	}
+	sc.hosts = hosts;
+	sc.resolv = resolv;
 	r = pvc_spawn_start(&sc, &sp, err, sizeof(err));
+	/* The child has its own copy of the texts. */
+	free(hosts);
+	free(resolv);
 	if (r < 0) {
 		ct_fail(c, err);
 		notify(rt);

@@ -5,6 +5,7 @@
  * child's own steps come back through a close-on-exec pipe: EOF there means
  * the exec happened. */
 #include "ctrl/spawn.h"
+#include "ctrl/etcfiles.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,8 +56,8 @@ static int child_main(void *arg)
 	const struct pvc_spawn_conf *c = a->c;
 	const char *wd = c->workdir ? c->workdir : "/";
 	sigset_t all;
-	char go;
-	int fd;
+	char go, step[80];
+	int fd, r;
 
 	close(a->go_wr);
 	close(a->st_rd);
@@ -92,6 +93,11 @@ static int child_main(void *arg)
 	if (mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") <
 	    0)
 		report(a->st_wr, "mount tmpfs", "/run");
+	if ((r = pvc_etc_install(c->hosts, c->resolv, step, sizeof(step))) <
+	    0) {
+		errno = -r;
+		report(a->st_wr, step, NULL);
+	}
 	fd = open("/dev/null", O_RDONLY);
 	if (fd >= 0 && fd != 0) {
 		dup2(fd, 0);

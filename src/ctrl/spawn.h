@@ -15,6 +15,9 @@ struct pvc_spawn_conf {
 	const char *hostname; /* of the new UTS namespace */
 	const char *workdir;  /* cwd and $PVX_STATE_DIR; NULL: "/" */
 	bool new_net;	      /* false: host-mode, shares the device's net */
+	/* Texts of its own /etc/hosts and /etc/resolv.conf (etcfiles.h),
+	 * NULL: the device's are seen. */
+	const char *hosts, *resolv;
 };
 
 struct pvc_spawn {

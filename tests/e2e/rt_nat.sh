@@ -159,7 +159,33 @@ got=$(from cd http://10.200.0.1:8001/) ||
 got=$(from cd "http://${IP[ce]}/") || sb_fail "cd cannot reach ce in its own pool"
 sb_ok "b cannot reach pool a nor device addresses beyond 10.0.5.1; d (isolate: false) can"
 
-sb_step "4. SIGTERM: the table and ip_forward restored"
+sb_step "4. each container's own /etc/hosts and /etc/resolv.conf"
+in_ct() { # NAME CMD...: in the container's mount, UTS and net namespaces
+	local p=${PID[$1]}
+	shift
+	nsenter --target "$p" --mount --uts --net "$@"
+}
+for c in ca cc; do
+	got=$(in_ct "$c" hostname -f 2>&1) || sb_fail "$c: hostname -f: $got"
+	[[ $got == "$c" ]] || sb_fail "$c: hostname -f says $got"
+	got=$(in_ct "$c" "$SB_PY" -c 'import socket
+n = socket.gethostname()
+print(socket.getfqdn(), socket.gethostbyname(n), socket.gethostbyaddr(socket.gethostbyname(n))[0])') ||
+		sb_fail "$c: python name lookups failed"
+	[[ $got == "$c ${IP[$c]} $c" ]] || sb_fail "$c: getfqdn, address, reverse: $got"
+done
+# The device's resolvers, loopback ones (unreachable from a pool) left out.
+want=$(sb_dev_exec cat /etc/resolv.conf | awk '$1 == "nameserver" { print $2 }' |
+	grep -vE '^(127\.|::1$)' || true)
+got=$(in_ct ca cat /etc/resolv.conf | awk '$1 == "nameserver" { print $2 }')
+[[ $got == "$want" ]] || sb_fail "ca (nat pool) resolvers: '$got', want '$want'"
+! grep -q "^nameserver" <<<"$(in_ct cc cat /etc/resolv.conf)" ||
+	sb_fail "cc (no nat) has a resolver: $(in_ct cc cat /etc/resolv.conf)"
+! grep -qw ca <<<"$(sb_dev_exec cat /etc/hosts)" || sb_fail "the device's /etc/hosts names ca"
+! grep -qw ca /etc/hosts || sb_fail "the root's /etc/hosts names ca"
+sb_ok "hostname -f, getfqdn() and reverse lookups answer the container's name and lease; resolvers only with NAT"
+
+sb_step "5. SIGTERM: the table and ip_forward restored"
 rc=0
 sb_stop ctrld 10 || rc=$?
 [[ $rc == 0 ]] || sb_fail "pv-ctrld exited $rc"
@@ -167,7 +193,7 @@ sb_stop ctrld 10 || rc=$?
 [[ $(sb_dev_exec cat /proc/sys/net/ipv4/ip_forward) == 0 ]] || sb_fail "ip_forward left on"
 sb_ok "nothing of pvx in the ruleset, ip_forward 0"
 
-sb_step "5. SIGKILL, then a restart cleans up from runtime.json"
+sb_step "6. SIGKILL, then a restart cleans up from runtime.json"
 ctrld_up ctrld2 "$ST/pools.json"
 sb_wait_for "pvx table" 10 has_pvx_table
 has_pvx_table || sb_fail "no pvx table after restart"
