@@ -21,8 +21,10 @@
 #                           with the same ID, installs the EXIT/INT/TERM trap,
 #                           snapshots the root netns (10.x addrs/routes),
 #                           starts a watchdog that SIGTERMs the test after
-#                           SB_DEADLINE seconds (55), so that it cleans up
-#                           before ctest's timeout would SIGKILL it.
+#                           SB_DEADLINE seconds (150: a failure guard that
+#                           a loaded machine does not reach, under ctest's
+#                           180 s), so that it cleans up before ctest's
+#                           timeout would SIGKILL it.
 #   sb_netns NAME           creates netns "${SB_PREFIX}NAME" with lo up.
 #   sb_device               sb_netns dev; SB_DEV=its name. Never gets a
 #                           default route or an interface leading outside.
@@ -524,8 +526,8 @@ sb_init() {
 	# up) before ctest's timeout would SIGKILL it.
 	(
 		trap - EXIT INT TERM ERR
-		for ((i = 0; i < ${SB_DEADLINE:-55}; i++)); do sleep 1; done
-		echo "[watchdog] ${SB_DEADLINE:-55} s deadline passed: SIGTERM" >&2
+		for ((i = 0; i < ${SB_DEADLINE:-150}; i++)); do sleep 1; done
+		echo "[watchdog] ${SB_DEADLINE:-150} s deadline passed: SIGTERM" >&2
 		kill -TERM "$SB_MAINPID"
 	) </dev/null 9>&- &
 	SB_WATCHDOG=$!
