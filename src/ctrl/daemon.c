@@ -321,6 +321,8 @@ int pvc_daemon_apply(struct pvc_daemon *d, struct pvc_state *st,
 	struct pvx_errlist rel = {0};
 	int r;
 
+	/* The loader's warnings first (unknown keys, no container). */
+	pvx_errlist_merge(warnings, &st->warnings, NULL);
 	r = pvc_ipam_assign(st, &d->leases, &nl, warnings);
 	if (r < 0) {
 		pvx_errlist_add(errors, "ipam: %s", strerror(-r));

@@ -184,6 +184,7 @@ static int run_check(const struct opts *o)
 		}
 		free(lpath);
 	}
+	pvx_errlist_merge(&warnings, &st->warnings, NULL);
 	if (pvc_ipam_assign(st, &prev, &next, &warnings) < 0)
 		goto oom;
 	/* Nothing runs under --check: no pids makes it a plan, which

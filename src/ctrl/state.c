@@ -73,6 +73,7 @@ void pvc_state_free(struct pvc_state *st)
 		free(g->allow);
 	}
 	free(st->ingress);
+	pvx_errlist_clear(&st->warnings);
 	free(st);
 }
 

@@ -120,10 +120,15 @@ struct pvc_state {
 	size_t n_containers;
 	struct pvc_ingress *ingress;
 	size_t n_ingress;
+	/* What the loader warns about in a state it accepts: unknown keys
+	 * (typos), no container. Not part of what was asked: ignored by
+	 * pvc_state_equal. */
+	struct pvx_errlist warnings;
 };
 
 /* Loads a state from a state.json file or a directory and validates it.
- * Returns NULL (and fills el with every problem) on any error. */
+ * Returns NULL (and fills el with every problem) on any error; a returned
+ * state carries its warnings in st->warnings. */
 struct pvc_state *pvc_state_load_path(const char *path, struct pvx_errlist *el);
 /* Same from a state.json text (e.g. a PUT /state body). origin names the
  * input in syntax errors ("state.json"). */

@@ -4,6 +4,7 @@
  * duplicates, collisions) are in validate.c. Every problem is collected. */
 #include "ctrl/state.h"
 #include "common/file.h"
+#include "ctrl/state_keys.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -862,6 +863,28 @@ static void parse_requires(struct ld *l, const json_t *run,
 	free(paths);
 }
 
+static bool type_known(const char *type)
+{
+	for (const char *const *t = pvc_container_types; *t; t++)
+		if (strcmp(*t, type) == 0)
+			return true;
+	return false;
+}
+
+/* "process or lxc" */
+static void type_list(char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (const char *const *t = pvc_container_types; *t && n < len; t++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s",
+				      t == pvc_container_types ? ""
+				      : t[1]		       ? ", "
+							       : " or ",
+				      *t);
+}
+
 static void parse_run(struct ld *l, const char *name, const json_t *run,
 		      struct pvc_container *c)
 {
@@ -881,6 +904,21 @@ static void parse_run(struct ld *l, const char *name, const json_t *run,
 	s = mstr(l, run, "", "type", false);
 	if (s && !*s) {
 		lerr(l, "type", "must not be empty");
+		s = NULL;
+	}
+	if (s && !type_known(s)) {
+		const char *near = pvc_closest_word(s, pvc_container_types);
+		char list[128];
+		type_list(list, sizeof(list));
+		if (near)
+			lerr(l, "type",
+			     "unknown container type '%s' (did you mean "
+			     "'%s'? expected %s)",
+			     s, near, list);
+		else
+			lerr(l, "type",
+			     "unknown container type '%s' (expected %s)", s,
+			     list);
 		s = NULL;
 	}
 	/* Pantavisor's containers are LXC ones: started by something else. */
@@ -1060,7 +1098,41 @@ static void group_by_file(struct pvx_errlist *el, size_t n0)
 
 /* Parses and validates what was found. n0: the error count before
  * loading (syntax errors found on the way count). */
-static struct pvc_state *build(struct src *s, struct pvx_errlist *el, size_t n0)
+/* Unknown keys and a state without containers: warnings of a state that
+ * is otherwise fine (docs/formats.md, "Unknown keys"). */
+static void check_keys(const struct src *s, const char *origin,
+		       struct pvx_errlist *warn)
+{
+	char file[PATH_MAX];
+	size_t n = 0;
+
+	if (s->device)
+		pvc_keys_check(s->device, PVC_KL_DEVICE, "device.json", "",
+			       warn);
+	for (size_t i = 0; i < s->n; i++) {
+		const struct src_ct *sc = &s->v[i];
+		if (!sc->has_run)
+			continue;
+		n++;
+		snprintf(file, sizeof(file), "%s/run.json", sc->name);
+		if (sc->run)
+			pvc_keys_check(sc->run, PVC_KL_RUN, file, "", warn);
+		snprintf(file, sizeof(file), "%s/services.json", sc->name);
+		if (sc->svc)
+			pvc_keys_check(sc->svc,
+				       json_is_array(sc->svc) ? PVC_KL_EXPORT
+							      : PVC_KL_SERVICES,
+				       file, "", warn);
+	}
+	if (!n)
+		pvx_errlist_add(warn,
+				"%s: no container (no <container>/run.json "
+				"in the state)",
+				origin);
+}
+
+static struct pvc_state *build(struct src *s, const char *origin,
+			       struct pvx_errlist *el, size_t n0)
 {
 	struct ld l = {.el = el, .file = "device.json"};
 	struct pvc_state *st = calloc(1, sizeof(*st));
@@ -1111,6 +1183,7 @@ static struct pvc_state *build(struct src *s, struct pvx_errlist *el, size_t n0)
 		group_by_file(el, n0);
 		goto fail;
 	}
+	check_keys(s, origin, &st->warnings);
 	return st;
 oom:
 	pvx_errlist_add(el, "out of memory while loading the state");
@@ -1189,7 +1262,7 @@ static struct pvc_state *load_json(json_t *root, const char *origin,
 			return NULL;
 		}
 	}
-	st = build(&s, el, n0);
+	st = build(&s, origin, el, n0);
 	src_free(&s);
 	return st;
 }
@@ -1311,7 +1384,7 @@ static struct pvc_state *load_dir(const char *dir, struct pvx_errlist *el,
 		c->svc = load_file(dir, rel, el, &missing);
 		c->svc_broken = !c->svc && !missing;
 	}
-	st = build(&s, el, n0);
+	st = build(&s, dir, el, n0);
 out:
 	if (d)
 		closedir(d);
