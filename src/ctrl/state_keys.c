@@ -2,15 +2,14 @@
  * warns about the others. A helper adding a field to a parser adds its row
  * here; docs/formats.md ("Unknown keys") lists the same. */
 #include "ctrl/state_keys.h"
+#include "common/words.h"
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #define KPATH_MAX 256
-#define KEY_CMP_MAX 64 /* longer keys are never "close" to a known one */
 
 #define PVX(l, n, c)                                                           \
 	{                                                                      \
@@ -125,94 +124,19 @@ static const struct pvc_known_key *find(enum pvc_klevel level, const char *key)
 	return NULL;
 }
 
-/* Optimal string alignment distance of two lower-cased strings of at most
- * KEY_CMP_MAX bytes: insertions, deletions, substitutions and swaps of two
- * neighbours ("requried") each count one. */
-static size_t distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	size_t d[KEY_CMP_MAX + 1][KEY_CMP_MAX + 1];
-
-	for (size_t i = 0; i <= la; i++)
-		d[i][0] = i;
-	for (size_t j = 0; j <= lb; j++)
-		d[0][j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		for (size_t j = 1; j <= lb; j++) {
-			size_t cost = a[i - 1] != b[j - 1];
-			size_t v = d[i - 1][j - 1] + cost;
-			if (d[i - 1][j] + 1 < v)
-				v = d[i - 1][j] + 1;
-			if (d[i][j - 1] + 1 < v)
-				v = d[i][j - 1] + 1;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
-			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
-				v = d[i - 2][j - 2] + 1;
-			d[i][j] = v;
-		}
-	}
-	return d[la][lb];
-}
-
-static bool lower(const char *s, char *out)
-{
-	size_t n = strlen(s);
-
-	if (n > KEY_CMP_MAX)
-		return false;
-	for (size_t i = 0; i <= n; i++)
-		out[i] = (char)tolower((unsigned char)s[i]);
-	return true;
-}
-
-/* Keeps name in *best when it is closer to lk (lower-cased, length len)
- * than *best_d and close enough: about one typo per three letters, at
- * least one. */
-static void consider(const char *lk, const char *name, const char **best,
-		     size_t *best_d)
-{
-	char lc[KEY_CMP_MAX + 1];
-	size_t d, max, len = strlen(lk);
-
-	if (!lower(name, lc))
-		return;
-	d = distance(lk, lc);
-	max = (len < strlen(lc) ? len : strlen(lc)) / 3;
-	if (max < 1)
-		max = 1;
-	if (d <= max && d < *best_d) {
-		*best = name;
-		*best_d = d;
-	}
-}
-
 const char *pvc_keys_closest(enum pvc_klevel level, const char *key)
 {
-	char lk[KEY_CMP_MAX + 1];
-	const char *best = NULL;
-	size_t best_d = (size_t)-1;
+	const char
+	    *names[sizeof(pvc_known_keys) / sizeof(pvc_known_keys[0]) + 1];
+	size_t n = 0;
 
-	if (!lower(key, lk))
-		return NULL;
 	for (size_t i = 0; i < pvc_n_known_keys; i++) {
 		const struct pvc_known_key *k = &pvc_known_keys[i];
 		if (k->level == level && strcmp(k->name, "*") != 0)
-			consider(lk, k->name, &best, &best_d);
+			names[n++] = k->name;
 	}
-	return best;
-}
-
-const char *pvc_closest_word(const char *word, const char *const *words)
-{
-	char lw[KEY_CMP_MAX + 1];
-	const char *best = NULL;
-	size_t best_d = (size_t)-1;
-
-	if (!lower(word, lw))
-		return NULL;
-	for (; *words; words++)
-		consider(lw, *words, &best, &best_d);
-	return best;
+	names[n] = NULL;
+	return pvx_closest_word(key, names);
 }
 
 static void kpath(char *buf, const char *path, const char *key)

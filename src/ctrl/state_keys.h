@@ -59,8 +59,6 @@ void pvc_keys_check(const json_t *v, enum pvc_klevel level, const char *file,
 /* The key of level closest to key (case-insensitive edit distance, a
  * transposition counting as one edit), or NULL when none is close. */
 const char *pvc_keys_closest(enum pvc_klevel level, const char *key);
-/* The same over a NULL-terminated list of words (e.g. accepted values). */
-const char *pvc_closest_word(const char *word, const char *const *words);
 
 /* The accepted container types, NULL-terminated: "process" (started by
  * pv-ctrld) and Pantavisor's "lxc" (started by something else). */

@@ -4,6 +4,7 @@
  * duplicates, collisions) are in validate.c. Every problem is collected. */
 #include "ctrl/state.h"
 #include "common/file.h"
+#include "common/words.h"
 #include "ctrl/state_keys.h"
 
 #include <arpa/inet.h>
@@ -907,7 +908,7 @@ static void parse_run(struct ld *l, const char *name, const json_t *run,
 		s = NULL;
 	}
 	if (s && !type_known(s)) {
-		const char *near = pvc_closest_word(s, pvc_container_types);
+		const char *near = pvx_closest_word(s, pvc_container_types);
 		char list[128];
 		type_list(list, sizeof(list));
 		if (near)
