@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <event2/event.h>
 
@@ -19,6 +20,7 @@
 #include "xconnect/reconcile.h"
 #include "xconnect/relay.h"
 #include "xconnect/status.h"
+#include "common/defaults.h"
 
 #define DEFAULT_CTRL "/run/pantavisor/pv/pv-ctrl"
 
@@ -37,7 +39,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: pv-xconnect [--ctrl SOCK | --graph-file FILE] "
-		"[--status SOCK]\n"
+		"[--status SOCK | --no-status]\n"
 		"                   [--interval SEC] [--connect-timeout MS] "
 		"[--idle-timeout SEC]\n"
 		"                   [--drain SEC] [--max-conns N] "
@@ -48,7 +50,11 @@ static void usage(FILE *f)
 		"%s)\n"
 		"  --graph-file FILE    read the graph from FILE instead "
 		"(reloaded on change, SIGHUP)\n"
-		"  --status SOCK        serve GET /links on this Unix socket\n"
+		"  --status SOCK        serve GET /links on this Unix socket "
+		"(default\n"
+		"                       $PVX_STATUS or " PVX_DEFAULT_STATUS
+		")\n"
+		"  --no-status          no status socket\n"
 		"  --interval SEC       poll period when the server has no "
 		"ETag (5)\n"
 		"  --connect-timeout MS backend connect timeout (5000)\n"
@@ -67,7 +73,8 @@ static void usage(FILE *f)
 		"                       (appended to PATH, reopened on "
 		"SIGHUP; - is stdout)\n"
 		"  --access-log-format kv|json  access log lines (kv)\n"
-		"  -v                   debug logging\n",
+		"  -v                   debug logging\n"
+		"  --version            print the version and exit\n",
 		DEFAULT_CTRL);
 }
 
@@ -207,6 +214,8 @@ enum {
 	OPT_UNIX_MODE,
 	OPT_ACCESS_LOG,
 	OPT_ACCESS_FMT,
+	OPT_NO_STATUS,
+	OPT_VERSION,
 };
 
 int main(int argc, char **argv)
@@ -224,6 +233,8 @@ int main(int argc, char **argv)
 	    {"unix-mode", required_argument, NULL, OPT_UNIX_MODE},
 	    {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
 	    {"access-log-format", required_argument, NULL, OPT_ACCESS_FMT},
+	    {"no-status", no_argument, NULL, OPT_NO_STATUS},
+	    {"version", no_argument, NULL, OPT_VERSION},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -235,7 +246,7 @@ int main(int argc, char **argv)
 	const char *ctrl = NULL, *file = NULL, *status = NULL;
 	const char *access_log = NULL;
 	enum pvx_access_fmt access_fmt = PVX_ACCESS_KV;
-	bool verbose = false;
+	bool verbose = false, no_status = false, status_default = false;
 	int c, rc = 1;
 	long v;
 
@@ -250,7 +261,15 @@ int main(int argc, char **argv)
 			break;
 		case OPT_STATUS:
 			status = optarg;
+			no_status = false;
 			break;
+		case OPT_NO_STATUS:
+			no_status = true;
+			status = NULL;
+			break;
+		case OPT_VERSION:
+			printf("pv-xconnect (pvx) %s\n", PVX_VERSION);
+			return 0;
 		case OPT_INTERVAL:
 			if (parse_num("--interval", optarg, 1, 86400, &v))
 				return 2;
@@ -319,6 +338,13 @@ int main(int argc, char **argv)
 		if (!ctrl || !*ctrl)
 			ctrl = DEFAULT_CTRL;
 	}
+	if (!status && !no_status) {
+		status = getenv("PVX_STATUS");
+		if (!status || !*status) {
+			status = PVX_DEFAULT_STATUS;
+			status_default = true;
+		}
+	}
 	/* No link may lead a network client to the control plane, even when
 	 * the graph comes from a file (docs/security.md). */
 	pvx_backend_protect(ctrl ? ctrl : DEFAULT_CTRL);
@@ -357,9 +383,19 @@ int main(int argc, char **argv)
 	}
 	if (status) {
 		char err[256];
+		/* The default's folder is ours to make (systemd's
+		 * RuntimeDirectory= makes it too). */
+		if (status_default && mkdir("/run/pvx", 0755) < 0 &&
+		    errno != EEXIST)
+			pvx_debug("mkdir /run/pvx: %s", strerror(errno));
 		a.status =
 		    pvx_status_new(a.base, status, a.rc, err, sizeof(err));
-		if (!a.status) {
+		if (!a.status && status_default) {
+			/* Not asked for by name: run without it. */
+			pvx_warn("status socket: %s; running without one "
+				 "(--status SOCK to choose another)",
+				 err);
+		} else if (!a.status) {
 			pvx_err("status socket: %s", err);
 			goto out;
 		}

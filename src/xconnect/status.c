@@ -4,6 +4,7 @@
 #include "xconnect/status.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,11 +26,54 @@ struct pvx_status {
 	char *path;
 };
 
+void pvx_status_reason(const struct pvx_rc_info *info, char *buf, size_t len)
+{
+	const struct pvx_link_conf *c = info->conf;
+	const char *e = info->error ? info->error : "";
+	const char *last;
+
+	switch (info->state) {
+	case PVX_RC_FAILED:
+		/* Plugins write "<step> <where>: <reason>" (stream.c,
+		 * http.c): say which step failed and why, the where is in
+		 * the listener column. */
+		last = strrchr(e, ':');
+		if (last && strncmp(e, "bind ", 5) == 0)
+			snprintf(buf, len, "bind failed:%s", last + 1);
+		else if (*e)
+			snprintf(buf, len, "failed: %s", e);
+		else
+			snprintf(buf, len, "failed");
+		return;
+	case PVX_RC_UNSUPPORTED:
+		snprintf(buf, len, "unsupported type '%s'", c->type);
+		return;
+	case PVX_RC_DRAINING:
+		snprintf(buf, len, "draining (gone from the graph)");
+		return;
+	case PVX_RC_WAITING:
+		snprintf(buf, len, "waiting for consumer (not running)");
+		return;
+	case PVX_RC_LISTENING:
+		break;
+	}
+	/* Bound, but can it reach its backend? An empty socket: the provider
+	 * has no address yet; pid 0: the provider container is not running
+	 * (docs/graph.md). */
+	if (!c->socket || !*c->socket)
+		snprintf(buf, len, "waiting for address");
+	else if (c->provider_pid == 0 && c->provider && *c->provider)
+		snprintf(buf, len, "provider stopped");
+	else
+		snprintf(buf, len, "bound");
+}
+
 static void add_link_json(const struct pvx_rc_info *info, void *arg)
 {
 	json_t *a = arg;
 	const struct pvx_link_conf *c = info->conf;
 	const struct pvx_link_stats *st = info->stats;
+	char reason[300];
 	json_t *o;
 
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:I, "
@@ -45,6 +89,10 @@ static void add_link_json(const struct pvx_rc_info *info, void *arg)
 		      (json_int_t)st->bytes_out);
 	if (!o)
 		return;
+	pvx_status_reason(info, reason, sizeof(reason));
+	json_object_set_new(o, "reason", json_string(reason));
+	if (c->ingress)
+		json_object_set_new(o, "ingress", json_string(c->ingress));
 	if (info->error && *info->error)
 		json_object_set_new(o, "error", json_string(info->error));
 	json_object_set_new(o, "denied", json_integer((json_int_t)st->denied));
@@ -141,6 +189,18 @@ static void handle(struct evhttp_request *req, void *arg)
 	json_decref(body);
 }
 
+static bool socket_answers(const struct sockaddr_un *sun)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool live;
+
+	if (fd < 0)
+		return false;
+	live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
+	close(fd);
+	return live;
+}
+
 struct pvx_status *pvx_status_new(struct event_base *base, const char *path,
 				  struct pvx_reconciler *rc, char *err,
 				  size_t errlen)
@@ -156,12 +216,17 @@ struct pvx_status *pvx_status_new(struct event_base *base, const char *path,
 		return NULL;
 	}
 	memcpy(sun.sun_path, path, strlen(path) + 1);
-	/* A socket left by an earlier run is replaced; anything else at
-	 * that path is not ours to remove. */
+	/* A socket left by an earlier run is replaced; a live one (another
+	 * pv-xconnect) or anything else at that path is not ours. */
 	if (lstat(path, &sb) == 0) {
 		if (!S_ISSOCK(sb.st_mode)) {
 			snprintf(err, errlen, "%s: exists and is not a socket",
 				 path);
+			return NULL;
+		}
+		if (socket_answers(&sun)) {
+			snprintf(err, errlen,
+				 "%s: another server answers on it", path);
 			return NULL;
 		}
 		unlink(path);

@@ -19,6 +19,10 @@ struct pvx_status *pvx_status_new(struct event_base *base, const char *path,
 				  struct pvx_reconciler *rc, char *err,
 				  size_t errlen);
 void pvx_status_free(struct pvx_status *st);
+/* Why a link is in its state, in words, for people: "bound", "bind
+ * failed: Address already in use", "provider stopped", "waiting for
+ * address", "waiting for consumer", … (docs/xconnect.md). */
+void pvx_status_reason(const struct pvx_rc_info *info, char *buf, size_t len);
 /* The body of GET /links: a new JSON array. */
 json_t *pvx_status_links_json(struct pvx_reconciler *rc);
 

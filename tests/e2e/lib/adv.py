@@ -520,7 +520,7 @@ def cmd_xc(a):
     log = open(a.log, "wb")
     xc = subprocess.Popen(
         ["setpriv", "--pdeathsig", "KILL", "--", a.xconnect, "--ctrl",
-         a.sock, "--interval", "1", "-v"],
+         a.sock, "--interval", "1", "--no-status", "-v"],
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     print(f"PID {xc.pid}", flush=True)
 

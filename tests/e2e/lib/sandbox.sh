@@ -595,7 +595,7 @@ sb_pvx_up() {
 		--ctrl "$SB_CTRL" --state-dir "$SB_STATE" "$@"
 	sb_wait_for "control socket $SB_CTRL" 10 test -S "$SB_CTRL"
 	sb_spawn xconnect ip netns exec "$SB_DEV" "$PVX_BIN/pv-xconnect" \
-		--ctrl "$SB_CTRL"
+		--ctrl "$SB_CTRL" --status "$SB_TMP/xc.sock"
 }
 
 # sb_pvx_wait_ingress LINK CONTAINER PORT [TMO_S]: waits until CONTAINER
