@@ -13,7 +13,9 @@
 
 #include "common/fdlimit.h"
 #include "common/log.h"
+#include "common/defaults.h"
 #include "ctrl/api.h"
+#include "ctrl/caps.h"
 #include "ctrl/daemon.h"
 #include "ctrl/graph.h"
 #include "ctrl/ipam.h"
@@ -54,7 +56,8 @@ static void usage(FILE *f)
 	    "  --socket-mode MODE  octal mode of the socket (default 0600)\n"
 	    "  --check PATH        validate PATH; print planned leases and "
 	    "graph\n"
-	    "  -v, --verbose       debug logging\n",
+	    "  -v, --verbose       debug logging\n"
+	    "  --version           print the version and exit\n",
 	    DEFAULT_CTRL, DEFAULT_STATE_DIR, PVC_API_WAIT_TIMEOUT_S);
 }
 
@@ -83,6 +86,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	    {"socket-mode", required_argument, NULL, 'm'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *env = getenv("PVX_CTRL");
@@ -135,6 +139,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'h':
 			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("pv-ctrld (pvx) %s\n", PVX_VERSION);
 			exit(0);
 		default:
 			usage(stderr);
@@ -267,6 +274,27 @@ static int run_daemon(const struct opts *o)
 	nofile = pvx_fdlimit_raise();
 	if (nofile < 0)
 		pvx_warn("open files limit: %s", strerror((int)-nofile));
+
+	/* Without its privileges the runtime would fail every step with
+	 * EPERM after having started: refuse now, saying what is missing. */
+	if (!o->no_runtime) {
+		char missing[512];
+		uint64_t eff = 0;
+		int r = pvc_caps_effective(&eff);
+		if (r < 0) {
+			pvx_err("cannot read own capabilities: %s",
+				strerror(-r));
+			goto out;
+		}
+		if (pvc_caps_missing(eff, missing, sizeof(missing)) > 0) {
+			pvx_err("the runtime needs privileges this process "
+				"lacks: %s; run as root (or give these "
+				"capabilities), or pass --no-runtime to only "
+				"serve the control API",
+				missing);
+			goto out;
+		}
+	}
 
 	/* Validate first: a bad state must not touch anything. */
 	st = pvc_state_load_path(o->state, &errors);
