@@ -1,6 +1,9 @@
-/* pvcontrol: command-line client of pv-ctrld's control API. Tables for
- * people, the raw JSON with --json. Exit codes: 0 ok, 1 the API refused
- * (its error and error list are printed), 2 usage, 3 cannot connect. */
+/* pvcontrol: command-line client of pv-ctrld's control API and of
+ * pv-xconnect's status socket. Tables for people, the raw JSON with --json.
+ * The commands, their usage and their tables are data (one row each), so
+ * that --help, the man page and docs/api.md list the same commands. Exit
+ * codes: 0 ok, 1 the API refused (its error and error list are printed),
+ * 2 usage, 3 cannot connect. */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -12,8 +15,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/defaults.h"
 #include "common/file.h"
 #include "common/httpc.h"
+#include "common/words.h"
 
 #define DEFAULT_CTRL "/run/pantavisor/pv/pv-ctrl"
 #define TIMEOUT_MS 60000
@@ -22,39 +27,24 @@
 #define EXIT_CONNECT 3
 #define MAX_STATE_FILE (16 * 1024 * 1024)
 
-struct cli {
-	const char *ctrl;
-	const char *status; /* pv-xconnect's status socket */
-	bool json;
+/* A daemon's socket and how to tell the user to reach it. */
+struct endpoint {
+	const char *sock;
+	const char *daemon; /* "pv-ctrld" */
+	const char *what;   /* "control socket" */
+	const char *option; /* "--ctrl" */
+	const char *env;    /* "PVX_CTRL" */
+	const char *start;  /* how to start the daemon */
+	const char *other;  /* the other daemon's socket, for a 404 hint */
 };
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: pvcontrol [--ctrl SOCK] [--json] COMMAND\n"
-		"\n"
-		"commands:\n"
-		"  graph ls                          the xconnect graph\n"
-		"  containers ls                     containers and their "
-		"addresses\n"
-		"  state load FILE|DIR               apply a state (PUT "
-		"/state)\n"
-		"  state reload                      reread the daemon's state "
-		"source\n"
-		"  container adopt NAME PID          register an external "
-		"container\n"
-		"  container start|stop|restart NAME\n"
-		"  links ls                          pv-xconnect's links and "
-		"counters\n"
-		"\n"
-		"  --ctrl SOCK   control socket (default $PVX_CTRL or %s)\n"
-		"  --status SOCK pv-xconnect status socket (links ls; default "
-		"$PVX_STATUS)\n"
-		"  --json        print the API's JSON as is\n"
-		"\n"
-		"exit: 0 ok, 1 API error, 2 usage, 3 cannot connect\n",
-		DEFAULT_CTRL);
-}
+struct cli {
+	struct endpoint ctrl;
+	struct endpoint status; /* pv-xconnect's status socket */
+	bool json;
+	char **rest; /* the words after "--", or NULL */
+	int nrest;
+};
 
 /* ------------------------------------------------------------ tables */
 
@@ -128,10 +118,49 @@ static char *jint(json_t *o, const char *key, char *buf, size_t len)
 
 /* -------------------------------------------------------------- calls */
 
+/* Why a connection to ep failed, and what to do about it. */
+static void connect_hint(const struct endpoint *ep, int r, const char *err)
+{
+	switch (r) {
+	case -ENOENT:
+		fprintf(stderr,
+			"pvcontrol: no %s at %s: is %s running? Start it (%s) "
+			"or pass %s SOCK (or $%s)\n",
+			ep->what, ep->sock, ep->daemon, ep->start, ep->option,
+			ep->env);
+		break;
+	case -ECONNREFUSED:
+		fprintf(stderr,
+			"pvcontrol: nothing answers on %s (a stale socket: "
+			"%s stopped?). Start it (%s) or pass %s SOCK (or "
+			"$%s)\n",
+			ep->sock, ep->daemon, ep->start, ep->option, ep->env);
+		break;
+	case -EACCES:
+	case -EPERM:
+		fprintf(stderr,
+			"pvcontrol: %s: permission denied (the %s is for "
+			"root only: run pvcontrol as root)\n",
+			ep->sock, ep->what);
+		break;
+	case -ENOTSOCK:
+		fprintf(stderr,
+			"pvcontrol: %s is not a socket: pass %s's %s with %s "
+			"SOCK\n",
+			ep->sock, ep->daemon, ep->what, ep->option);
+		break;
+	default:
+		fprintf(stderr, "pvcontrol: %s: %s\n", ep->sock, err);
+	}
+}
+
 /* Makes one API call; on success returns the parsed JSON body (or
- * json_null() for an empty one). On failure prints why and sets *rc. */
-static json_t *call(const struct cli *cli, const char *method, const char *path,
-		    const char *body, size_t body_len, int *rc)
+ * json_null() for an empty one). On failure prints why and sets *rc.
+ * must_exist: the path is one the daemon always serves, so a 404 means
+ * another server answers on this socket. */
+static json_t *call(const struct cli *cli, const struct endpoint *ep,
+		    const char *method, const char *path, const char *body,
+		    size_t body_len, bool must_exist, int *rc)
 {
 	struct pvx_http_response resp;
 	json_error_t jerr;
@@ -139,10 +168,13 @@ static json_t *call(const struct cli *cli, const char *method, const char *path,
 	char err[256] = "";
 	int r;
 
-	r = pvx_httpc_request(cli->ctrl, method, path, body, body_len,
+	r = pvx_httpc_request(ep->sock, method, path, body, body_len,
 			      TIMEOUT_MS, &resp, err, sizeof(err));
 	if (r < 0) {
-		fprintf(stderr, "pvcontrol: %s\n", err);
+		if (resp.connected)
+			fprintf(stderr, "pvcontrol: %s: %s\n", ep->sock, err);
+		else
+			connect_hint(ep, r, err);
 		*rc = resp.connected ? EXIT_API : EXIT_CONNECT;
 		return NULL;
 	}
@@ -159,6 +191,17 @@ static json_t *call(const struct cli *cli, const char *method, const char *path,
 		}
 		pvx_http_response_free(&resp);
 		return j;
+	}
+	if (resp.status == 404 && must_exist) {
+		fprintf(stderr,
+			"pvcontrol: %s answers 404 for %s: it is not %s's %s "
+			"(%s?). Pass %s's socket with %s SOCK\n",
+			ep->sock, path, ep->daemon, ep->what, ep->other,
+			ep->daemon, ep->option);
+		json_decref(j);
+		pvx_http_response_free(&resp);
+		*rc = EXIT_CONNECT;
+		return NULL;
 	}
 	/* An error: {"error": "...", "errors": [...]} or whatever the
 	 * server sent (evhttp's own 400/413 pages are HTML). */
@@ -198,131 +241,196 @@ static void print_json(json_t *j)
 	free(s);
 }
 
+/* A table column: its header and how a cell is made of a row's JSON. */
+struct column {
+	const char *head;
+	void (*cell)(json_t *row, char *buf, size_t len);
+};
+
+static void table_from(const struct column *cols, size_t ncols, json_t *rows)
+{
+	struct table t = {.ncols = ncols};
+	const char *cells[32];
+	char bufs[32][320];
+	json_t *r;
+	size_t i;
+
+	if (ncols > 32)
+		abort(); /* a table of ours is never that wide */
+	for (size_t c = 0; c < ncols; c++)
+		cells[c] = cols[c].head;
+	table_add(&t, cells);
+	json_array_foreach(rows, i, r)
+	{
+		for (size_t c = 0; c < ncols; c++) {
+			bufs[c][0] = '\0';
+			cols[c].cell(r, bufs[c], sizeof(bufs[c]));
+			cells[c] = bufs[c];
+		}
+		table_add(&t, cells);
+	}
+	table_print(&t);
+}
+
+#define STR_CELL(fn, key)                                                      \
+	static void fn(json_t *r, char *buf, size_t len)                       \
+	{                                                                      \
+		snprintf(buf, len, "%s", jstr(r, key));                        \
+	}
+#define INT_CELL(fn, key)                                                      \
+	static void fn(json_t *r, char *buf, size_t len)                       \
+	{                                                                      \
+		jint(r, key, buf, len);                                        \
+	}
+
+STR_CELL(c_type, "type")
+STR_CELL(c_name, "name")
+STR_CELL(c_consumer, "consumer")
+STR_CELL(c_provider, "provider")
+STR_CELL(c_target, "target")
+STR_CELL(c_socket, "socket")
+STR_CELL(c_mode, "mode")
+STR_CELL(c_status, "status")
+STR_CELL(c_error, "error")
+INT_CELL(c_consumer_pid, "consumer_pid")
+INT_CELL(c_provider_pid, "provider_pid")
+INT_CELL(c_pid, "pid")
+INT_CELL(c_accepted, "accepted")
+INT_CELL(c_active, "active")
+INT_CELL(c_failed, "failed")
+
+static const struct column graph_cols[] = {
+    {"TYPE", c_type},	      {"NAME", c_name},
+    {"CONSUMER", c_consumer}, {"CONSUMER_PID", c_consumer_pid},
+    {"PROVIDER", c_provider}, {"PROVIDER_PID", c_provider_pid},
+    {"TARGET", c_target},     {"SOCKET", c_socket},
+};
+
 static int cmd_graph_ls(const struct cli *cli)
 {
 	int rc = 0;
-	json_t *g = call(cli, "GET", "/xconnect-graph", NULL, 0, &rc), *l;
-	struct table t = {.ncols = 8};
-	size_t i;
+	json_t *g =
+	    call(cli, &cli->ctrl, "GET", "/xconnect-graph", NULL, 0, true, &rc);
 
 	if (!g)
 		return rc;
-	if (cli->json) {
+	if (cli->json)
 		print_json(g);
-		json_decref(g);
-		return 0;
-	}
-	table_add(&t,
-		  (const char *const[]){"TYPE", "NAME", "CONSUMER", "PID",
-					"PROVIDER", "PID", "TARGET", "SOCKET"});
-	json_array_foreach(g, i, l)
-	{
-		char cp[24], pp[24];
-		table_add(&t, (const char *const[]){
-				  jstr(l, "type"), jstr(l, "name"),
-				  jstr(l, "consumer"),
-				  jint(l, "consumer_pid", cp, sizeof(cp)),
-				  jstr(l, "provider"),
-				  jint(l, "provider_pid", pp, sizeof(pp)),
-				  jstr(l, "target"), jstr(l, "socket")});
-	}
-	table_print(&t);
+	else
+		table_from(graph_cols,
+			   sizeof(graph_cols) / sizeof(graph_cols[0]), g);
 	json_decref(g);
 	return 0;
 }
 
-/* Counters of pv-xconnect's links, from its status socket (GET /links). */
+/* links ls: a row per link of pv-xconnect's GET /links. */
+
+/* The ingress rule's name where there is one, else the service name. */
+static void c_link(json_t *r, char *buf, size_t len)
+{
+	const char *ing = jstr(r, "ingress");
+
+	snprintf(buf, len, "%s", *ing ? ing : jstr(r, "name"));
+}
+
+/* Where clients connect: an ingress listens on the device, a mesh link in
+ * its consumer. */
+static void c_listener(json_t *r, char *buf, size_t len)
+{
+	if (strcmp(jstr(r, "consumer"), "EXTERNAL") == 0)
+		snprintf(buf, len, "%s", jstr(r, "target"));
+	else
+		snprintf(buf, len, "%s:%s", jstr(r, "consumer"),
+			 jstr(r, "target"));
+}
+
+static void c_provider_and_pid(json_t *r, char *buf, size_t len)
+{
+	char pid[24];
+
+	snprintf(buf, len, "%s/%s", jstr(r, "provider"),
+		 jint(r, "provider_pid", pid, sizeof(pid)));
+}
+
+/* The reason in words; the bare state from an older pv-xconnect. */
+static void c_state(json_t *r, char *buf, size_t len)
+{
+	const char *reason = jstr(r, "reason");
+
+	snprintf(buf, len, "%s", *reason ? reason : jstr(r, "state"));
+}
+
+static void c_bytes(json_t *r, char *buf, size_t len)
+{
+	char bi[24], bo[24];
+
+	snprintf(buf, len, "%s/%s", jint(r, "bytes_in", bi, sizeof(bi)),
+		 jint(r, "bytes_out", bo, sizeof(bo)));
+}
+
+static const struct column link_cols[] = {
+    {"LINK", c_link},
+    {"TYPE", c_type},
+    {"LISTENER", c_listener},
+    {"BACKEND", c_socket},
+    {"PROVIDER/PID", c_provider_and_pid},
+    {"STATE", c_state},
+    {"ACCEPTED", c_accepted},
+    {"ACTIVE", c_active},
+    {"FAILED", c_failed},
+    {"BYTES_IN/OUT", c_bytes},
+};
+
 static int cmd_links_ls(const struct cli *cli)
 {
-	struct cli st = *cli;
-	struct table t = {.ncols = 10};
-	json_t *links, *l;
+	json_t *links;
 	int rc = 0;
-	size_t i;
 
-	if (!cli->status || !*cli->status) {
-		fprintf(stderr, "pvcontrol: links ls needs --status SOCK (or "
-				"$PVX_STATUS)\n");
-		return EXIT_USAGE;
-	}
-	st.ctrl = cli->status;
-	links = call(&st, "GET", "/links", NULL, 0, &rc);
+	links = call(cli, &cli->status, "GET", "/links", NULL, 0, true, &rc);
 	if (!links)
 		return rc;
-	if (cli->json) {
+	if (cli->json)
 		print_json(links);
-		json_decref(links);
-		return 0;
-	}
-	table_add(&t,
-		  (const char *const[]){"TYPE", "NAME", "CONSUMER", "TARGET",
-					"SOCKET", "STATE", "ACCEPTED", "ACTIVE",
-					"FAILED", "BYTES IN/OUT"});
-	json_array_foreach(links, i, l)
-	{
-		char acc[24], act[24], fail[24], bi[24], bo[24], bytes[64];
-		snprintf(bytes, sizeof(bytes), "%s/%s",
-			 jint(l, "bytes_in", bi, sizeof(bi)),
-			 jint(l, "bytes_out", bo, sizeof(bo)));
-		table_add(&t,
-			  (const char *const[]){
-			      jstr(l, "type"), jstr(l, "name"),
-			      jstr(l, "consumer"), jstr(l, "target"),
-			      jstr(l, "socket"), jstr(l, "state"),
-			      jint(l, "accepted", acc, sizeof(acc)),
-			      jint(l, "active", act, sizeof(act)),
-			      jint(l, "failed", fail, sizeof(fail)), bytes});
-	}
-	table_print(&t);
+	else
+		table_from(link_cols, sizeof(link_cols) / sizeof(link_cols[0]),
+			   links);
 	json_decref(links);
 	return 0;
 }
 
 /* "eth0=10.0.4.2/24,eth1=…" */
-static char *addresses_text(json_t *addrs)
+static void c_addresses(json_t *r, char *buf, size_t len)
 {
-	char *s = NULL;
-	size_t len = 0, i;
 	json_t *a;
-	FILE *f = open_memstream(&s, &len);
+	size_t i, off = 0;
 
-	if (!f)
-		return NULL;
-	json_array_foreach(addrs, i, a)
+	json_array_foreach(json_object_get(r, "addresses"), i, a)
 	{
-		fprintf(f, "%s%s=%s", i ? "," : "", jstr(a, "interface"),
-			jstr(a, "address"));
+		int w = snprintf(buf + off, len - off, "%s%s=%s", i ? "," : "",
+				 jstr(a, "interface"), jstr(a, "address"));
+		if (w < 0 || (size_t)w >= len - off)
+			break;
+		off += (size_t)w;
 	}
-	fclose(f);
-	return s;
 }
+
+static const struct column container_cols[] = {
+    {"NAME", c_name},	  {"TYPE", c_type}, {"MODE", c_mode},
+    {"STATUS", c_status}, {"PID", c_pid},   {"ADDRESSES", c_addresses},
+    {"ERROR", c_error},
+};
 
 static void containers_table(json_t *cs)
 {
-	struct table t = {.ncols = 7};
-	size_t i;
-	json_t *c;
-
-	table_add(&t, (const char *const[]){"NAME", "TYPE", "MODE", "STATUS",
-					    "PID", "ADDRESSES", "ERROR"});
-	json_array_foreach(cs, i, c)
-	{
-		char pid[24];
-		char *addrs = addresses_text(json_object_get(c, "addresses"));
-		table_add(&t, (const char *const[]){
-				  jstr(c, "name"), jstr(c, "type"),
-				  jstr(c, "mode"), jstr(c, "status"),
-				  jint(c, "pid", pid, sizeof(pid)),
-				  addrs ? addrs : "", jstr(c, "error")});
-		free(addrs);
-	}
-	table_print(&t);
+	table_from(container_cols,
+		   sizeof(container_cols) / sizeof(container_cols[0]), cs);
 }
 
 static int cmd_containers_ls(const struct cli *cli)
 {
 	int rc = 0;
-	json_t *cs = call(cli, "GET", "/containers", NULL, 0, &rc);
+	json_t *cs =
+	    call(cli, &cli->ctrl, "GET", "/containers", NULL, 0, true, &rc);
 
 	if (!cs)
 		return rc;
@@ -441,7 +549,7 @@ static int cmd_state_load(const struct cli *cli, const char *path)
 		fprintf(stderr, "pvcontrol: %s: cannot read state\n", path);
 		return EXIT_API;
 	}
-	j = call(cli, "PUT", "/state", body, len, &rc);
+	j = call(cli, &cli->ctrl, "PUT", "/state", body, len, true, &rc);
 	free(body);
 	if (!j)
 		return rc;
@@ -453,7 +561,8 @@ static int cmd_state_load(const struct cli *cli, const char *path)
 static int cmd_state_reload(const struct cli *cli)
 {
 	int rc = 0;
-	json_t *j = call(cli, "POST", "/state/reload", NULL, 0, &rc);
+	json_t *j =
+	    call(cli, &cli->ctrl, "POST", "/state/reload", NULL, 0, true, &rc);
 
 	if (!j)
 		return rc;
@@ -496,7 +605,8 @@ static int cmd_container(const struct cli *cli, const char *name, json_t *body)
 
 	json_decref(body);
 	if (path && b)
-		j = call(cli, "PUT", path, b, strlen(b), &rc);
+		j = call(cli, &cli->ctrl, "PUT", path, b, strlen(b), false,
+			 &rc);
 	else
 		rc = EXIT_API;
 	free(path);
@@ -515,71 +625,543 @@ static int cmd_container(const struct cli *cli, const char *name, json_t *body)
 	return 0;
 }
 
+/* ---------------------------------------------------------- graph dot */
+
+/* Writes s as a quoted DOT string, with " and \ escaped (\n kept as a
+ * line break of the label). */
+static void dq(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '\n') {
+			fputs("\\n", f);
+			continue;
+		}
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+/* The pool of a container: its first address's, or "" (host, none). */
+static const char *container_pool(json_t *c)
+{
+	json_t *a = json_array_get(json_object_get(c, "addresses"), 0);
+
+	return a ? jstr(a, "pool") : "";
+}
+
+static void dot_container(FILE *f, json_t *c, const char *indent)
+{
+	char label[1024];
+	size_t off;
+	json_t *a;
+	size_t i;
+
+	off = (size_t)snprintf(label, sizeof(label), "%s\n%s", jstr(c, "name"),
+			       jstr(c, "status"));
+	json_array_foreach(json_object_get(c, "addresses"), i, a)
+	{
+		if (off >= sizeof(label))
+			break;
+		off += (size_t)snprintf(label + off, sizeof(label) - off,
+					"\n%s %s", jstr(a, "interface"),
+					jstr(a, "address"));
+	}
+	fprintf(f, "%s", indent);
+	dq(f, jstr(c, "name"));
+	fprintf(f, " [shape=box, style=rounded, label=");
+	dq(f, label);
+	fprintf(f, "];\n");
+}
+
+/* The mesh as a Graphviz digraph: the device's ingress ports, each pool as
+ * a cluster holding its containers (with their addresses), the other
+ * containers, and one edge per link, coloured by type (docs/api.md). */
+static void print_dot(FILE *f, json_t *graph, json_t *cts)
+{
+	static const struct {
+		const char *type, *style;
+	} styles[] = {
+	    {"tcp", "color=\"#1f77b4\""},
+	    {"http", "color=\"#2ca02c\", penwidth=2"},
+	    {"unix", "color=\"#9467bd\", style=dashed"},
+	};
+	json_t *c, *l, *seen = json_object();
+	char id[320], label[400];
+	size_t i, j, npool = 0;
+
+	fprintf(f, "digraph pvx {\n"
+		   "  rankdir=LR;\n"
+		   "  node [fontname=\"Helvetica\", fontsize=10];\n"
+		   "  edge [fontname=\"Helvetica\", fontsize=9];\n"
+		   "  subgraph cluster_device {\n"
+		   "    label=\"device ports\"; style=filled; "
+		   "color=\"#eeeeee\";\n");
+	/* One node per ingress listener of the device. */
+	json_array_foreach(graph, i, l)
+	{
+		if (strcmp(jstr(l, "consumer"), "EXTERNAL") != 0)
+			continue;
+		snprintf(id, sizeof(id), "port %s", jstr(l, "target"));
+		if (json_object_get(seen, id))
+			continue;
+		json_object_set_new(seen, id, json_true());
+		fprintf(f, "    ");
+		dq(f, id);
+		fprintf(f, " [shape=cds, label=");
+		dq(f, jstr(l, "target"));
+		fprintf(f, "];\n");
+	}
+	fprintf(f, "  }\n");
+	/* Each pool once, as a cluster holding its containers. */
+	json_array_foreach(cts, i, c)
+	{
+		const char *pool = container_pool(c);
+		if (!*pool)
+			continue;
+		snprintf(id, sizeof(id), "pool %s", pool);
+		if (json_object_get(seen, id))
+			continue;
+		json_object_set_new(seen, id, json_true());
+		fprintf(f, "  subgraph cluster_pool%zu {\n    label=", npool++);
+		dq(f, id);
+		fprintf(f, "; style=dashed;\n");
+		json_array_foreach(cts, j, l)
+		{
+			if (strcmp(container_pool(l), pool) == 0)
+				dot_container(f, l, "    ");
+		}
+		fprintf(f, "  }\n");
+	}
+	json_array_foreach(cts, i, c)
+	{
+		if (!*container_pool(c))
+			dot_container(f, c, "  ");
+	}
+	/* Links: from where clients connect to the provider. */
+	json_array_foreach(graph, i, l)
+	{
+		const char *style = "color=gray";
+		const char *sock = jstr(l, "socket");
+		for (size_t k = 0; k < sizeof(styles) / sizeof(styles[0]); k++)
+			if (strcmp(styles[k].type, jstr(l, "type")) == 0)
+				style = styles[k].style;
+		if (strcmp(jstr(l, "consumer"), "EXTERNAL") == 0)
+			snprintf(id, sizeof(id), "port %s", jstr(l, "target"));
+		else
+			snprintf(id, sizeof(id), "%s", jstr(l, "consumer"));
+		snprintf(label, sizeof(label), "%s %s\n%s", jstr(l, "type"),
+			 jstr(l, "name"), *sock ? sock : "(no address yet)");
+		fprintf(f, "  ");
+		dq(f, id);
+		fprintf(f, " -> ");
+		dq(f, jstr(l, "provider"));
+		fprintf(f, " [label=");
+		dq(f, label);
+		fprintf(f, ", %s];\n", style);
+	}
+	fprintf(f, "}\n");
+	json_decref(seen);
+}
+
+static int cmd_graph_dot(const struct cli *cli)
+{
+	int rc = 0;
+	json_t *g =
+	    call(cli, &cli->ctrl, "GET", "/xconnect-graph", NULL, 0, true, &rc);
+	json_t *cs = NULL;
+
+	if (g)
+		cs = call(cli, &cli->ctrl, "GET", "/containers", NULL, 0, true,
+			  &rc);
+	if (g && cs)
+		print_dot(stdout, g, cs);
+	json_decref(g);
+	json_decref(cs);
+	return rc;
+}
+
+/* ----------------------------------------------------------- commands */
+
+/* One command: "group verb ARGS"; nmin..nmax positional arguments follow
+ * the verb. */
+struct command {
+	const char *group;
+	const char *verb;
+	const char *args; /* their usage: "NAME PID" */
+	int nmin, nmax;
+	const char *help;
+	int (*run)(const struct cli *cli, char **a);
+	bool rest; /* takes "-- WORDS…" (cli->rest) */
+};
+
+static int run_graph_ls(const struct cli *cli, char **a)
+{
+	(void)a;
+	return cmd_graph_ls(cli);
+}
+
+static int run_graph_dot(const struct cli *cli, char **a)
+{
+	(void)a;
+	return cmd_graph_dot(cli);
+}
+
+static int run_containers_ls(const struct cli *cli, char **a)
+{
+	(void)a;
+	return cmd_containers_ls(cli);
+}
+
+static int run_state_load(const struct cli *cli, char **a)
+{
+	return cmd_state_load(cli, a[0]);
+}
+
+static int run_state_reload(const struct cli *cli, char **a)
+{
+	(void)a;
+	return cmd_state_reload(cli);
+}
+
+static int run_links_ls(const struct cli *cli, char **a)
+{
+	(void)a;
+	return cmd_links_ls(cli);
+}
+
+static int run_adopt(const struct cli *cli, char **a)
+{
+	char *end;
+	long pid;
+
+	errno = 0;
+	pid = strtol(a[1], &end, 10);
+	if (errno || end == a[1] || *end || pid <= 0 || pid > INT_MAX) {
+		fprintf(stderr,
+			"pvcontrol: container adopt: '%s' is not a pid (a "
+			"number > 0)\n",
+			a[1]);
+		return EXIT_USAGE;
+	}
+	return cmd_container(cli, a[0],
+			     json_pack("{s:I}", "pid", (json_int_t)pid));
+}
+
+static int run_start(const struct cli *cli, char **a)
+{
+	return cmd_container(cli, a[0], json_pack("{s:s}", "action", "start"));
+}
+
+static int run_stop(const struct cli *cli, char **a)
+{
+	return cmd_container(cli, a[0], json_pack("{s:s}", "action", "stop"));
+}
+
+static int run_restart(const struct cli *cli, char **a)
+{
+	return cmd_container(cli, a[0],
+			     json_pack("{s:s}", "action", "restart"));
+}
+
+/* Every command, in the order of --help, the man page and docs/api.md
+ * (tests/e2e/op_cli.sh checks that the three list the same). */
+static const struct command commands[] = {
+    {"graph", "ls", "", 0, 0, "the xconnect graph", run_graph_ls, false},
+    {"graph", "dot", "", 0, 0, "the mesh as Graphviz (| dot -Tsvg)",
+     run_graph_dot, false},
+    {"containers", "ls", "", 0, 0, "containers, status, addresses",
+     run_containers_ls, false},
+    {"container", "adopt", "NAME PID", 2, 2,
+     "register an external container's pid", run_adopt, false},
+    {"container", "start", "NAME", 1, 1, "start a process container", run_start,
+     false},
+    {"container", "stop", "NAME", 1, 1, "stop a process container", run_stop,
+     false},
+    {"container", "restart", "NAME", 1, 1, "restart a process container",
+     run_restart, false},
+    {"state", "load", "FILE|DIR", 1, 1, "apply a state (PUT /state)",
+     run_state_load, false},
+    {"state", "reload", "", 0, 0, "reread the daemon's state source",
+     run_state_reload, false},
+    {"links", "ls", "", 0, 0, "pv-xconnect's links, states, counters",
+     run_links_ls, false},
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void command_line(FILE *f, const struct command *c)
+{
+	char head[64];
+
+	snprintf(head, sizeof(head), "%s %s%s%s", c->group, c->verb,
+		 *c->args ? " " : "", c->args);
+	fprintf(f, "  %-26s %s\n", head, c->help);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: pvcontrol [OPTIONS] COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		command_line(f, &commands[i]);
+	fprintf(f,
+		"\noptions (anywhere on the line):\n"
+		"  --ctrl SOCK    pv-ctrld's control socket (default $PVX_CTRL "
+		"or\n"
+		"                 %s)\n"
+		"  --status SOCK  pv-xconnect's status socket, for links ls "
+		"(default\n"
+		"                 $PVX_STATUS or %s)\n"
+		"  --json         print the API's JSON as is\n"
+		"  --version      print the version\n"
+		"  -h, --help     this help (after a command: its usage)\n"
+		"\nexit: 0 ok, 1 API error, 2 usage, 3 cannot connect\n",
+		DEFAULT_CTRL, PVX_DEFAULT_STATUS);
+}
+
+/* The usage of the commands of one group (e.g. every "container …"). */
+static void group_usage(FILE *f, const char *group)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].group, group) == 0)
+			fprintf(f, "usage: pvcontrol [OPTIONS] %s %s%s%s\n",
+				commands[i].group, commands[i].verb,
+				*commands[i].args ? " " : "", commands[i].args);
+}
+
+static void command_usage(FILE *f, const struct command *c)
+{
+	fprintf(f, "usage: pvcontrol [OPTIONS] %s %s%s%s\n       %s\n",
+		c->group, c->verb, *c->args ? " " : "", c->args, c->help);
+}
+
+static bool group_known(const char *group)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].group, group) == 0)
+			return true;
+	return false;
+}
+
+/* "pvcontrol: unknown command 'grpah' (did you mean 'graph'?)" */
+static void unknown_group(const char *word)
+{
+	const char *groups[NCOMMANDS + 1];
+	const char *near;
+
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		groups[i] = commands[i].group;
+	groups[NCOMMANDS] = NULL;
+	near = pvx_closest_word(word, groups);
+	if (near) {
+		fprintf(stderr,
+			"pvcontrol: unknown command '%s' (did you mean "
+			"'%s'?)\n",
+			word, near);
+		group_usage(stderr, near);
+	} else {
+		fprintf(stderr, "pvcontrol: unknown command '%s'\n", word);
+		usage(stderr);
+	}
+}
+
+/* A verb the group does not have: the closest verb of the group, or the
+ * same verb in a group of a close name ("container ls": "containers
+ * ls"). */
+static void unknown_verb(const char *group, const char *verb)
+{
+	const char *verbs[NCOMMANDS + 1], *near;
+	size_t n = 0;
+
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].group, group) == 0)
+			verbs[n++] = commands[i].verb;
+	verbs[n] = NULL;
+	near = pvx_closest_word(verb, verbs);
+	for (size_t i = 0; i < NCOMMANDS && !near; i++) {
+		const char *g[] = {commands[i].group, NULL};
+		if (strcmp(commands[i].verb, verb) == 0 &&
+		    strcmp(commands[i].group, group) != 0 &&
+		    pvx_closest_word(group, g)) {
+			fprintf(stderr,
+				"pvcontrol: %s: unknown subcommand '%s' (did "
+				"you mean '%s %s'?)\n",
+				group, verb, commands[i].group, verb);
+			group_usage(stderr, group);
+			return;
+		}
+	}
+	if (near)
+		fprintf(stderr,
+			"pvcontrol: %s: unknown subcommand '%s' (did you mean "
+			"'%s %s'?)\n",
+			group, verb, group, near);
+	else
+		fprintf(stderr, "pvcontrol: %s: unknown subcommand '%s'\n",
+			group, verb);
+	group_usage(stderr, group);
+}
+
+static bool is_opt(const char *arg, const char *opt)
+{
+	size_t n = strlen(opt);
+
+	return strncmp(arg, opt, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+}
+
+/* The value of an option: "--opt=V" or the next argument. */
+static const char *opt_value(int argc, char **argv, int *i, const char *opt)
+{
+	size_t n = strlen(opt);
+
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (*i + 1 >= argc || argv[*i + 1][0] == '\0') {
+		fprintf(stderr, "pvcontrol: %s needs a value (%s SOCK)\n", opt,
+			opt);
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+/* The command named by the first words, checking its arguments; NULL
+ * after printing the problem in one line and the usage that fits. */
+static const struct command *find_command(char **w, int n, int nrest)
+{
+	const struct command *cmd = NULL;
+	const char *missing;
+
+	if (n == 0) {
+		fprintf(stderr, "pvcontrol: no command given\n");
+		usage(stderr);
+		return NULL;
+	}
+	if (!group_known(w[0])) {
+		unknown_group(w[0]);
+		return NULL;
+	}
+	if (n == 1) {
+		fprintf(stderr, "pvcontrol: %s: missing subcommand\n", w[0]);
+		group_usage(stderr, w[0]);
+		return NULL;
+	}
+	for (size_t i = 0; i < NCOMMANDS && !cmd; i++)
+		if (strcmp(commands[i].group, w[0]) == 0 &&
+		    strcmp(commands[i].verb, w[1]) == 0)
+			cmd = &commands[i];
+	if (!cmd) {
+		unknown_verb(w[0], w[1]);
+		return NULL;
+	}
+	if (n - 2 < cmd->nmin) {
+		/* Name the first missing argument. */
+		missing = cmd->args;
+		for (int k = 0; k < n - 2 && strchr(missing, ' '); k++)
+			missing = strchr(missing, ' ') + 1;
+		fprintf(stderr, "pvcontrol: %s %s: missing %s\n", cmd->group,
+			cmd->verb, missing);
+		command_usage(stderr, cmd);
+		return NULL;
+	}
+	if (n - 2 > cmd->nmax || (nrest && !cmd->rest)) {
+		fprintf(stderr, "pvcontrol: %s %s: unexpected argument '%s'\n",
+			cmd->group, cmd->verb,
+			n - 2 > cmd->nmax ? w[2 + cmd->nmax] : "--");
+		command_usage(stderr, cmd);
+		return NULL;
+	}
+	return cmd;
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"ctrl", required_argument, NULL, 'c'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"status", required_argument, NULL, 's'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	const char *env_ctrl = getenv("PVX_CTRL");
+	const char *env_status = getenv("PVX_STATUS");
+	struct cli cli = {
+	    .ctrl = {.sock = env_ctrl && *env_ctrl ? env_ctrl : DEFAULT_CTRL,
+		     .daemon = "pv-ctrld",
+		     .what = "control socket",
+		     .option = "--ctrl",
+		     .env = "PVX_CTRL",
+		     .start = "pv-ctrld --state DIR",
+		     .other = "pv-xconnect's status socket? that one is for "
+			      "links ls, with --status"},
+	    .status = {.sock = env_status && *env_status ? env_status
+							 : PVX_DEFAULT_STATUS,
+		       .daemon = "pv-xconnect",
+		       .what = "status socket",
+		       .option = "--status",
+		       .env = "PVX_STATUS",
+		       .start = "pv-xconnect --status SOCK",
+		       .other = "pv-ctrld's control socket? that one goes "
+				"with --ctrl"},
 	};
-	const char *env = getenv("PVX_CTRL");
-	struct cli cli = {.ctrl = env && *env ? env : DEFAULT_CTRL,
-			  .status = getenv("PVX_STATUS")};
-	int c, n;
-	char **a;
+	char **words = calloc((size_t)argc + 1, sizeof(*words));
+	const struct command *cmd;
+	const char *bad = NULL, *v;
+	bool help = false;
+	int n = 0, rc = EXIT_USAGE;
 
-	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			cli.ctrl = optarg;
+	if (!words) {
+		fprintf(stderr, "pvcontrol: out of memory\n");
+		return EXIT_API;
+	}
+	/* Options anywhere on the line; "--" ends them, the words after it
+	 * are the command's. */
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			cli.rest = argv + i + 1;
+			cli.nrest = argc - i - 1;
 			break;
-		case 'j':
+		} else if (is_opt(a, "--ctrl")) {
+			if (!(v = opt_value(argc, argv, &i, "--ctrl")))
+				bad = "";
+			else
+				cli.ctrl.sock = v;
+		} else if (is_opt(a, "--status")) {
+			if (!(v = opt_value(argc, argv, &i, "--status")))
+				bad = "";
+			else
+				cli.status.sock = v;
+		} else if (strcmp(a, "--json") == 0) {
 			cli.json = true;
-			break;
-		case 's':
-			cli.status = optarg;
-			break;
-		case 'h':
-			usage(stdout);
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			help = true;
+		} else if (strcmp(a, "--version") == 0) {
+			printf("pvcontrol (pvx) %s\n", PVX_VERSION);
+			free(words);
 			return 0;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
+		} else if (a[0] == '-' && a[1] != '\0') {
+			if (!bad)
+				bad = a;
+		} else {
+			words[n++] = argv[i];
 		}
 	}
-	a = argv + optind;
-	n = argc - optind;
-	if (n == 2 && strcmp(a[0], "graph") == 0 && strcmp(a[1], "ls") == 0)
-		return cmd_graph_ls(&cli);
-	if (n == 2 && strcmp(a[0], "containers") == 0 &&
-	    strcmp(a[1], "ls") == 0)
-		return cmd_containers_ls(&cli);
-	if (n == 3 && strcmp(a[0], "state") == 0 && strcmp(a[1], "load") == 0)
-		return cmd_state_load(&cli, a[2]);
-	if (n == 2 && strcmp(a[0], "links") == 0 && strcmp(a[1], "ls") == 0)
-		return cmd_links_ls(&cli);
-	if (n == 2 && strcmp(a[0], "state") == 0 && strcmp(a[1], "reload") == 0)
-		return cmd_state_reload(&cli);
-	if (n == 4 && strcmp(a[0], "container") == 0 &&
-	    strcmp(a[1], "adopt") == 0) {
-		char *end;
-		long pid;
-		errno = 0;
-		pid = strtol(a[3], &end, 10);
-		if (errno || end == a[3] || *end || pid <= 0 || pid > INT_MAX) {
-			fprintf(stderr, "pvcontrol: bad pid '%s'\n", a[3]);
-			return EXIT_USAGE;
-		}
-		return cmd_container(
-		    &cli, a[2], json_pack("{s:I}", "pid", (json_int_t)pid));
+	if (help || bad) {
+		FILE *f = help && !bad ? stdout : stderr;
+		const struct command *c = NULL;
+		if (bad && *bad)
+			fprintf(stderr, "pvcontrol: unknown option '%s'\n",
+				bad);
+		for (size_t i = 0; n >= 2 && i < NCOMMANDS && !c; i++)
+			if (strcmp(commands[i].group, words[0]) == 0 &&
+			    strcmp(commands[i].verb, words[1]) == 0)
+				c = &commands[i];
+		if (c)
+			command_usage(f, c);
+		else if (n >= 1 && group_known(words[0]))
+			group_usage(f, words[0]);
+		else
+			usage(f);
+		free(words);
+		return bad ? EXIT_USAGE : 0;
 	}
-	if (n == 3 && strcmp(a[0], "container") == 0 &&
-	    (strcmp(a[1], "start") == 0 || strcmp(a[1], "stop") == 0 ||
-	     strcmp(a[1], "restart") == 0))
-		return cmd_container(&cli, a[2],
-				     json_pack("{s:s}", "action", a[1]));
-	usage(stderr);
-	return EXIT_USAGE;
+	cmd = find_command(words, n, cli.nrest);
+	if (cmd)
+		rc = cmd->run(&cli, words + 2);
+	free(words);
+	return rc;
 }

@@ -27,10 +27,12 @@ log "accepted=$accepted bytes_in=$bin bytes_out=$bout active=$active state=$stat
 [[ $state == listening ]] || fail "state $state"
 
 table=$("${CLI[@]}" links ls) || fail "links ls failed"
-grep -q "^TYPE *NAME" <<<"$table" || fail "no table header: $table"
-grep -q "cli-links.*listening *3 *0 *0 *12288/12288" <<<"$table" || fail "row wrong: $table"
+grep -q "^LINK *TYPE *LISTENER" <<<"$table" || fail "no table header: $table"
+grep -q "^cli-links .* 3 *0 *0 *12288/12288$" <<<"$table" || fail "row wrong: $table"
 
-# Without a status socket it is a usage error (2), not a crash.
+# No status socket there: cannot connect (3), saying what to do.
 rc=0
-env -u PVX_STATUS "$PVX_BIN/pvcontrol" links ls 2>/dev/null || rc=$?
-((rc == 2)) || fail "links ls without --status: exit $rc, want 2"
+"$PVX_BIN/pvcontrol" --status "$TMP/none.sock" links ls 2>"$TMP/err" || rc=$?
+((rc == 3)) || fail "links ls without a status socket: exit $rc, want 3"
+grep -q "is pv-xconnect running?.*--status SOCK" "$TMP/err" ||
+	fail "no hint: $(cat "$TMP/err")"
