@@ -41,6 +41,7 @@ const struct pvc_known_key pvc_known_keys[] = {
     PVX(INGRESS, "external", NONE),
     PVX(INGRESS, "provider", NONE),
     PVX(INGRESS, "service", NONE),
+    PVX(INGRESS, "interface", NONE),
     /* ingress rule options (docs/formats.md, device.json) */
     PVX(INGRESS, "proxy_protocol", NONE),
     PVX(INGRESS, "allow", NONE),
