@@ -38,10 +38,10 @@ setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
 CTRLD=$!
 OWN_PIDS+=("$CTRLD")
 for ((i = 0; i < 100; i++)); do
-	[[ -S $SOCK ]] && break
+	[[ -S $SOCK ]] && api -o /dev/null http://pvx/xconnect-graph 2>/dev/null && break
 	kill -0 "$CTRLD" 2>/dev/null || fail "--no-runtime as nobody: exited"
 	sleep 0.05
 done
-[[ -S $SOCK ]] || fail "--no-runtime as nobody: no socket"
+api -o /dev/null http://pvx/xconnect-graph || fail "--no-runtime as nobody: no answer"
 stop_ctrld
 ok "--no-runtime as nobody: serves"
