@@ -4,11 +4,21 @@ ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps deps-build check check-asan demo bench clean format
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+.PHONY: all deps deps-build check check-asan demo bench clean format install
 
 all: deps-build
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
+
+# The files are listed in docs/install.md (tests/e2e/op_install.sh checks).
+# An existing build (e.g. BUILD=build-asan) is installed as it is.
+install:
+	@test -f $(BUILD)/CMakeCache.txt || $(MAKE) all
+	cmake --build $(BUILD) -j $(JOBS)
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
 
 deps-build:
 	@scripts/install-deps build
