@@ -36,6 +36,7 @@ const struct pvc_known_key pvc_known_keys[] = {
     PVX(POOL, "subnet", NONE),
     PVX(POOL, "gateway", NONE),
     PVX(POOL, "nat", NONE),
+    PVX(POOL, "isolate", NONE),
     PVX(INGRESS, "name", NONE),
     PVX(INGRESS, "type", NONE),
     PVX(INGRESS, "external", NONE),

@@ -158,7 +158,8 @@ static void test_known_not_warned(void **state)
 		const char *insert;
 	} cases[] = {
 	    {DEV, "'#spec': 'x', 'disks': [], 'groups': [], 'volumes': {},"},
-	    {ING, "'proxy_protocol': 'v1', 'allow': ['127.0.0.1'], 'connect_timeout_ms':"
+	    {ING, "'proxy_protocol': 'v1', 'allow': ['127.0.0.1'], "
+		  "'connect_timeout_ms':"
 		  " 1, 'idle_timeout_s': 1, 'max_conns': 1,"},
 	    {RUN, "'#spec': 'service-manifest-run@1', 'config': 'lxc.conf',"
 		  " 'root-volume': 'root.squashfs', 'volumes': [], 'storage':"
@@ -272,6 +273,7 @@ static void test_closest(void **state)
 	    {PVC_KL_RUN_SERVICES, "xyz", NULL},
 	    {PVC_KL_POOL, "subnt", "subnet"},
 	    {PVC_KL_POOL, "gatway", "gateway"},
+	    {PVC_KL_POOL, "isolat", "isolate"},
 	    {PVC_KL_POOL, "", NULL},
 	    {PVC_KL_EXPORT, "sockett", "socket"},
 	    {PVC_KL_ANY, "anything", NULL},
