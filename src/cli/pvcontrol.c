@@ -156,11 +156,17 @@ static void connect_hint(const struct endpoint *ep, int r, const char *err)
 
 /* Makes one API call; on success returns the parsed JSON body (or
  * json_null() for an empty one). On failure prints why and sets *rc.
- * must_exist: the path is one the daemon always serves, so a 404 means
- * another server answers on this socket. */
+ * on404: what a 404 answer means. */
+/* What a 404 means to a call. */
+enum on404 {
+	ON404_ERROR,	    /* an API error (e.g. no such container) */
+	ON404_WRONG_SOCKET, /* a path the daemon always serves: wrong socket */
+	ON404_QUIET,	    /* the caller tries something else: *rc = -1 */
+};
+
 static json_t *call(const struct cli *cli, const struct endpoint *ep,
 		    const char *method, const char *path, const char *body,
-		    size_t body_len, bool must_exist, int *rc)
+		    size_t body_len, enum on404 on404, int *rc)
 {
 	struct pvx_http_response resp;
 	json_error_t jerr;
@@ -192,7 +198,13 @@ static json_t *call(const struct cli *cli, const struct endpoint *ep,
 		pvx_http_response_free(&resp);
 		return j;
 	}
-	if (resp.status == 404 && must_exist) {
+	if (resp.status == 404 && on404 == ON404_QUIET) {
+		json_decref(j);
+		pvx_http_response_free(&resp);
+		*rc = -1;
+		return NULL;
+	}
+	if (resp.status == 404 && on404 == ON404_WRONG_SOCKET) {
 		fprintf(stderr,
 			"pvcontrol: %s answers 404 for %s: it is not %s's %s "
 			"(%s?). Pass %s's socket with %s SOCK\n",
@@ -309,8 +321,8 @@ static const struct column graph_cols[] = {
 static int cmd_graph_ls(const struct cli *cli)
 {
 	int rc = 0;
-	json_t *g =
-	    call(cli, &cli->ctrl, "GET", "/xconnect-graph", NULL, 0, true, &rc);
+	json_t *g = call(cli, &cli->ctrl, "GET", "/xconnect-graph", NULL, 0,
+			 ON404_WRONG_SOCKET, &rc);
 
 	if (!g)
 		return rc;
@@ -386,7 +398,8 @@ static int cmd_links_ls(const struct cli *cli)
 	json_t *links;
 	int rc = 0;
 
-	links = call(cli, &cli->status, "GET", "/links", NULL, 0, true, &rc);
+	links = call(cli, &cli->status, "GET", "/links", NULL, 0,
+		     ON404_WRONG_SOCKET, &rc);
 	if (!links)
 		return rc;
 	if (cli->json)
@@ -429,8 +442,8 @@ static void containers_table(json_t *cs)
 static int cmd_containers_ls(const struct cli *cli)
 {
 	int rc = 0;
-	json_t *cs =
-	    call(cli, &cli->ctrl, "GET", "/containers", NULL, 0, true, &rc);
+	json_t *cs = call(cli, &cli->ctrl, "GET", "/containers", NULL, 0,
+			  ON404_WRONG_SOCKET, &rc);
 
 	if (!cs)
 		return rc;
@@ -531,7 +544,9 @@ out:
 	return s;
 }
 
-static int cmd_state_load(const struct cli *cli, const char *path)
+/* PUT /state with the state as a body: what an older pv-ctrld without
+ * POST /state/load gets. */
+static int state_put(const struct cli *cli, const char *path)
 {
 	struct stat sb;
 	size_t len = 0;
@@ -549,8 +564,49 @@ static int cmd_state_load(const struct cli *cli, const char *path)
 		fprintf(stderr, "pvcontrol: %s: cannot read state\n", path);
 		return EXIT_API;
 	}
-	j = call(cli, &cli->ctrl, "PUT", "/state", body, len, true, &rc);
+	j = call(cli, &cli->ctrl, "PUT", "/state", body, len,
+		 ON404_WRONG_SOCKET, &rc);
 	free(body);
+	if (!j)
+		return rc;
+	print_applied(cli, j);
+	json_decref(j);
+	fprintf(stderr,
+		"pvcontrol: note: this pv-ctrld takes no state source path "
+		"(no POST /state/load): the state was sent as a body; its "
+		"containers run in the folder of pv-ctrld's --state, and "
+		"'state reload' rereads that, not %s\n",
+		path);
+	return 0;
+}
+
+/* The daemon reads the state itself from the absolute path, and makes it
+ * its source: process containers run in that folder, 'state reload'
+ * rereads it (docs/api.md). */
+static int cmd_state_load(const struct cli *cli, const char *path)
+{
+	char *abs = realpath(path, NULL);
+	char *body;
+	json_t *j;
+	int rc = 0;
+
+	if (!abs) {
+		fprintf(stderr, "pvcontrol: %s: %s\n", path, strerror(errno));
+		return EXIT_API;
+	}
+	j = json_pack("{s:s}", "path", abs);
+	body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	free(abs);
+	if (!body) {
+		fprintf(stderr, "pvcontrol: out of memory\n");
+		return EXIT_API;
+	}
+	j = call(cli, &cli->ctrl, "POST", "/state/load", body, strlen(body),
+		 ON404_QUIET, &rc);
+	free(body);
+	if (!j && rc == -1)
+		return state_put(cli, path);
 	if (!j)
 		return rc;
 	print_applied(cli, j);
@@ -561,8 +617,8 @@ static int cmd_state_load(const struct cli *cli, const char *path)
 static int cmd_state_reload(const struct cli *cli)
 {
 	int rc = 0;
-	json_t *j =
-	    call(cli, &cli->ctrl, "POST", "/state/reload", NULL, 0, true, &rc);
+	json_t *j = call(cli, &cli->ctrl, "POST", "/state/reload", NULL, 0,
+			 ON404_WRONG_SOCKET, &rc);
 
 	if (!j)
 		return rc;
@@ -605,8 +661,8 @@ static int cmd_container(const struct cli *cli, const char *name, json_t *body)
 
 	json_decref(body);
 	if (path && b)
-		j = call(cli, &cli->ctrl, "PUT", path, b, strlen(b), false,
-			 &rc);
+		j = call(cli, &cli->ctrl, "PUT", path, b, strlen(b),
+			 ON404_ERROR, &rc);
 	else
 		rc = EXIT_API;
 	free(path);
@@ -769,13 +825,13 @@ static void print_dot(FILE *f, json_t *graph, json_t *cts)
 static int cmd_graph_dot(const struct cli *cli)
 {
 	int rc = 0;
-	json_t *g =
-	    call(cli, &cli->ctrl, "GET", "/xconnect-graph", NULL, 0, true, &rc);
+	json_t *g = call(cli, &cli->ctrl, "GET", "/xconnect-graph", NULL, 0,
+			 ON404_WRONG_SOCKET, &rc);
 	json_t *cs = NULL;
 
 	if (g)
-		cs = call(cli, &cli->ctrl, "GET", "/containers", NULL, 0, true,
-			  &rc);
+		cs = call(cli, &cli->ctrl, "GET", "/containers", NULL, 0,
+			  ON404_WRONG_SOCKET, &rc);
 	if (g && cs)
 		print_dot(stdout, g, cs);
 	json_decref(g);

@@ -413,6 +413,32 @@ static void handle_state_put(struct pvc_api *api, struct evhttp_request *req)
 	reply_apply(req, r, &errors, &warnings);
 }
 
+/* POST /state/load {"path": "/abs/dir"}: the daemon reads the state from
+ * its own file system and makes it the source (docs/api.md). */
+static void handle_state_load(struct pvc_api *api, struct evhttp_request *req)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	const char *p = len ? (const char *)evbuffer_pullup(in, -1) : "";
+	struct pvx_errlist errors = {0}, warnings = {0};
+	json_error_t je;
+	json_t *body = json_loadb(p, len, 0, &je), *path;
+	int r;
+
+	path = json_object_get(body, "path");
+	if (!json_is_string(path) || json_string_value(path)[0] != '/') {
+		reply_error(req, 400,
+			    "body: expected {\"path\": \"/absolute/path\"} "
+			    "(a state directory or state.json)");
+		json_decref(body);
+		return;
+	}
+	r = pvc_daemon_load_source(api->d, json_string_value(path), &errors,
+				   &warnings);
+	json_decref(body);
+	reply_apply(req, r, &errors, &warnings);
+}
+
 static void handle_state_reload(struct pvc_api *api, struct evhttp_request *req)
 {
 	struct pvx_errlist errors = {0}, warnings = {0};
@@ -429,6 +455,7 @@ enum route {
 	ROUTE_CONTAINER,  /* /containers/<name> */
 	ROUTE_STATE,	  /* /state */
 	ROUTE_RELOAD,	  /* /state/reload */
+	ROUTE_LOAD,	  /* /state/load */
 	ROUTE_METRICS,	  /* /metrics */
 };
 
@@ -470,6 +497,7 @@ static bool method_ok(enum route rt, enum evhttp_cmd_type m, const char **allow)
 		*allow = "PUT";
 		return m == EVHTTP_REQ_PUT;
 	case ROUTE_RELOAD:
+	case ROUTE_LOAD:
 		*allow = "POST";
 		return m == EVHTTP_REQ_POST;
 	case ROUTE_NONE:
@@ -541,6 +569,8 @@ static void handle_request(struct evhttp_request *req, void *arg)
 		rt = ROUTE_STATE;
 	} else if (strcmp(path, "/state/reload") == 0) {
 		rt = ROUTE_RELOAD;
+	} else if (strcmp(path, "/state/load") == 0) {
+		rt = ROUTE_LOAD;
 	} else if (strcmp(path, "/metrics") == 0) {
 		rt = ROUTE_METRICS;
 	}
@@ -579,6 +609,9 @@ static void handle_request(struct evhttp_request *req, void *arg)
 		break;
 	case ROUTE_RELOAD:
 		handle_state_reload(api, req);
+		break;
+	case ROUTE_LOAD:
+		handle_state_load(api, req);
 		break;
 	case ROUTE_METRICS:
 		handle_metrics(api, req);

@@ -413,6 +413,47 @@ int pvc_daemon_load_buf(struct pvc_daemon *d, const char *buf, size_t len,
 	return r;
 }
 
+int pvc_daemon_load_source(struct pvc_daemon *d, const char *path,
+			   struct pvx_errlist *errors,
+			   struct pvx_errlist *warnings)
+{
+	char *abs = realpath(path, NULL), *wd = NULL;
+	int r;
+
+	if (!abs) {
+		r = -errno;
+		pvx_errlist_add(errors, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	wd = state_workdir(abs);
+	if (!wd) {
+		free(abs);
+		pvx_errlist_add(errors, "out of memory");
+		return -ENOMEM;
+	}
+	/* Containers (re)started by this apply already run in its folder;
+	 * a refusal puts the old folder back. */
+	r = pvc_runtime_set_workdir(d->rt, wd);
+	if (r == 0)
+		r = pvc_daemon_load_path(d, abs, errors, warnings);
+	else
+		pvx_errlist_add(errors, "out of memory");
+	if (r < 0) {
+		if (pvc_runtime_set_workdir(d->rt, d->workdir) < 0)
+			pvx_err("runtime: workdir not restored: out of memory");
+		free(abs);
+		free(wd);
+		return r;
+	}
+	free(d->state_path);
+	free(d->workdir);
+	d->state_path = abs;
+	d->workdir = wd;
+	d->rt_conf.workdir = wd;
+	pvx_info("state source now %s (workdir %s)", abs, wd);
+	return 0;
+}
+
 int pvc_daemon_reload(struct pvc_daemon *d, struct pvx_errlist *errors,
 		      struct pvx_errlist *warnings)
 {

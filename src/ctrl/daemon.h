@@ -52,7 +52,15 @@ int pvc_daemon_load_path(struct pvc_daemon *d, const char *path,
 int pvc_daemon_load_buf(struct pvc_daemon *d, const char *buf, size_t len,
 			struct pvx_errlist *errors,
 			struct pvx_errlist *warnings);
-/* Rereads conf->state_path. */
+/* Loads path (a state directory or state.json) like load_path and, once
+ * applied, makes it the source: process containers run in its folder and
+ * a reload rereads it (docs/api.md, POST /state/load). Refused: nothing
+ * changes, the source neither. */
+int pvc_daemon_load_source(struct pvc_daemon *d, const char *path,
+			   struct pvx_errlist *errors,
+			   struct pvx_errlist *warnings);
+/* Rereads the state source (conf->state_path, or the last one loaded
+ * with pvc_daemon_load_source). */
 int pvc_daemon_reload(struct pvc_daemon *d, struct pvx_errlist *errors,
 		      struct pvx_errlist *warnings);
 

@@ -1139,6 +1139,17 @@ int pvc_runtime_action(struct pvc_runtime *rt, const char *name,
 	return r;
 }
 
+int pvc_runtime_set_workdir(struct pvc_runtime *rt, const char *workdir)
+{
+	char *w = workdir ? strdup(workdir) : NULL;
+
+	if (workdir && !w)
+		return -ENOMEM;
+	free((char *)rt->conf.workdir);
+	rt->conf.workdir = w;
+	return 0;
+}
+
 void pvc_runtime_free(struct pvc_runtime *rt)
 {
 	char err[256];

@@ -63,6 +63,9 @@ int pvc_runtime_action(struct pvc_runtime *rt, const char *name,
 		       const char *action, char *err, size_t errlen);
 /* Stops own containers (SIGTERM, then SIGKILL after the grace period),
  * removes the links and bridges it created, frees everything. */
+/* The working directory of process containers started from now on (the
+ * folder of the state source). 0 or -ENOMEM (the old one is kept). */
+int pvc_runtime_set_workdir(struct pvc_runtime *rt, const char *workdir);
 void pvc_runtime_free(struct pvc_runtime *rt);
 
 #endif
