@@ -380,6 +380,18 @@ static void c_bytes(json_t *r, char *buf, size_t len)
 		 jint(r, "bytes_out", bo, sizeof(bo)));
 }
 
+/* Refused at accept / closed by the first-byte or header deadline
+ * (docs/xconnect.md, "Slow and idle clients"); --json has them apart. */
+static void c_guards(json_t *r, char *buf, size_t len)
+{
+	snprintf(
+	    buf, len, "%lld/%lld",
+	    json_integer_value(json_object_get(r, "refused_max_conns")) +
+		json_integer_value(json_object_get(r, "refused_per_client")),
+	    json_integer_value(json_object_get(r, "timeout_first_byte")) +
+		json_integer_value(json_object_get(r, "timeout_header")));
+}
+
 static const struct column link_cols[] = {
     {"LINK", c_link},
     {"TYPE", c_type},
@@ -391,6 +403,7 @@ static const struct column link_cols[] = {
     {"ACTIVE", c_active},
     {"FAILED", c_failed},
     {"BYTES_IN/OUT", c_bytes},
+    {"REFUSED/TIMEOUTS", c_guards},
 };
 
 static int cmd_links_ls(const struct cli *cli)

@@ -16,7 +16,33 @@ struct pvx_limits pvx_limits = {
     .max_conns = 512,
     .buf_size = 64 * 1024,
     .unix_mode = 0666,
+    .first_byte_timeout_ms = 5 * 1000,
+    .header_timeout_ms = 10 * 1000,
+    .max_conns_per_client = 128, /* pvx_limits_default_per_client(512) */
+    .per_client_auto = true,
 };
+
+unsigned pvx_limits_default_per_client(unsigned max_conns)
+{
+	return max_conns / 4 > 64 ? max_conns / 4 : 64;
+}
+
+bool pvx_ratelimit_ok(struct pvx_ratelimit *rl, unsigned *suppressed)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + 1;
+	if (rl->last_ms && now - rl->last_ms < 1000) {
+		rl->suppressed++;
+		return false;
+	}
+	*suppressed = rl->suppressed;
+	rl->suppressed = 0;
+	rl->last_ms = now;
+	return true;
+}
 
 /* Plugins by type; each lives in plugins/<type>.c. */
 extern const struct pvx_plugin pvx_plugin_tcp;
@@ -76,6 +102,9 @@ struct pvx_limits pvx_link_limits(const struct pvx_link_conf *c)
 		l.connect_timeout_ms = c->connect_timeout_ms;
 	if (c->idle_timeout_s > 0)
 		l.idle_timeout_ms = c->idle_timeout_s * 1000;
+	if (l.per_client_auto)
+		l.max_conns_per_client =
+		    pvx_limits_default_per_client(l.max_conns);
 	return l;
 }
 

@@ -92,6 +92,13 @@ struct pvx_link_stats {
 	uint64_t denied;    /* closed at accept: source not in allow */
 	uint64_t held;	    /* clients waiting for a refusing backend now */
 	struct pvx_link_health health;
+	/* Slow and idle clients (docs/xconnect.md). On an http listener
+	 * shared by several links, events before a request is routed count
+	 * on each of them. */
+	uint64_t refused_max_conns;  /* closed at accept: over --max-conns */
+	uint64_t refused_per_client; /* same: its address over the cap */
+	uint64_t timeout_first_byte; /* nothing sent either way in time */
+	uint64_t timeout_header;     /* http: 408, request head too slow */
 };
 
 /* A dial to the backend connected after us microseconds. */
@@ -142,6 +149,16 @@ struct pvx_limits {
 	unsigned max_conns;	/* per link */
 	size_t buf_size;	/* per direction high-water mark */
 	unsigned unix_mode;	/* unix plugin: mode of its socket files */
+	/* A connection where neither side sent a byte is closed after this
+	 * (0: never). */
+	int first_byte_timeout_ms;
+	int header_timeout_ms; /* http: a request head must be complete */
+	/* Concurrent connections from one client address per link (per
+	 * listener for http); 0: no cap. Unix clients are not capped. */
+	unsigned max_conns_per_client;
+	/* Not given: pvx_link_limits derives it from each link's max_conns
+	 * (pvx_limits_default_per_client). */
+	bool per_client_auto;
 };
 extern struct pvx_limits pvx_limits;
 /* The limits of one link: pvx_limits with the link's own max_conns,
@@ -150,6 +167,18 @@ struct pvx_limits pvx_link_limits(const struct pvx_link_conf *c);
 /* Whether a client at sa may use the link (its allowlist; no list:
  * everyone). */
 bool pvx_link_allows(const struct pvx_link_conf *c, const struct sockaddr *sa);
+
+/* The per-client cap when not given: a quarter of max_conns, at least 64,
+ * so that one address cannot take every slot of a link. */
+unsigned pvx_limits_default_per_client(unsigned max_conns);
+
+/* Rate limit of a repeating log line: true at most once per second; then
+ * *suppressed says how many were left out since the last one. */
+struct pvx_ratelimit {
+	uint64_t last_ms; /* 0: never logged */
+	unsigned suppressed;
+};
+bool pvx_ratelimit_ok(struct pvx_ratelimit *rl, unsigned *suppressed);
 
 const struct pvx_plugin *pvx_plugin_find(const char *type);
 /* A new link holding a copy of conf; NULL and errno on failure. */

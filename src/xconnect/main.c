@@ -43,7 +43,10 @@ static void usage(FILE *f)
 		"                   [--interval SEC] [--connect-timeout MS] "
 		"[--idle-timeout SEC]\n"
 		"                   [--drain SEC] [--max-conns N] "
-		"[--buf-size BYTES] [--unix-mode MODE]\n"
+		"[--max-conns-per-client N]\n"
+		"                   [--first-byte-timeout SEC] "
+		"[--header-timeout SEC]\n"
+		"                   [--buf-size BYTES] [--unix-mode MODE]\n"
 		"                   [--access-log PATH|-] "
 		"[--access-log-format kv|json] [-v]\n"
 		"  --ctrl SOCK          control socket (default $PVX_CTRL or "
@@ -64,6 +67,16 @@ static void usage(FILE *f)
 		"closed after this (10)\n"
 		"  --max-conns N        concurrent connections per link "
 		"(512)\n"
+		"  --max-conns-per-client N\n"
+		"                       of them from one client address "
+		"(max-conns/4, at least\n"
+		"                       64; 0: no cap)\n"
+		"  --first-byte-timeout SEC\n"
+		"                       close a connection where neither "
+		"side sent a byte (5;\n"
+		"                       0: never)\n"
+		"  --header-timeout SEC http: a request head must be "
+		"complete within this (10)\n"
 		"  --buf-size BYTES     buffer per direction and connection "
 		"(65536)\n"
 		"  --unix-mode MODE     octal mode of unix links' sockets "
@@ -123,7 +136,9 @@ static void log_counters(const struct pvx_rc_info *i, void *arg)
 	(void)arg;
 	pvx_info("link stats type=%s name=%s consumer=%s target=%s socket=%s "
 		 "state=%s accepted=%llu active=%llu failed=%llu "
-		 "bytes_in=%llu bytes_out=%llu",
+		 "bytes_in=%llu bytes_out=%llu refused_max_conns=%llu "
+		 "refused_per_client=%llu timeout_first_byte=%llu "
+		 "timeout_header=%llu",
 		 i->conf->type, i->conf->name, i->conf->consumer,
 		 i->conf->target, *i->conf->socket ? i->conf->socket : "(none)",
 		 pvx_rc_state_name(i->state),
@@ -131,7 +146,11 @@ static void log_counters(const struct pvx_rc_info *i, void *arg)
 		 (unsigned long long)i->stats->active,
 		 (unsigned long long)i->stats->failed,
 		 (unsigned long long)i->stats->bytes_in,
-		 (unsigned long long)i->stats->bytes_out);
+		 (unsigned long long)i->stats->bytes_out,
+		 (unsigned long long)i->stats->refused_max_conns,
+		 (unsigned long long)i->stats->refused_per_client,
+		 (unsigned long long)i->stats->timeout_first_byte,
+		 (unsigned long long)i->stats->timeout_header);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -216,6 +235,9 @@ enum {
 	OPT_ACCESS_FMT,
 	OPT_NO_STATUS,
 	OPT_VERSION,
+	OPT_MAX_CONNS_PER_CLIENT,
+	OPT_FIRST_BYTE_TIMEOUT,
+	OPT_HEADER_TIMEOUT,
 };
 
 int main(int argc, char **argv)
@@ -235,6 +257,11 @@ int main(int argc, char **argv)
 	    {"access-log-format", required_argument, NULL, OPT_ACCESS_FMT},
 	    {"no-status", no_argument, NULL, OPT_NO_STATUS},
 	    {"version", no_argument, NULL, OPT_VERSION},
+	    {"max-conns-per-client", required_argument, NULL,
+	     OPT_MAX_CONNS_PER_CLIENT},
+	    {"first-byte-timeout", required_argument, NULL,
+	     OPT_FIRST_BYTE_TIMEOUT},
+	    {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -247,6 +274,7 @@ int main(int argc, char **argv)
 	const char *access_log = NULL;
 	enum pvx_access_fmt access_fmt = PVX_ACCESS_KV;
 	bool verbose = false, no_status = false, status_default = false;
+	bool per_client_set = false;
 	int c, rc = 1;
 	long v;
 
@@ -318,6 +346,24 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case OPT_MAX_CONNS_PER_CLIENT:
+			if (parse_num("--max-conns-per-client", optarg, 0,
+				      1000000, &v))
+				return 2;
+			pvx_limits.max_conns_per_client = (unsigned)v;
+			per_client_set = true;
+			break;
+		case OPT_FIRST_BYTE_TIMEOUT:
+			if (parse_num("--first-byte-timeout", optarg, 0, 86400,
+				      &v))
+				return 2;
+			pvx_limits.first_byte_timeout_ms = (int)v * 1000;
+			break;
+		case OPT_HEADER_TIMEOUT:
+			if (parse_num("--header-timeout", optarg, 1, 86400, &v))
+				return 2;
+			pvx_limits.header_timeout_ms = (int)v * 1000;
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -333,6 +379,11 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* Not given: each link's follows its own max_conns (link.c). */
+	pvx_limits.per_client_auto = !per_client_set;
+	if (!per_client_set)
+		pvx_limits.max_conns_per_client =
+		    pvx_limits_default_per_client(pvx_limits.max_conns);
 	if (!file && !ctrl) {
 		ctrl = getenv("PVX_CTRL");
 		if (!ctrl || !*ctrl)

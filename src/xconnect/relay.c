@@ -72,8 +72,11 @@ struct pvx_session {
 	enum sess_state state;
 	int fd[2];
 	struct event *rev[2], *wev[2];
-	bool ron[2], won[2]; /* whether rev/wev are added */
-	struct event *timer; /* connect timeout, then idle timeout */
+	bool ron[2], won[2];	/* whether rev/wev are added */
+	struct event *timer;	/* connect timeout, then idle timeout */
+	struct event *fb_timer; /* first-byte deadline, see fb_arm */
+	struct sockaddr_storage peer_sa;
+	socklen_t peer_len;
 	struct dir d[2];
 	struct pvx_backend be;
 	/* Own copy: the link's conf (and its name) is replaced on update
@@ -366,6 +369,8 @@ void pvx_session_close(struct pvx_session *s, const char *reason)
 	}
 	if (s->timer)
 		event_free(s->timer);
+	if (s->fb_timer)
+		event_free(s->fb_timer);
 	s->p.stats->active--;
 	s->p.on_close(s->p.arg, s);
 	free(s->link_name);
@@ -848,6 +853,46 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 	update_interest(s);
 }
 
+const struct sockaddr *pvx_session_peer(const struct pvx_session *s,
+					socklen_t *len)
+{
+	*len = s->peer_len;
+	return (const struct sockaddr *)&s->peer_sa;
+}
+
+/* The first-byte deadline (docs/xconnect.md, "Slow and idle clients"): a
+ * session where neither side has sent a byte is closed. Either side: a
+ * server that speaks first (SMTP, SSH, MySQL) keeps its silent client. */
+static void on_first_byte_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct pvx_session *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->d[0].bytes || s->d[1].bytes || s->d[0].pending ||
+	    s->d[1].pending)
+		return;
+	s->p.stats->timeout_first_byte++;
+	pvx_session_close(s, "first byte timeout");
+}
+
+/* Arms it when it comes before the idle timeout; 0 or -ENOMEM. */
+static int fb_arm(struct pvx_session *s)
+{
+	int ms = s->p.limits.first_byte_timeout_ms;
+	struct timeval tv;
+
+	if (ms <= 0 || (s->p.limits.idle_timeout_ms > 0 &&
+			ms >= s->p.limits.idle_timeout_ms))
+		return 0;
+	s->fb_timer = evtimer_new(s->p.base, on_first_byte_deadline, s);
+	if (!s->fb_timer)
+		return -ENOMEM;
+	tv = ms_to_tv((uint64_t)ms);
+	evtimer_add(s->fb_timer, &tv);
+	return 0;
+}
+
 struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 				      int cfd, const struct sockaddr *peer,
 				      socklen_t peerlen,
@@ -875,6 +920,10 @@ struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 	s->t_start = now_ms();
 	s->t_active = s->t_start;
 	pvx_sockaddr_format(peer, peerlen, s->peer, sizeof(s->peer));
+	if (peer && peerlen <= sizeof(s->peer_sa)) {
+		memcpy(&s->peer_sa, peer, peerlen);
+		s->peer_len = peerlen;
+	}
 	if (!p->client_nodelay && peer &&
 	    (peer->sa_family == AF_INET || peer->sa_family == AF_INET6))
 		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -903,7 +952,7 @@ struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 	}
 	s->timer = evtimer_new(p->base, on_timer, s);
 	s->link_name = strdup(p->link_name ? p->link_name : "");
-	if (!s->timer || !s->link_name)
+	if (!s->timer || !s->link_name || fb_arm(s) < 0)
 		goto fail;
 
 	LIST_INSERT_HEAD(p->list, s, entry);
@@ -941,6 +990,8 @@ fail:
 	}
 	if (s->timer)
 		event_free(s->timer);
+	if (s->fb_timer)
+		event_free(s->fb_timer);
 	free(s->link_name);
 	free(s);
 	errno = err;

@@ -74,5 +74,9 @@ struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 /* Closes the session with a reason (the log line's). Idempotent while the
  * session exists; the session is freed on return. */
 void pvx_session_close(struct pvx_session *s, const char *reason);
+/* The client's address as given to pvx_session_start (*len 0 when none):
+ * lets the owner release what it counted for that client in on_close. */
+const struct sockaddr *pvx_session_peer(const struct pvx_session *s,
+					socklen_t *len);
 
 #endif

@@ -68,6 +68,19 @@ void pvx_status_reason(const struct pvx_rc_info *info, char *buf, size_t len)
 		snprintf(buf, len, "bound");
 }
 
+/* Counters of the slow and idle client guards (docs/xconnect.md). */
+static void add_guard_counters(json_t *o, const struct pvx_link_stats *st)
+{
+	json_object_set_new(o, "refused_max_conns",
+			    json_integer((json_int_t)st->refused_max_conns));
+	json_object_set_new(o, "refused_per_client",
+			    json_integer((json_int_t)st->refused_per_client));
+	json_object_set_new(o, "timeout_first_byte",
+			    json_integer((json_int_t)st->timeout_first_byte));
+	json_object_set_new(o, "timeout_header",
+			    json_integer((json_int_t)st->timeout_header));
+}
+
 static void add_link_json(const struct pvx_rc_info *info, void *arg)
 {
 	json_t *a = arg;
@@ -93,6 +106,7 @@ static void add_link_json(const struct pvx_rc_info *info, void *arg)
 	json_object_set_new(o, "reason", json_string(reason));
 	if (c->ingress)
 		json_object_set_new(o, "ingress", json_string(c->ingress));
+	add_guard_counters(o, st);
 	if (info->error && *info->error)
 		json_object_set_new(o, "error", json_string(info->error));
 	json_object_set_new(o, "denied", json_integer((json_int_t)st->denied));

@@ -16,7 +16,8 @@ base=$(ls "/proc/$XC_PID/fd" | wc -l)
 stop_xc
 LIMIT=$((base + 24))
 XC_WRAP=(prlimit --nofile=$LIMIT:$LIMIT)
-start_xc
+# The held clients stay silent: no first-byte deadline frees their fds.
+start_xc --first-byte-timeout 0
 wait_listen "$P"
 timeout 10 "$PY" "$PEERS" client "127.0.0.1:$P" --conns 1 || fail "no service at start"
 

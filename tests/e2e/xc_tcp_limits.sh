@@ -10,7 +10,7 @@ P=$(freeport)
 write_graph "$(link_json lim "127.0.0.1:$P" "127.0.0.1:$BE")"
 
 log "--max-conns 5: 5 held, the 6th closed at once"
-start_xc --max-conns 5
+start_xc --max-conns 5 --first-byte-timeout 0 # the held sessions stay silent
 wait_listen "$P"
 fds0=$(ls "/proc/$XC_PID/fd" | wc -l)
 coproc HOLD { exec "$PY" -u "$PEERS" hold "127.0.0.1:$P" --conns 5 --seconds 30; }

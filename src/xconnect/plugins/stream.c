@@ -17,6 +17,7 @@
 
 #include "common/fdlimit.h"
 #include "common/log.h"
+#include "xconnect/addrcount.h"
 #include "xconnect/pipes.h"
 #include "xconnect/relay.h"
 
@@ -42,6 +43,9 @@ struct stream_link {
 	uint64_t last_warn;    /* rate limit of accept warnings, in s */
 	uint64_t last_deny;    /* rate limit of "denied" lines, in s */
 	unsigned denied_quiet; /* denied clients not logged since */
+	/* Live sessions per client address, for --max-conns-per-client. */
+	struct pvx_addrcount clients;
+	struct pvx_ratelimit client_warn;
 };
 
 static void process_setup(void)
@@ -203,16 +207,64 @@ static void stream_free(struct stream_link *t)
 		event_free(t->pause_ev);
 	if (t->drain_ev)
 		event_free(t->drain_ev);
+	pvx_addrcount_clear(&t->clients);
 	free(t);
 	link->priv = NULL;
+}
+
+/* The per-client cap (docs/xconnect.md, "Slow and idle clients"): whether
+ * one more connection from this address may have a session; counts it if
+ * so (client_release gives it back), counts and logs (at most once a
+ * second) the refusal if not. Unix clients are not capped. */
+static bool client_admit(struct stream_link *t, const struct pvx_limits *lim,
+			 const struct sockaddr *sa, socklen_t len)
+{
+	struct pvx_link *link = t->link;
+	struct pvx_addr_key k;
+	char ip[PVX_ADDRSTRLEN];
+	unsigned suppressed;
+	int r;
+
+	if (lim->max_conns_per_client == 0 || pvx_addr_key_of(sa, len, &k) < 0)
+		return true;
+	r = pvx_addrcount_take(&t->clients, &k, lim->max_conns_per_client);
+	if (r > 0)
+		return true;
+	link->stats.failed++;
+	if (r != -EUSERS)
+		return false; /* out of memory: so would the session be */
+	link->stats.refused_per_client++;
+	if (pvx_ratelimit_ok(&t->client_warn, &suppressed)) {
+		pvx_addr_key_format(&k, ip, sizeof(ip));
+		pvx_warn("link=%s target=%s: client %s has %u connections, "
+			 "the per-client limit: closing new ones "
+			 "suppressed=%u",
+			 link->conf.name, link->conf.target, ip,
+			 lim->max_conns_per_client, suppressed);
+	}
+	return false;
+}
+
+/* Gives back what client_admit counted for a session's client (nothing
+ * when the cap is off: then no client of the link was counted). */
+static void client_release(struct stream_link *t, const struct sockaddr *sa,
+			   socklen_t len)
+{
+	struct pvx_addr_key k;
+
+	if (pvx_addr_key_of(sa, len, &k) == 0)
+		pvx_addrcount_put(&t->clients, &k);
 }
 
 static void on_session_close(void *arg, struct pvx_session *s)
 {
 	struct stream_link *t = arg;
 	struct pvx_link *link = t->link;
+	const struct sockaddr *sa;
+	socklen_t len;
 
-	(void)s;
+	sa = pvx_session_peer(s, &len);
+	client_release(t, sa, len);
 	t->nsessions--;
 	if (t->stopping && !t->draining && t->nsessions == 0) {
 		stream_free(t);
@@ -333,11 +385,16 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		if (t->nsessions >= lim.max_conns) {
 			close(fd);
 			link->stats.failed++;
+			link->stats.refused_max_conns++;
 			if (warn_allowed(t))
 				pvx_warn("link=%s target=%s: %u connections, "
 					 "the limit: closing new ones",
 					 link->conf.name, link->conf.target,
 					 t->nsessions);
+			continue;
+		}
+		if (!client_admit(t, &lim, (struct sockaddr *)&ss, sl)) {
+			close(fd);
 			continue;
 		}
 		/* The backend as the link says now: a later update does
@@ -358,7 +415,10 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		if (pvx_session_start(&p, fd, (struct sockaddr *)&ss, sl,
 				      &be)) {
 			t->nsessions++;
-		} else if (errno == EMFILE || errno == ENFILE) {
+			continue;
+		}
+		client_release(t, (struct sockaddr *)&ss, sl);
+		if (errno == EMFILE || errno == ENFILE) {
 			/* The backend socket found no fd: accepting more
 			 * now would only close them the same way. */
 			accept_exhausted(t, errno);
@@ -383,6 +443,7 @@ int pvx_stream_start(struct pvx_link *link, const struct pvx_stream_ops *ops,
 	t->ops = ops;
 	t->l = (struct pvx_stream_listener){.fd = -1, .nsfd = -1, .dirfd = -1};
 	LIST_INIT(&t->sessions);
+	pvx_addrcount_init(&t->clients, pvx_addrcount_seed());
 	r = listener_open(t, &link->conf, &t->l, err, errlen);
 	if (r < 0)
 		goto fail;
