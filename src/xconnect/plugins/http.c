@@ -12,6 +12,7 @@
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "common/log.h"
 #include "common/ns.h"
 #include "xconnect/access.h"
+#include "xconnect/addrcount.h"
 #include "xconnect/http_parse.h"
 #include "xconnect/link.h"
 #include "xconnect/relay.h"
@@ -62,6 +64,9 @@ struct http_listener {
 	LIST_HEAD(, http_route) routes;
 	unsigned nconns;
 	char name[PVX_ADDRSTRLEN];
+	/* Live connections per client address (--max-conns-per-client). */
+	struct pvx_addrcount clients;
+	struct pvx_ratelimit warn_full, warn_client;
 };
 
 enum conn_state {
@@ -107,6 +112,15 @@ struct http_conn {
 	uint64_t req_in, req_out; /* bytes of it each way */
 	char req_method[16];
 	char req_path[256];
+	struct pvx_addr_key key; /* the client's address ... */
+	bool counted;		 /* ... counted in l->clients */
+	/* Waiting for a request head (docs/xconnect.md, "Slow and idle
+	 * clients"): one deadline from the start of the wait, never pushed
+	 * back by a byte. */
+	struct event *head_ev;
+	uint64_t head_t0; /* ms, monotonic: the wait began */
+	bool head_fresh;  /* the first request of the connection */
+	bool head_bytes;  /* a byte of the awaited head arrived */
 };
 
 static LIST_HEAD(, http_listener) listeners = LIST_HEAD_INITIALIZER(listeners);
@@ -134,6 +148,8 @@ static void conn_free(struct http_conn *c);
 static void access_end(struct http_conn *c, int status, const char *reason);
 static void count_in(struct http_conn *c, size_t n);
 static void count_out(struct http_conn *c, size_t n);
+static void conn_error(struct http_conn *c, int status, const char *why);
+static void on_head_deadline(evutil_socket_t fd, short what, void *arg);
 static void client_read_cb(struct bufferevent *bev, void *arg);
 static void backend_read_cb(struct bufferevent *bev, void *arg);
 static void pump_request(struct http_conn *c);
@@ -193,6 +209,7 @@ static void listener_maybe_free(struct http_listener *l)
 		event_free(l->pause_ev);
 	if (l->lfd >= 0)
 		close(l->lfd);
+	pvx_addrcount_clear(&l->clients);
 	free(l);
 }
 
@@ -248,10 +265,139 @@ static void format_peer(const struct sockaddr_storage *ss, char *ip,
 static void client_event_cb(struct bufferevent *bev, short what, void *arg);
 static void client_write_cb(struct bufferevent *bev, void *arg);
 
+/* --- slow and idle clients (docs/xconnect.md) ---------------------------- */
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A connection not routed yet concerns every link of its listener. */
+static void count_on_routes(struct http_listener *l, size_t field)
+{
+	struct http_route *r;
+
+	LIST_FOREACH(r, &l->routes, le)
+	(*(uint64_t *)(void *)((char *)&r->link->stats + field))++;
+}
+#define COUNT_ON_ROUTES(l, f)                                                  \
+	count_on_routes(l, offsetof(struct pvx_link_stats, f))
+
+/* Whether an accepted connection may stay: under --max-conns on the
+ * listener and under --max-conns-per-client for its address (then
+ * counted under *k, *counted set). A refusal is counted and logged at
+ * most once a second. */
+static bool conn_admit(struct http_listener *l,
+		       const struct sockaddr_storage *ss, socklen_t sl,
+		       struct pvx_addr_key *k, bool *counted)
+{
+	char ip[PVX_ADDRSTRLEN];
+	unsigned suppressed;
+	int r;
+
+	*counted = false;
+	if (l->nconns >= pvx_limits.max_conns) {
+		COUNT_ON_ROUTES(l, refused_max_conns);
+		if (pvx_ratelimit_ok(&l->warn_full, &suppressed))
+			pvx_warn("http %s: %u connections, the limit: closing "
+				 "new ones suppressed=%u",
+				 l->name, l->nconns, suppressed);
+		return false;
+	}
+	if (pvx_limits.max_conns_per_client == 0 ||
+	    pvx_addr_key_of((const struct sockaddr *)ss, sl, k) < 0)
+		return true;
+	r = pvx_addrcount_take(&l->clients, k, pvx_limits.max_conns_per_client);
+	if (r > 0) {
+		*counted = true;
+		return true;
+	}
+	if (r != -EUSERS)
+		return false; /* out of memory: so would the connection be */
+	COUNT_ON_ROUTES(l, refused_per_client);
+	if (pvx_ratelimit_ok(&l->warn_client, &suppressed)) {
+		pvx_addr_key_format(k, ip, sizeof(ip));
+		pvx_warn("http %s: client %s has %u connections, the "
+			 "per-client limit: closing new ones suppressed=%u",
+			 l->name, ip, pvx_limits.max_conns_per_client,
+			 suppressed);
+	}
+	return false;
+}
+
+/* Starts the wait for a request head: the first of a connection has the
+ * first-byte deadline too when it is shorter. */
+static void head_clock_start(struct http_conn *c, bool fresh)
+{
+	int ms = pvx_limits.header_timeout_ms;
+	int fb = pvx_limits.first_byte_timeout_ms;
+	struct timeval tv;
+
+	c->head_t0 = mono_ms();
+	c->head_fresh = fresh;
+	c->head_bytes = false;
+	if (fresh && fb > 0 && (fb < ms || ms <= 0))
+		ms = fb;
+	if (ms <= 0)
+		return;
+	tv = ms_tv(ms);
+	evtimer_add(c->head_ev, &tv);
+}
+
+static void head_clock_stop(struct http_conn *c)
+{
+	evtimer_del(c->head_ev);
+}
+
+/* Nothing of a head: the first-byte timeout (a fresh connection) or the
+ * end of a keep-alive wait, closed without an answer. Part of a head:
+ * 408. */
+static void on_head_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn *c = arg;
+	uint64_t waited = mono_ms() - c->head_t0;
+	int hto = pvx_limits.header_timeout_ms;
+	struct timeval tv;
+
+	(void)fd;
+	(void)what;
+	if (c->state != C_HEAD)
+		return;
+	if (evbuffer_get_length(bufferevent_get_input(c->cb)) > 0)
+		c->head_bytes = true;
+	if (!c->head_bytes && c->head_fresh) {
+		COUNT_ON_ROUTES(c->l, timeout_first_byte);
+		pvx_debug("http %s client=%s: first byte timeout", c->l->name,
+			  c->client);
+		conn_free(c);
+		return;
+	}
+	if (c->head_fresh && hto > 0 && waited < (uint64_t)hto) {
+		/* The first-byte deadline passed with bytes: the head
+		 * deadline goes on from the accept. */
+		tv = ms_tv(hto - (int)waited);
+		evtimer_add(c->head_ev, &tv);
+		return;
+	}
+	if (!c->head_bytes) {
+		pvx_debug("http %s client=%s: keep-alive wait over", c->l->name,
+			  c->client);
+		conn_free(c);
+		return;
+	}
+	COUNT_ON_ROUTES(c->l, timeout_header);
+	conn_error(c, 408, "request head timeout");
+}
+
 static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct http_listener *l = arg;
 	struct sockaddr_storage ss;
+	struct pvx_addr_key key;
+	bool counted;
 	socklen_t sl;
 	struct http_conn *c;
 	struct timeval tv;
@@ -284,21 +430,32 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 					 strerror(errno));
 			return;
 		}
-		if (l->nconns >= pvx_limits.max_conns) {
+		if (!conn_admit(l, &ss, sl, &key, &counted)) {
 			close(fd);
 			continue;
 		}
 		c = calloc(1, sizeof(*c));
-		if (c)
+		if (c) {
 			c->cb = bufferevent_socket_new(l->base, fd,
 						       BEV_OPT_CLOSE_ON_FREE);
-		if (!c || !c->cb) {
+			c->head_ev = evtimer_new(l->base, on_head_deadline, c);
+		}
+		if (!c || !c->cb || !c->head_ev) {
+			if (c && c->cb)
+				bufferevent_free(c->cb);
+			else
+				close(fd);
+			if (c && c->head_ev)
+				event_free(c->head_ev);
 			free(c);
-			close(fd);
+			if (counted)
+				pvx_addrcount_put(&l->clients, &key);
 			continue;
 		}
 		c->l = l;
 		c->bfd = -1;
+		c->key = key;
+		c->counted = counted;
 		l->nconns++;
 		LIST_INSERT_HEAD(&conns, c, le);
 		format_peer(&ss, c->client_ip, sizeof(c->client_ip), c->client,
@@ -314,6 +471,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		tv.tv_usec = (pvx_limits.idle_timeout_ms % 1000) * 1000;
 		bufferevent_set_timeouts(c->cb, &tv, &tv);
 		bufferevent_enable(c->cb, EV_READ | EV_WRITE);
+		head_clock_start(c, true);
 	}
 }
 
@@ -374,6 +532,7 @@ static struct http_listener *listener_get(struct event_base *base,
 	l->pid = conf->consumer_pid;
 	l->lfd = req.fd;
 	LIST_INIT(&l->routes);
+	pvx_addrcount_init(&l->clients, pvx_addrcount_seed());
 	pvx_hostport_format(&l->hp, l->name, sizeof(l->name));
 	LIST_INSERT_HEAD(&listeners, l, le);
 	return l;
@@ -390,6 +549,8 @@ static const char *status_text(int status)
 		return "Forbidden";
 	case 404:
 		return "Not Found";
+	case 408:
+		return "Request Timeout";
 	case 413:
 		return "Content Too Large";
 	case 431:
@@ -530,6 +691,10 @@ static void conn_free(struct http_conn *c)
 						: "client closed");
 	backend_drop(c);
 	route_release(c);
+	if (c->counted)
+		pvx_addrcount_put(&l->clients, &c->key);
+	if (c->head_ev)
+		event_free(c->head_ev);
 	if (c->idle_ev)
 		event_free(c->idle_ev);
 	if (c->cb)
@@ -846,6 +1011,7 @@ static void start_request(struct http_conn *c, char *buf, size_t hlen)
 	struct pvx_link *link;
 	int ret;
 
+	head_clock_stop(c);
 	pvx_http_init(&c->req, true, req_body_cb, c);
 	if (pvx_http_parse_head(&c->req, buf, hlen) < 0) {
 		conn_error(c, c->req.status, c->req.err);
@@ -1116,6 +1282,7 @@ static void response_done(struct http_conn *c)
 	route_release(c);
 	c->state = C_HEAD;
 	c->resp_started = false;
+	head_clock_start(c, false);
 	bufferevent_enable(c->cb, EV_READ);
 	read_head(c);
 }
@@ -1285,6 +1452,7 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 	(void)bev;
 	switch (c->state) {
 	case C_HEAD:
+		c->head_bytes = true;
 		read_head(c);
 		break;
 	case C_LINGER:
