@@ -763,6 +763,7 @@ static void print_dot(FILE *f, json_t *graph, json_t *cts)
 
 	fprintf(f, "digraph pvx {\n"
 		   "  rankdir=LR;\n"
+		   "  fontname=\"Helvetica\"; fontsize=11;\n"
 		   "  node [fontname=\"Helvetica\", fontsize=10];\n"
 		   "  edge [fontname=\"Helvetica\", fontsize=9];\n"
 		   "  subgraph cluster_device {\n"
