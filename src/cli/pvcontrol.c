@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/defaults.h"
 #include "common/file.h"
@@ -42,6 +43,7 @@ struct cli {
 	struct endpoint ctrl;
 	struct endpoint status; /* pv-xconnect's status socket */
 	bool json;
+	bool follow; /* -f, --follow: container logs only */
 	char **rest; /* the words after "--", or NULL */
 	int nrest;
 };
@@ -440,9 +442,27 @@ static void c_addresses(json_t *r, char *buf, size_t len)
 	}
 }
 
+/* The last exit as one word: "3", "SIGKILL", "" (none yet). */
+static void c_exit(json_t *r, char *buf, size_t len)
+{
+	json_t *e = json_object_get(r, "exit");
+
+	buf[0] = '\0';
+	if (!json_is_object(e))
+		return;
+	if (json_is_string(json_object_get(e, "signal")))
+		snprintf(buf, len, "%s", jstr(e, "signal"));
+	else
+		jint(e, "code", buf, len);
+}
+
+INT_CELL(c_restarts, "restarts")
+
 static const struct column container_cols[] = {
-    {"NAME", c_name},	  {"TYPE", c_type}, {"MODE", c_mode},
-    {"STATUS", c_status}, {"PID", c_pid},   {"ADDRESSES", c_addresses},
+    {"NAME", c_name},	      {"TYPE", c_type},
+    {"MODE", c_mode},	      {"STATUS", c_status},
+    {"PID", c_pid},	      {"ADDRESSES", c_addresses},
+    {"EXIT", c_exit},	      {"RESTARTS", c_restarts},
     {"ERROR", c_error},
 };
 
@@ -930,6 +950,95 @@ static int run_stop(const struct cli *cli, char **a)
 	return cmd_container(cli, a[0], json_pack("{s:s}", "action", "stop"));
 }
 
+/* One GET of the log from *offset on, printed as is; *offset moves to
+ * the end (the answer's ETag). Returns 0, or an exit code. */
+static int logs_once(const struct cli *cli, const char *cpath,
+		     unsigned long long *offset, bool *got)
+{
+	struct pvx_http_response resp;
+	char err[256] = "", *path = NULL;
+	int r;
+
+	if (asprintf(&path, "%s/logs?offset=%llu", cpath, *offset) < 0)
+		return EXIT_API;
+	r = pvx_httpc_request(cli->ctrl.sock, "GET", path, NULL, 0, TIMEOUT_MS,
+			      &resp, err, sizeof(err));
+	free(path);
+	if (r < 0) {
+		if (resp.connected)
+			fprintf(stderr, "pvcontrol: %s: %s\n", cli->ctrl.sock,
+				err);
+		else
+			connect_hint(&cli->ctrl, r, err);
+		return resp.connected ? EXIT_API : EXIT_CONNECT;
+	}
+	if (resp.status != 200) {
+		json_t *j = json_loadb(resp.body, resp.body_len, 0, NULL);
+
+		fprintf(stderr, "pvcontrol: %s (HTTP %d)\n",
+			j ? jstr(j, "error") : "", resp.status);
+		json_decref(j);
+		pvx_http_response_free(&resp);
+		return EXIT_API;
+	}
+	fwrite(resp.body, 1, resp.body_len, stdout);
+	fflush(stdout);
+	*got = resp.body_len > 0;
+	if (resp.etag)
+		*offset = strtoull(resp.etag + (resp.etag[0] == '"'), NULL, 10);
+	pvx_http_response_free(&resp);
+	return 0;
+}
+
+/* container logs NAME [-f]: the output kept, then (with -f) what comes,
+ * polled every 200 ms until the container is neither running nor about
+ * to be restarted. Its last exit, if it is not running, on stderr. */
+static int run_logs(const struct cli *cli, char **a)
+{
+	char *cpath = container_path(a[0]);
+	unsigned long long offset = 0;
+	bool got = false, live = true;
+	struct cli quiet = *cli;
+	json_t *c = NULL;
+	int rc = 0;
+
+	if (!cpath)
+		return EXIT_API;
+	quiet.json = false;
+	for (;;) {
+		rc = logs_once(cli, cpath, &offset, &got);
+		if (rc || !live)
+			break;
+		json_decref(c);
+		c = call(&quiet, &cli->ctrl, "GET", cpath, NULL, 0, false, &rc);
+		if (!c)
+			break;
+		/* Without -f, or once it is over: one last read of what it
+		 * left, then out. */
+		live = cli->follow &&
+		       (strcmp(jstr(c, "status"), "running") == 0 ||
+			strcmp(jstr(c, "status"), "restarting") == 0);
+		if (live && !got)
+			usleep(200 * 1000);
+	}
+	if (c && rc == 0 && strcmp(jstr(c, "status"), "running") != 0 &&
+	    json_is_object(json_object_get(c, "exit"))) {
+		json_t *e = json_object_get(c, "exit");
+		char ex[32], rs[24];
+
+		c_exit(c, ex, sizeof(ex));
+		fprintf(stderr, "pvcontrol: %s %s: %s %s at %s, restarts %s\n",
+			a[0], jstr(c, "status"),
+			json_is_string(json_object_get(e, "signal"))
+			    ? "killed by"
+			    : "exit code",
+			ex, jstr(e, "time"), jint(c, "restarts", rs, sizeof(rs)));
+	}
+	json_decref(c);
+	free(cpath);
+	return rc;
+}
+
 static int run_restart(const struct cli *cli, char **a)
 {
 	return cmd_container(cli, a[0],
@@ -952,6 +1061,8 @@ static const struct command commands[] = {
      false},
     {"container", "restart", "NAME", 1, 1, "restart a process container",
      run_restart, false},
+    {"container", "logs", "NAME [-f]", 1, 1,
+     "a process container's output (-f: follow)", run_logs, false},
     {"state", "load", "FILE|DIR", 1, 1, "apply a state (PUT /state)",
      run_state_load, false},
     {"state", "reload", "", 0, 0, "reread the daemon's state source",
@@ -1197,6 +1308,8 @@ int main(int argc, char **argv)
 				cli.status.sock = v;
 		} else if (strcmp(a, "--json") == 0) {
 			cli.json = true;
+		} else if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
+			cli.follow = true;
 		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			help = true;
 		} else if (strcmp(a, "--version") == 0) {
@@ -1230,6 +1343,13 @@ int main(int argc, char **argv)
 		return bad ? EXIT_USAGE : 0;
 	}
 	cmd = find_command(words, n, cli.nrest);
+	if (cmd && cli.follow && cmd->run != run_logs) {
+		fprintf(stderr, "pvcontrol: %s %s: -f goes with container logs "
+				"only\n",
+			cmd->group, cmd->verb);
+		command_usage(stderr, cmd);
+		cmd = NULL;
+	}
 	if (cmd)
 		rc = cmd->run(&cli, words + 2);
 	free(words);

@@ -457,7 +457,85 @@ enum route {
 	ROUTE_RELOAD,	  /* /state/reload */
 	ROUTE_LOAD,	  /* /state/load */
 	ROUTE_METRICS,	  /* /metrics */
+	ROUTE_LOGS,	  /* /containers/<name>/logs */
 };
+
+/* "/containers/<name>/logs": true, *name decoded (NULL: no memory). */
+static bool logs_path(const char *path, char **name)
+{
+	const char *n = path + 12, *slash = strchr(n, '/');
+
+	if (!slash || slash == n || strcmp(slash, "/logs") != 0 ||
+	    memmem(n, (size_t)(slash - n), "%00", 3))
+		return false;
+	*name = evhttp_uridecode(n, 0, NULL);
+	if (*name) /* decoded, the name part ends at the same '/' */
+		*strrchr(*name, '/') = '\0';
+	return true;
+}
+
+/* GET /containers/<name>/logs[?offset=N]: the container's output from
+ * the running offset N on (default 0: all that is kept), as text; the
+ * ETag (and X-Log-Offset) is the offset to ask from next time, which is
+ * how `pvcontrol container logs -f` follows (docs/api.md). */
+static void handle_logs(struct pvc_api *api, struct evhttp_request *req,
+			const struct evhttp_uri *uri, const char *name)
+{
+	const char *query = evhttp_uri_get_query(uri);
+	struct evkeyvalq q = {0};
+	unsigned long long offset = 0;
+	const char *o;
+	char *buf = NULL, *end, tag[32];
+	size_t len = 0;
+	uint64_t next = 0;
+	struct evbuffer *b;
+	int r;
+
+	if (query && evhttp_parse_query_str(query, &q) < 0) {
+		reply_error(req, 400, "bad query");
+		return;
+	}
+	o = evhttp_find_header(&q, "offset");
+	if (o) {
+		errno = 0;
+		offset = strtoull(o, &end, 10);
+		if (errno || end == o || *end || *o == '-') {
+			reply_error(req, 400, "offset: '%.32s' is not a number",
+				    o);
+			evhttp_clear_headers(&q);
+			return;
+		}
+	}
+	evhttp_clear_headers(&q);
+	r = pvc_daemon_logs(api->d, name, offset, &buf, &len, &next);
+	if (r == -ENOENT) {
+		reply_error(req, 404, "no container '%s'", name);
+		return;
+	}
+	if (r == -ENODATA) {
+		reply_error(req, 404,
+			    "container '%s' has no log (not a process "
+			    "container, never started, or no state dir)",
+			    name);
+		return;
+	}
+	if (r < 0 || !(b = evbuffer_new())) {
+		free(buf);
+		reply_error(req, 500, "log: %s", strerror(r < 0 ? -r : ENOMEM));
+		return;
+	}
+	evbuffer_add(b, buf, len);
+	free(buf);
+	snprintf(tag, sizeof(tag), "\"%llu\"", (unsigned long long)next);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "ETag", tag);
+	snprintf(tag, sizeof(tag), "%llu", (unsigned long long)next);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "X-Log-Offset", tag);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "Content-Type", "text/plain; charset=utf-8");
+	evhttp_send_reply(req, 200, "OK", b);
+	evbuffer_free(b);
+}
 
 /* GET /metrics: Prometheus text (ctrl/metrics.c). */
 static void handle_metrics(struct pvc_api *api, struct evhttp_request *req)
@@ -487,6 +565,7 @@ static bool method_ok(enum route rt, enum evhttp_cmd_type m, const char **allow)
 	case ROUTE_GRAPH:
 	case ROUTE_CONTAINERS:
 	case ROUTE_METRICS:
+	case ROUTE_LOGS:
 		*allow = "GET, HEAD";
 		return m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD;
 	case ROUTE_CONTAINER:
@@ -550,6 +629,13 @@ static void handle_request(struct evhttp_request *req, void *arg)
 		rt = ROUTE_GRAPH;
 	} else if (strcmp(path, "/containers") == 0) {
 		rt = ROUTE_CONTAINERS;
+	} else if (strncmp(path, "/containers/", 12) == 0 && path[12] &&
+		   logs_path(path, &name)) {
+		if (!name) {
+			reply_error(req, 500, "out of memory");
+			return;
+		}
+		rt = pvx_name_is_safe(name) ? ROUTE_LOGS : ROUTE_NONE;
 	} else if (strncmp(path, "/containers/", 12) == 0 && path[12]) {
 		name = evhttp_uridecode(path + 12, 0, NULL);
 		if (!name) {
@@ -615,6 +701,9 @@ static void handle_request(struct evhttp_request *req, void *arg)
 		break;
 	case ROUTE_METRICS:
 		handle_metrics(api, req);
+		break;
+	case ROUTE_LOGS:
+		handle_logs(api, req, uri, name);
 		break;
 	case ROUTE_NONE:
 		break;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/file.h"
@@ -481,23 +482,68 @@ void pvc_daemon_set_graph_cb(struct pvc_daemon *d, void (*changed)(void *arg),
 	d->graph_arg = arg;
 }
 
+/* The last exit of a container and its log, added to its object:
+ * "exit": {"code", "signal" ("SIGKILL" or null), "time" (UTC)} or null,
+ * "exits", "log" (docs/api.md). */
+static void add_exit_json(const struct pvc_daemon *d, const char *name,
+			  json_t *o)
+{
+	struct pvc_runtime_info in;
+	char t[40], sig[24];
+	struct tm tm;
+
+	if (!o || pvc_runtime_info(d->rt, name, &in) < 0)
+		return;
+	if (in.has_exit) {
+		gmtime_r(&in.exited_at.tv_sec, &tm);
+		strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(t + strlen(t), sizeof(t) - strlen(t), ".%03ldZ",
+			 in.exited_at.tv_nsec / 1000000);
+		snprintf(sig, sizeof(sig), "SIG%s",
+			 sigabbrev_np(in.exit_signal)
+			     ? sigabbrev_np(in.exit_signal)
+			     : "?");
+		json_object_set_new(
+		    o, "exit",
+		    json_pack("{s:i, s:o, s:s}", "code", in.exit_code, "signal",
+			      in.exit_signal ? json_string(sig) : json_null(),
+			      "time", t));
+	} else {
+		json_object_set_new(o, "exit", json_null());
+	}
+	json_object_set_new(o, "exits", json_integer(in.exits));
+	json_object_set_new(o, "restarts", json_integer(in.restarts));
+	json_object_set_new(
+	    o, "log", in.log_path ? json_string(in.log_path) : json_null());
+}
+
 static json_t *container_json(const struct pvc_daemon *d,
 			      const struct pvc_container *c)
 {
 	const char *status = pvc_runtime_status(d->rt, c->name);
 	const char *error = pvc_runtime_error(d->rt, c->name);
-	json_t *addrs = json_array();
+	json_t *addrs = json_array(), *o;
 
 	for (size_t i = 0; addrs && i < d->leases.n; i++)
 		if (strcmp(d->leases.v[i].container, c->name) == 0)
 			json_array_append_new(
 			    addrs, pvc_lease_to_json(&d->leases.v[i]));
-	return json_pack(
+	o = json_pack(
 	    "{s:s, s:s, s:s, s:s, s:i, s:o, s:s}", "name", c->name, "type",
 	    c->type ? c->type : "", "mode", pvc_net_mode_name(c->mode),
 	    "status", status ? status : "unknown", "pid",
 	    (int)pvc_runtime_pid(d->rt, c->name), "addresses",
 	    addrs ? addrs : json_array(), "error", error ? error : "");
+	add_exit_json(d, c->name, o);
+	return o;
+}
+
+int pvc_daemon_logs(struct pvc_daemon *d, const char *name, uint64_t offset,
+		    char **buf, size_t *len, uint64_t *end)
+{
+	if (!d->st || !pvc_state_find(d->st, name))
+		return -ENOENT;
+	return pvc_runtime_logs(d->rt, name, offset, buf, len, end);
 }
 
 char *pvc_daemon_metrics(const struct pvc_daemon *d, size_t *len)

@@ -79,6 +79,10 @@ char *pvc_daemon_metrics(const struct pvc_daemon *d, size_t *len);
 
 /* [{name, type, mode, status, pid, addresses, error}, …] (new reference). */
 json_t *pvc_daemon_containers(const struct pvc_daemon *d);
+/* A process container's output from offset on, as pvc_runtime_logs
+ * (-ENOENT: not in the state; -ENODATA: no log). */
+int pvc_daemon_logs(struct pvc_daemon *d, const char *name, uint64_t offset,
+		    char **buf, size_t *len, uint64_t *end);
 /* One container's object, or NULL if unknown. */
 json_t *pvc_daemon_container(const struct pvc_daemon *d, const char *name);
 /* As pvc_runtime_adopt / pvc_runtime_action, with a log line. */

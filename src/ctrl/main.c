@@ -16,6 +16,7 @@
 #include "common/defaults.h"
 #include "ctrl/api.h"
 #include "ctrl/caps.h"
+#include "ctrl/ctlog.h"
 #include "ctrl/daemon.h"
 #include "ctrl/graph.h"
 #include "ctrl/ipam.h"
@@ -34,6 +35,7 @@ struct opts {
 	int wait_timeout_s;
 	mode_t socket_mode;
 	bool verbose;
+	size_t log_size; /* per container log file; 0: default */
 };
 
 static void usage(FILE *f)
@@ -42,7 +44,8 @@ static void usage(FILE *f)
 	    f,
 	    "usage: pv-ctrld --state PATH [--ctrl SOCK] [--state-dir DIR]\n"
 	    "                [--no-runtime] [--wait-timeout SEC]\n"
-	    "                [--socket-mode MODE] [-v]\n"
+	    "                [--socket-mode MODE] [--container-log-size BYTES] "
+	    "[-v]\n"
 	    "       pv-ctrld --check PATH [--state-dir DIR]\n"
 	    "\n"
 	    "  --state PATH        state.json file or state directory\n"
@@ -54,6 +57,10 @@ static void usage(FILE *f)
 	    "                      no processes started\n"
 	    "  --wait-timeout SEC  long-poll hold time (default %d)\n"
 	    "  --socket-mode MODE  octal mode of the socket (default 0600)\n"
+	    "  --container-log-size BYTES  cap of a process container's log "
+	    "file\n"
+	    "                      (<state-dir>/logs/NAME.log, one rotation; "
+	    "default 1048576)\n"
 	    "  --check PATH        validate PATH; print planned leases and "
 	    "graph\n"
 	    "  -v, --verbose       debug logging\n"
@@ -84,6 +91,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	    {"no-runtime", no_argument, NULL, 'n'},
 	    {"wait-timeout", required_argument, NULL, 'w'},
 	    {"socket-mode", required_argument, NULL, 'm'},
+	    {"container-log-size", required_argument, NULL, 'L'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -133,6 +141,17 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				return 2;
 			}
 			o->socket_mode = (mode_t)v;
+			break;
+		case 'L':
+			if (parse_int(optarg, PVC_CTLOG_MIN, 1L << 30, 10, &v) <
+			    0) {
+				fprintf(stderr,
+					"pv-ctrld: --container-log-size: "
+					"expected %d-%ld bytes\n",
+					PVC_CTLOG_MIN, 1L << 30);
+				return 2;
+			}
+			o->log_size = (size_t)v;
 			break;
 		case 'v':
 			o->verbose = true;
@@ -249,7 +268,9 @@ static int run_daemon(const struct opts *o)
 	struct pvc_daemon_conf dconf = {
 	    .state_path = o->state,
 	    .state_dir = o->state_dir,
-	    .runtime = {.enabled = !o->no_runtime, .stop_grace_ms = 3000},
+	    .runtime = {.enabled = !o->no_runtime,
+			.stop_grace_ms = 3000,
+			.log_max = o->log_size},
 	};
 	struct pvc_api_conf aconf = {
 	    .path = o->ctrl,

@@ -22,21 +22,22 @@
 #include "common/ns.h"
 #include "ctrl/etcfiles.h"
 #include "ctrl/nat.h"
+#include "ctrl/ctlog.h"
 #include "ctrl/netdev.h"
 #include "ctrl/spawn.h"
 
 enum ct_status {
-	CT_STOPPED, /* not running: never started, stopped, external gone */
-	CT_RUNNING, /* pid > 0 */
-	CT_EXITED,  /* own process ended by itself */
-	CT_ERROR,   /* could not be started or wired: see err */
+	CT_STOPPED,    /* not running: never started, stopped, external gone */
+	CT_RUNNING,    /* pid > 0 */
+	CT_EXITED,     /* own process ended by itself */
+	CT_ERROR,      /* could not be started or wired: see err */
+	CT_RESTARTING, /* own process ended; auto_recovery restarts it soon */
 };
 
 static const char *const status_names[] = {
-    [CT_STOPPED] = "stopped",
-    [CT_RUNNING] = "running",
-    [CT_EXITED] = "exited",
-    [CT_ERROR] = "error",
+    [CT_STOPPED] = "stopped",	    [CT_RUNNING] = "running",
+    [CT_EXITED] = "exited",	    [CT_ERROR] = "error",
+    [CT_RESTARTING] = "restarting",
 };
 
 struct rt_ct {
@@ -53,6 +54,26 @@ struct rt_ct {
 	struct event *pid_ev;
 	char **veths; /* host ends created for it */
 	size_t n_veths;
+	/* Output of own processes (docs/runtime.md): a pipe read by the
+	 * loop into the container's log file; complete lines also go to
+	 * pv-ctrld's log at debug level, with the container's name. */
+	struct pvc_ctlog log; /* log.fd -1: no file (no state dir) */
+	int out_fd;	      /* read end of the output pipe, or -1 */
+	struct event *out_ev;
+	char line[512]; /* a line not yet complete */
+	size_t line_len;
+	/* The last exit of its process, kept until the next one. */
+	bool has_exit;
+	int exit_code;		   /* when it exited */
+	int exit_signal;	   /* when a signal ended it (0: none) */
+	struct timespec exited_at; /* CLOCK_REALTIME */
+	unsigned exits;		   /* exits seen */
+	/* auto_recovery (docs/runtime.md). */
+	struct pvc_runtime *rt;	 /* for the retry timer */
+	struct event *retry_ev;	 /* pending restart */
+	unsigned restarts;	 /* done by auto_recovery */
+	unsigned retries;	 /* restarts in a row (reset_window) */
+	struct timespec started; /* CLOCK_MONOTONIC, last start */
 };
 
 struct rt_br {
@@ -530,12 +551,133 @@ static char *fingerprint(const struct pvc_runtime *rt,
 
 /* ------------------------------------------------------------ processes */
 
-/* The end of an own process, whoever noticed it. */
-static void ct_reaped(struct pvc_runtime *rt, struct rt_ct *c)
+/* Records how the process ended; an exit nobody asked for is logged with
+ * the container's name (a crash is a warning). */
+static void ct_note_exit(struct rt_ct *c, int status)
 {
+	char sig[32] = "";
+
+	c->has_exit = true;
+	c->exits++;
+	c->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+	c->exit_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	clock_gettime(CLOCK_REALTIME, &c->exited_at);
+	if (c->exit_signal)
+		snprintf(sig, sizeof(sig), " (SIG%s)",
+			 sigabbrev_np(c->exit_signal)
+			     ? sigabbrev_np(c->exit_signal)
+			     : "?");
+	if (c->stopping)
+		pvx_info("container %s stopped pid=%d exit_code=%d "
+			 "signal=%d%s",
+			 c->name, (int)c->pid, c->exit_code, c->exit_signal,
+			 sig);
+	else if (c->exit_signal || c->exit_code)
+		pvx_warn("container %s crashed pid=%d exit_code=%d "
+			 "signal=%d%s",
+			 c->name, (int)c->pid, c->exit_code, c->exit_signal,
+			 sig);
+	else
+		pvx_info("container %s exited pid=%d exit_code=0", c->name,
+			 (int)c->pid);
+}
+
+static int ct_start(struct pvc_runtime *rt, struct rt_ct *c);
+
+/* A pending restart is called off (an action, a new state, a stop). */
+static void ct_cancel_retry(struct rt_ct *c)
+{
+	if (c->retry_ev)
+		evtimer_del(c->retry_ev);
+	if (c->status == CT_RESTARTING)
+		c->status = CT_EXITED;
+}
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct rt_ct *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->status != CT_RESTARTING)
+		return;
+	c->restarts++;
+	pvx_info("container %s: restarting (auto_recovery %s, restart %u)",
+		 c->name, pvc_recovery_policy_name(c->conf->recovery.policy),
+		 c->restarts);
+	if (ct_start(c->rt, c) < 0)
+		pvx_err("container %s: restart failed: %s", c->name, c->err);
+	record_save(c->rt);
+}
+
+/* After an exit nobody asked for: a restart per the container's
+ * auto_recovery, after retry_delay * backoff_factor^(restarts in a row),
+ * at most PVC_RECOVERY_DELAY_MAX; the count starts again when the process
+ * ran reset_window seconds. */
+static void ct_recover(struct pvc_runtime *rt, struct rt_ct *c)
+{
+	const struct pvc_recovery *r = &c->conf->recovery;
+	struct timespec now;
+	struct timeval tv;
+	double ran, delay;
+	bool want;
+
+	switch (r->policy) {
+	case PVC_RECOVER_NO:
+		return;
+	case PVC_RECOVER_ON_FAILURE:
+		want = c->exit_code != 0 || c->exit_signal != 0;
+		break;
+	default:
+		want = true;
+	}
+	if (!want || !c->own || !rt->conf.enabled)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ran = (double)(now.tv_sec - c->started.tv_sec) +
+	      (double)(now.tv_nsec - c->started.tv_nsec) / 1e9;
+	if (ran >= r->reset_window)
+		c->retries = 0;
+	if (r->max_retries && c->retries >= r->max_retries) {
+		snprintf(c->err, sizeof(c->err),
+			 "auto_recovery: gave up after %u restarts in a row",
+			 c->retries);
+		pvx_warn("container %s: not restarted: %u restarts in a row "
+			 "(max_retries %u)",
+			 c->name, c->retries, r->max_retries);
+		return;
+	}
+	delay = r->retry_delay;
+	for (unsigned i = 0; i < c->retries && delay < PVC_RECOVERY_DELAY_MAX;
+	     i++)
+		delay *= r->backoff_factor;
+	if (delay > PVC_RECOVERY_DELAY_MAX)
+		delay = PVC_RECOVERY_DELAY_MAX;
+	if (!c->retry_ev)
+		c->retry_ev = evtimer_new(rt->base, retry_cb, c);
+	tv.tv_sec = (time_t)delay;
+	tv.tv_usec = (suseconds_t)((delay - (double)tv.tv_sec) * 1e6);
+	if (!c->retry_ev || evtimer_add(c->retry_ev, &tv) < 0) {
+		pvx_err("container %s: cannot schedule its restart", c->name);
+		return;
+	}
+	c->retries++;
+	c->status = CT_RESTARTING;
+	pvx_info("container %s: restart in %.1f s (auto_recovery %s, %u in a "
+		 "row)",
+		 c->name, delay, pvc_recovery_policy_name(r->policy),
+		 c->retries);
+}
+
+/* The end of an own process, whoever noticed it. */
+static void ct_reaped(struct pvc_runtime *rt, struct rt_ct *c, int status)
+{
+	ct_note_exit(c, status);
 	c->pid = 0;
 	c->start = 0;
 	c->status = c->stopping ? CT_STOPPED : CT_EXITED;
+	if (!c->stopping)
+		ct_recover(rt, c);
 	c->stopping = false;
 	/* Usually gone with the namespace; not if something (a listener of
 	 * pv-xconnect) keeps that namespace alive. */
@@ -558,7 +700,7 @@ static void sigchld_cb(evutil_socket_t sig, short what, void *arg)
 		if (!c->own || c->pid <= 0)
 			continue;
 		if (waitpid(c->pid, &status, WNOHANG) == c->pid)
-			ct_reaped(rt, c);
+			ct_reaped(rt, c, status);
 	}
 }
 
@@ -587,7 +729,7 @@ static void stop_many(struct pvc_runtime *rt, struct rt_ct **v, size_t n)
 			if (!v[i]->own || v[i]->pid <= 0)
 				continue;
 			if (waitpid(v[i]->pid, &status, WNOHANG) == v[i]->pid)
-				ct_reaped(rt, v[i]);
+				ct_reaped(rt, v[i], status);
 			else
 				left++;
 		}
@@ -603,7 +745,7 @@ static void stop_many(struct pvc_runtime *rt, struct rt_ct **v, size_t n)
 			continue;
 		kill(v[i]->pid, SIGKILL);
 		if (waitpid(v[i]->pid, &status, 0) == v[i]->pid)
-			ct_reaped(rt, v[i]);
+			ct_reaped(rt, v[i], status);
 	}
 }
 
@@ -620,6 +762,123 @@ static void ct_fail(struct rt_ct *c, const char *msg)
 	c->start = 0;
 }
 
+/* ------------------------------------------------------------ output */
+
+/* Complete lines of buf to pv-ctrld's log (debug), the rest kept. */
+static void out_forward(struct rt_ct *c, const char *buf, size_t n)
+{
+	if (!pvx_log_enabled(PVX_LOG_DEBUG))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		bool full = c->line_len == sizeof(c->line) - 1;
+
+		if (buf[i] != '\n' && !full) {
+			c->line[c->line_len++] = buf[i];
+			continue;
+		}
+		pvx_debug("container %s: %.*s", c->name, (int)c->line_len,
+			  c->line);
+		c->line_len = 0;
+		if (full && buf[i] != '\n')
+			c->line[c->line_len++] = buf[i];
+	}
+}
+
+/* Reads what is there (bounded per wakeup, so a chatty container does
+ * not starve the loop); at EOF (every writer gone) the pipe is closed. */
+static void out_read(struct rt_ct *c, int rounds)
+{
+	char buf[16384];
+	ssize_t n;
+
+	while (c->out_fd >= 0 && rounds-- > 0) {
+		n = read(c->out_fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			if (c->line_len)
+				out_forward(c, "\n", 1);
+			event_free(c->out_ev);
+			c->out_ev = NULL;
+			close(c->out_fd);
+			c->out_fd = -1;
+			return;
+		}
+		if (c->log.fd >= 0)
+			pvc_ctlog_write(&c->log, buf, (size_t)n);
+		out_forward(c, buf, (size_t)n);
+	}
+}
+
+static void out_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	out_read(arg, 4);
+}
+
+/* Ends the capture of an earlier process: what it left in the pipe is
+ * kept, a child of it still holding the pipe is not waited for. */
+static void out_close(struct rt_ct *c)
+{
+	if (c->out_fd < 0)
+		return;
+	out_read(c, 64);
+	if (c->out_fd < 0)
+		return;
+	if (c->line_len)
+		out_forward(c, "\n", 1);
+	event_free(c->out_ev);
+	c->out_ev = NULL;
+	close(c->out_fd);
+	c->out_fd = -1;
+}
+
+/* A new output pipe; *wfd is the end for the child. Without one the
+ * container writes to pv-ctrld's own stdout/stderr. */
+static int out_open(struct pvc_runtime *rt, struct rt_ct *c, int *wfd)
+{
+	int p[2];
+	char *dir = NULL;
+
+	*wfd = -1;
+	out_close(c);
+	if (c->log.fd < 0 && !c->log.path && rt->conf.state_dir &&
+	    asprintf(&dir, "%s/logs", rt->conf.state_dir) >= 0) {
+		int r = pvc_ctlog_open(&c->log, dir, c->name,
+				       rt->conf.log_max ? rt->conf.log_max
+							: PVC_CTLOG_DEFAULT);
+		if (r < 0)
+			pvx_warn("container %s: log %s: %s", c->name, dir,
+				 strerror(-r));
+		free(dir);
+	}
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	/* Only our end is non-blocking: the container's writes block as
+	 * they would on a terminal or file. */
+	if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -errno;
+	}
+	c->out_ev = event_new(rt->base, p[0], EV_READ | EV_PERSIST, out_cb, c);
+	if (!c->out_ev || event_add(c->out_ev, NULL) < 0) {
+		if (c->out_ev)
+			event_free(c->out_ev);
+		c->out_ev = NULL;
+		close(p[0]);
+		close(p[1]);
+		return -ENOMEM;
+	}
+	c->out_fd = p[0];
+	c->line_len = 0;
+	*wfd = p[1];
+	return 0;
+}
+
 static int ct_start(struct pvc_runtime *rt, struct rt_ct *c)
 {
 	const struct pvc_container *cc = c->conf;
@@ -629,6 +888,7 @@ static int ct_start(struct pvc_runtime *rt, struct rt_ct *c)
 	    .hostname = cc->hostname ? cc->hostname : cc->name,
 	    .workdir = rt->conf.workdir,
 	    .new_net = cc->mode != PVC_NET_HOST,
+	    .out_fd = -1,
 	};
 	struct pvc_spawn sp;
 	char err[256], *hosts, *resolv;
@@ -636,9 +896,16 @@ static int ct_start(struct pvc_runtime *rt, struct rt_ct *c)
 
 	c->err[0] = '\0';
 	c->stopping = false;
+	ct_cancel_retry(c);
+	clock_gettime(CLOCK_MONOTONIC, &c->started);
 	free(c->fp);
 	c->fp = fingerprint(rt, cc);
+	if ((r = out_open(rt, c, &sc.out_fd)) < 0)
+		pvx_warn("container %s: output pipe: %s", c->name,
+			 strerror(-r));
 	if (pvc_etc_texts(rt->st, &rt->leases, cc, &hosts, &resolv) < 0) {
+		if (sc.out_fd >= 0)
+			close(sc.out_fd);
 		ct_fail(c, "out of memory");
 		notify(rt);
 		return -ENOMEM;
@@ -646,9 +913,11 @@ static int ct_start(struct pvc_runtime *rt, struct rt_ct *c)
 	sc.hosts = hosts;
 	sc.resolv = resolv;
 	r = pvc_spawn_start(&sc, &sp, err, sizeof(err));
-	/* The child has its own copy of the texts. */
+	/* The child has its own copy of the texts and of the pipe. */
 	free(hosts);
 	free(resolv);
+	if (sc.out_fd >= 0)
+		close(sc.out_fd);
 	if (r < 0) {
 		ct_fail(c, err);
 		notify(rt);
@@ -736,6 +1005,10 @@ static void ct_free(struct rt_ct *c)
 	if (!c)
 		return;
 	unwatch(c);
+	out_close(c);
+	pvc_ctlog_close(&c->log);
+	if (c->retry_ev)
+		event_free(c->retry_ev);
 	strv_free(c->veths, c->n_veths);
 	free(c->fp);
 	free(c->name);
@@ -950,6 +1223,9 @@ int pvc_runtime_apply(struct pvc_runtime *rt, const struct pvc_state *st,
 				break;
 			}
 			c->pidfd = -1;
+			c->out_fd = -1;
+			c->rt = rt;
+			c->log.fd = -1;
 			c->own = strcmp(cc->type, "process") == 0;
 			c->status = CT_STOPPED;
 		}
@@ -1027,6 +1303,39 @@ const char *pvc_runtime_status(const struct pvc_runtime *rt, const char *name)
 {
 	struct rt_ct *c = find(rt, name);
 	return c ? status_names[c->status] : NULL;
+}
+
+int pvc_runtime_info(const struct pvc_runtime *rt, const char *name,
+		     struct pvc_runtime_info *out)
+{
+	struct rt_ct *c = find(rt, name);
+
+	if (!c)
+		return -ENOENT;
+	*out = (struct pvc_runtime_info){
+	    .has_exit = c->has_exit,
+	    .exit_code = c->exit_code,
+	    .exit_signal = c->exit_signal,
+	    .exited_at = c->exited_at,
+	    .exits = c->exits,
+	    .restarts = c->restarts,
+	    .log_path = c->log.path,
+	};
+	return 0;
+}
+
+int pvc_runtime_logs(struct pvc_runtime *rt, const char *name, uint64_t offset,
+		     char **buf, size_t *len, uint64_t *end)
+{
+	struct rt_ct *c = find(rt, name);
+
+	if (!c)
+		return -ENOENT;
+	if (!c->log.path)
+		return -ENODATA;
+	/* What sits in the pipe now belongs to the answer. */
+	out_read(c, 64);
+	return pvc_ctlog_read(&c->log, offset, buf, len, end);
 }
 
 const char *pvc_runtime_error(const struct pvc_runtime *rt, const char *name)
@@ -1126,8 +1435,14 @@ int pvc_runtime_action(struct pvc_runtime *rt, const char *name,
 			 name, c->conf->type);
 		return -ENOTSUP;
 	}
-	if (strcmp(action, "stop") == 0 || strcmp(action, "restart") == 0)
+	/* An action takes over from a pending auto_recovery restart. */
+	ct_cancel_retry(c);
+	if (strcmp(action, "stop") == 0 || strcmp(action, "restart") == 0) {
 		ct_stop(rt, c);
+		if (c->status == CT_EXITED)
+			c->status = CT_STOPPED;
+		c->retries = 0;
+	}
 	if (strcmp(action, "start") == 0 || strcmp(action, "restart") == 0) {
 		if (c->pid > 0)
 			return 0; /* start of a running container: done */

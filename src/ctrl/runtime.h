@@ -7,7 +7,9 @@
 
 #include <event2/event.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "common/errlist.h"
 #include "ctrl/ipam.h"
@@ -27,6 +29,9 @@ struct pvc_runtime_conf {
 	 * it created, so that a restart after a crash removes exactly those
 	 * (NULL: no record, no crash cleanup). */
 	const char *state_dir;
+	/* Cap of one container log file (<state_dir>/logs/<name>.log, and
+	 * one rotated .1); 0: PVC_CTLOG_DEFAULT. */
+	size_t log_max;
 };
 
 struct pvc_runtime;
@@ -46,8 +51,26 @@ struct pvc_runtime *pvc_runtime_new(struct event_base *base,
 int pvc_runtime_apply(struct pvc_runtime *rt, const struct pvc_state *st,
 		      const struct pvc_leases *leases, struct pvx_errlist *el);
 pid_t pvc_runtime_pid(const struct pvc_runtime *rt, const char *name);
-/* "running", "stopped", "exited", "error", or NULL if unknown. */
+/* "running", "stopped", "exited", "error", "restarting" (auto_recovery
+ * will start it again), or NULL if unknown. */
 const char *pvc_runtime_status(const struct pvc_runtime *rt, const char *name);
+/* What GET /containers shows beyond the status: the last exit. */
+struct pvc_runtime_info {
+	bool has_exit;		   /* its process exited at least once */
+	int exit_code;		   /* of the last exit */
+	int exit_signal;	   /* the signal that ended it, 0 if none */
+	struct timespec exited_at; /* CLOCK_REALTIME */
+	unsigned exits;		   /* exits seen */
+	unsigned restarts;	   /* by auto_recovery */
+	const char *log_path;	   /* its log file, NULL if none */
+};
+int pvc_runtime_info(const struct pvc_runtime *rt, const char *name,
+		     struct pvc_runtime_info *out);
+/* A process container's output from offset on (see ctlog.h); -ENOENT:
+ * no such container, -ENODATA: it has no log (external, no state dir,
+ * never started). */
+int pvc_runtime_logs(struct pvc_runtime *rt, const char *name, uint64_t offset,
+		     char **buf, size_t *len, uint64_t *end);
 /* Last error of a container ("" if none). */
 const char *pvc_runtime_error(const struct pvc_runtime *rt, const char *name);
 /* Registers the init PID of an external container and wires its network.

@@ -103,6 +103,10 @@ static int child_main(void *arg)
 		dup2(fd, 0);
 		close(fd);
 	}
+	/* The container's output goes to its log (dup2 drops CLOEXEC). */
+	if (c->out_fd >= 0 &&
+	    (dup2(c->out_fd, 1) < 0 || dup2(c->out_fd, 2) < 0))
+		report(a->st_wr, "dup2", "stdout");
 	/* Only stdio (and the report pipe, closed by exec) go along. */
 	if (a->st_wr > 3)
 		close_range(3, (unsigned)a->st_wr - 1, 0);

@@ -18,6 +18,9 @@ struct pvc_spawn_conf {
 	/* Texts of its own /etc/hosts and /etc/resolv.conf (etcfiles.h),
 	 * NULL: the device's are seen. */
 	const char *hosts, *resolv;
+	/* stdout and stderr of the child (a pipe's write end, which the
+	 * caller closes after pvc_spawn_start); -1: pv-ctrld's own. */
+	int out_fd;
 };
 
 struct pvc_spawn {

@@ -192,6 +192,7 @@ bool pvc_container_equal(const struct pvc_container *a,
 {
 	if (!str_eq(a->name, b->name) || !str_eq(a->type, b->type) ||
 	    !strv_eq(a->exec, b->exec) || !strv_eq(a->env, b->env) ||
+	    memcmp(&a->recovery, &b->recovery, sizeof(a->recovery)) != 0 ||
 	    a->mode != b->mode || !str_eq(a->hostname, b->hostname) ||
 	    a->n_ifaces != b->n_ifaces || a->n_requires != b->n_requires ||
 	    a->n_exports != b->n_exports)
@@ -261,4 +262,19 @@ bool pvc_state_equal(const struct pvc_state *a, const struct pvc_state *b)
 		if (!ingress_eq(&a->ingress[i], &b->ingress[i]))
 			return false;
 	return true;
+}
+
+const char *pvc_recovery_policy_name(enum pvc_recovery_policy p)
+{
+	switch (p) {
+	case PVC_RECOVER_NO:
+		return "no";
+	case PVC_RECOVER_ALWAYS:
+		return "always";
+	case PVC_RECOVER_ON_FAILURE:
+		return "on-failure";
+	case PVC_RECOVER_UNLESS_STOPPED:
+		return "unless-stopped";
+	}
+	return "?";
 }

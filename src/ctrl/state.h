@@ -70,11 +70,31 @@ struct pvc_require {
 	bool optional;
 };
 
+/* run.json "auto_recovery" (docs/formats.md): what pv-ctrld does when a
+ * process container's process ends without being asked to. */
+enum pvc_recovery_policy {
+	PVC_RECOVER_NO,		    /* never restart (default) */
+	PVC_RECOVER_ALWAYS,	    /* restart whatever the exit status */
+	PVC_RECOVER_ON_FAILURE,	    /* restart on a non-zero exit or a signal */
+	PVC_RECOVER_UNLESS_STOPPED, /* as always; a stop asked for holds */
+};
+
+struct pvc_recovery {
+	enum pvc_recovery_policy policy;
+	unsigned max_retries;  /* restarts in a row; 0: no limit */
+	double retry_delay;    /* seconds before the first restart */
+	double backoff_factor; /* each further delay: the last times this */
+	double reset_window;   /* seconds of running that reset the count */
+};
+
+#define PVC_RECOVERY_DELAY_MAX 300.0 /* a backed-off delay stops growing */
+
 struct pvc_container {
 	char *name;
 	char *type;  /* "process", "lxc", … */
 	char **exec; /* NULL-terminated argv for "process", else NULL */
 	char **env;  /* NULL-terminated "K=V" list, or NULL */
+	struct pvc_recovery recovery;
 	enum pvc_net_mode mode;
 	char *hostname;		  /* NULL: the name */
 	struct pvc_iface *ifaces; /* pool mode: at least one (default eth0) */
@@ -148,6 +168,8 @@ pvc_container_find_export(const struct pvc_container *c, const char *name);
 const struct pvc_container *
 pvc_state_find_provider(const struct pvc_state *st, const char *service,
 			const struct pvc_export **exp);
+/* "no", "always", "on-failure", "unless-stopped". */
+const char *pvc_recovery_policy_name(enum pvc_recovery_policy p);
 /* "pool", "host", "none". */
 const char *pvc_net_mode_name(enum pvc_net_mode mode);
 /* Deep comparison of what was asked (e.g. to restart only the containers

@@ -886,6 +886,101 @@ static void type_list(char *buf, size_t len)
 				      *t);
 }
 
+/* One of two spellings of a member (Pantavisor's docs use both): the
+ * value, or NULL when neither is given; *which names the one used. Both
+ * given and different is an error (reported, NULL returned). */
+static json_t *alias_member(struct ld *l, const json_t *o, const char *path,
+			    const char *key, const char *alias,
+			    const char **which)
+{
+	json_t *a = json_object_get(o, key), *b = json_object_get(o, alias);
+	char p[JPATH_MAX];
+
+	if (a && json_is_null(a))
+		a = NULL;
+	if (b && json_is_null(b))
+		b = NULL;
+	if (a && b && !json_equal(a, b)) {
+		jkey(p, path, key);
+		lerr(l, p, "'%s' and '%s' are both given and differ", key,
+		     alias);
+		return NULL;
+	}
+	*which = a ? key : alias;
+	return a ? a : b;
+}
+
+/* A number in [min, max] (integer or real) into *out; absent keeps *out. */
+static void recovery_num(struct ld *l, const json_t *o, const char *key,
+			 const char *what, double min, double max, double *out)
+{
+	json_t *v = json_object_get(o, key);
+	char p[JPATH_MAX];
+
+	if (!v || json_is_null(v))
+		return;
+	jkey(p, "auto_recovery", key);
+	if (!json_is_number(v) || json_number_value(v) < min ||
+	    json_number_value(v) > max) {
+		lerr(l, p, "expected %s in %g-%g", what, min, max);
+		return;
+	}
+	*out = json_number_value(v);
+}
+
+/* "auto_recovery": {"policy"|"type", "max_retries"|"maximum_retry_count",
+ * "retry_delay", "backoff_factor", "reset_window"} (docs/formats.md). */
+static void parse_recovery(struct ld *l, const json_t *run,
+			   struct pvc_recovery *r)
+{
+	static const char *const names[] = {"no", "always", "on-failure",
+					    "unless-stopped"};
+	json_t *o = member(l, run, "", "auto_recovery", K_OBJECT, false), *v;
+	const char *which;
+	char p[JPATH_MAX];
+
+	*r = (struct pvc_recovery){
+	    .policy = PVC_RECOVER_NO,
+	    .retry_delay = 1,
+	    .backoff_factor = 2,
+	    .reset_window = 60,
+	};
+	if (!o)
+		return;
+	v = alias_member(l, o, "auto_recovery", "policy", "type", &which);
+	if (v) {
+		size_t i = 0;
+
+		jkey(p, "auto_recovery", which);
+		while (i < 4 && !(json_is_string(v) &&
+				  strcmp(json_string_value(v), names[i]) == 0))
+			i++;
+		if (i == 4)
+			lerr(l, p,
+			     "expected one of \"no\", \"always\", "
+			     "\"on-failure\", \"unless-stopped\"");
+		else
+			r->policy = (enum pvc_recovery_policy)i;
+	}
+	v = alias_member(l, o, "auto_recovery", "max_retries",
+			 "maximum_retry_count", &which);
+	if (v) {
+		jkey(p, "auto_recovery", which);
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    json_integer_value(v) > 1000000)
+			lerr(l, p,
+			     "expected an integer in 0-1000000 (0: no "
+			     "limit)");
+		else
+			r->max_retries = (unsigned)json_integer_value(v);
+	}
+	recovery_num(l, o, "retry_delay", "seconds", 0, 86400, &r->retry_delay);
+	recovery_num(l, o, "backoff_factor", "a factor", 1, 100,
+		     &r->backoff_factor);
+	recovery_num(l, o, "reset_window", "seconds", 0, 7 * 86400,
+		     &r->reset_window);
+}
+
 static void parse_run(struct ld *l, const char *name, const json_t *run,
 		      struct pvc_container *c)
 {
@@ -927,6 +1022,7 @@ static void parse_run(struct ld *l, const char *name, const json_t *run,
 	if (c->type && strcmp(c->type, "process") == 0)
 		c->exec = parse_exec(l, run);
 	c->env = parse_env(l, run);
+	parse_recovery(l, run, &c->recovery);
 	parse_network(l, run, c);
 	parse_requires(l, run, c);
 }
