@@ -168,7 +168,7 @@ static void test_known_not_warned(void **state)
 		  " 'drivers': {}, 'conditions': [], 'lifecycle_goal': 'x',"
 		  " 'status_substate': 'x', 'runlevel': 'app',"},
 	    {RUN, "'env': {'WHATEVER_NAME': 'x', 'requried': 'y'},"},
-	    {RUN, "'auto_recovery': {'policy': 'always', 'type': 'no',"
+	    {RUN, "'auto_recovery': {'policy': 'always', 'type': 'always',"
 		  " 'max_retries': 1, 'maximum_retry_count': 1, 'retry_delay':"
 		  " 1, 'backoff_factor': 2, 'reset_window': 1},"},
 	    {NET, "'mode': 'pool', 'hostname': 'w',"},
