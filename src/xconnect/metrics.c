@@ -44,7 +44,11 @@ enum stat_id {
 	ST_ACTIVE,
 	ST_IN,
 	ST_OUT,
-	ST_UP
+	ST_UP,
+	ST_REFUSED_MAX,	   /* docs/xconnect.md, "Slow and idle clients" */
+	ST_REFUSED_CLIENT, /* same */
+	ST_TIMEOUT_FIRST,  /* same */
+	ST_TIMEOUT_HEADER, /* same */
 };
 
 static uint64_t stat_of(const struct pvx_rc_info *i, enum stat_id id)
@@ -64,6 +68,14 @@ static uint64_t stat_of(const struct pvx_rc_info *i, enum stat_id id)
 		return i->stats->bytes_out;
 	case ST_UP:
 		return i->state == PVX_RC_LISTENING;
+	case ST_REFUSED_MAX:
+		return i->stats->refused_max_conns;
+	case ST_REFUSED_CLIENT:
+		return i->stats->refused_per_client;
+	case ST_TIMEOUT_FIRST:
+		return i->stats->timeout_first_byte;
+	case ST_TIMEOUT_HEADER:
+		return i->stats->timeout_header;
 	}
 	return 0;
 }
@@ -131,6 +143,19 @@ char *pvx_metrics_text(struct pvx_reconciler *rc, size_t *len)
 		    "Bytes from clients to the backend.", ST_IN);
 	link_family(f, &s, "pvx_link_bytes_out_total", "counter",
 		    "Bytes from the backend to clients.", ST_OUT);
+	link_family(f, &s, "pvx_link_refused_max_conns_total", "counter",
+		    "Connections closed at accept over max_conns.",
+		    ST_REFUSED_MAX);
+	link_family(f, &s, "pvx_link_refused_per_client_total", "counter",
+		    "Connections closed at accept: their address over "
+		    "max_conns_per_client.",
+		    ST_REFUSED_CLIENT);
+	link_family(f, &s, "pvx_link_timeout_first_byte_total", "counter",
+		    "Connections closed: neither side sent a byte in time.",
+		    ST_TIMEOUT_FIRST);
+	link_family(f, &s, "pvx_link_timeout_header_total", "counter",
+		    "http: requests answered 408, their head too slow.",
+		    ST_TIMEOUT_HEADER);
 	if (fclose(f) != 0) {
 		s.err = ENOMEM;
 		free(text);

@@ -62,7 +62,11 @@ fams = {f.name: f for f in text_string_to_metric_families(text)}
 want = {"pvx_link_accepted": "accepted", "pvx_link_failed": "failed",
         "pvx_link_denied": "denied",
         "pvx_link_active": "active", "pvx_link_bytes_in": "bytes_in",
-        "pvx_link_bytes_out": "bytes_out"}
+        "pvx_link_bytes_out": "bytes_out",
+        "pvx_link_refused_max_conns": "refused_max_conns",
+        "pvx_link_refused_per_client": "refused_per_client",
+        "pvx_link_timeout_first_byte": "timeout_first_byte",
+        "pvx_link_timeout_header": "timeout_header"}
 for fam, key in want.items():
     assert fam in fams, f"no family {fam}: {sorted(fams)}"
     samples = {s.labels["name"]: s.value for s in fams[fam].samples
