@@ -14,11 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/defaults.h"
 #include "common/file.h"
 #include "common/httpc.h"
+#include "common/ns.h"
 #include "common/words.h"
 
 #define DEFAULT_CTRL "/run/pantavisor/pv/pv-ctrl"
@@ -459,11 +461,9 @@ static void c_exit(json_t *r, char *buf, size_t len)
 INT_CELL(c_restarts, "restarts")
 
 static const struct column container_cols[] = {
-    {"NAME", c_name},	      {"TYPE", c_type},
-    {"MODE", c_mode},	      {"STATUS", c_status},
-    {"PID", c_pid},	      {"ADDRESSES", c_addresses},
-    {"EXIT", c_exit},	      {"RESTARTS", c_restarts},
-    {"ERROR", c_error},
+    {"NAME", c_name},	  {"TYPE", c_type},	    {"MODE", c_mode},
+    {"STATUS", c_status}, {"PID", c_pid},	    {"ADDRESSES", c_addresses},
+    {"EXIT", c_exit},	  {"RESTARTS", c_restarts}, {"ERROR", c_error},
 };
 
 static void containers_table(json_t *cs)
@@ -1027,16 +1027,71 @@ static int run_logs(const struct cli *cli, char **a)
 		char ex[32], rs[24];
 
 		c_exit(c, ex, sizeof(ex));
-		fprintf(stderr, "pvcontrol: %s %s: %s %s at %s, restarts %s\n",
-			a[0], jstr(c, "status"),
-			json_is_string(json_object_get(e, "signal"))
-			    ? "killed by"
-			    : "exit code",
-			ex, jstr(e, "time"), jint(c, "restarts", rs, sizeof(rs)));
+		fprintf(
+		    stderr, "pvcontrol: %s %s: %s %s at %s, restarts %s\n",
+		    a[0], jstr(c, "status"),
+		    json_is_string(json_object_get(e, "signal")) ? "killed by"
+								 : "exit code",
+		    ex, jstr(e, "time"), jint(c, "restarts", rs, sizeof(rs)));
 	}
 	json_decref(c);
 	free(cpath);
 	return rc;
+}
+
+/* container exec NAME -- CMD…: CMD inside the container's namespaces
+ * (IPC, UTS, network, PID, cgroup, mount) and working directory, as a
+ * child of this process, which waits and exits with its status (128 + the
+ * signal when one ended it). pvcontrol's environment is kept. Needs the
+ * privileges setns(2) asks for (root). docs/api.md. */
+static int run_exec(const struct cli *cli, char **a)
+{
+	char *cpath = container_path(a[0]), err[256];
+	json_t *c;
+	int rc = 0, st;
+	pid_t pid, child;
+
+	if (!cli->rest || cli->nrest == 0) {
+		fprintf(stderr, "pvcontrol: container exec: missing -- CMD\n");
+		free(cpath);
+		return EXIT_USAGE;
+	}
+	c = cpath ? call(cli, &cli->ctrl, "GET", cpath, NULL, 0, false, &rc)
+		  : NULL;
+	free(cpath);
+	if (!c)
+		return rc ? rc : EXIT_API;
+	pid = (pid_t)json_integer_value(json_object_get(c, "pid"));
+	if (pid <= 0) {
+		fprintf(stderr,
+			"pvcontrol: container %s is %s: no process to "
+			"enter\n",
+			a[0], jstr(c, "status"));
+		json_decref(c);
+		return EXIT_API;
+	}
+	json_decref(c);
+	if (pvx_ns_enter_all(pid, err, sizeof(err)) < 0) {
+		fprintf(stderr, "pvcontrol: container %s (pid %d): %s\n", a[0],
+			(int)pid, err);
+		return EXIT_API;
+	}
+	fflush(NULL);
+	child = fork();
+	if (child < 0) {
+		fprintf(stderr, "pvcontrol: fork: %s\n", strerror(errno));
+		return EXIT_API;
+	}
+	if (child == 0) {
+		execvp(cli->rest[0], cli->rest);
+		fprintf(stderr, "pvcontrol: exec %s: %s\n", cli->rest[0],
+			strerror(errno));
+		_exit(127);
+	}
+	while (waitpid(child, &st, 0) < 0)
+		if (errno != EINTR)
+			return EXIT_API;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 static int run_restart(const struct cli *cli, char **a)
@@ -1063,6 +1118,8 @@ static const struct command commands[] = {
      run_restart, false},
     {"container", "logs", "NAME [-f]", 1, 1,
      "a process container's output (-f: follow)", run_logs, false},
+    {"container", "exec", "NAME -- CMD...", 1, 1,
+     "run CMD in the container's namespaces", run_exec, true},
     {"state", "load", "FILE|DIR", 1, 1, "apply a state (PUT /state)",
      run_state_load, false},
     {"state", "reload", "", 0, 0, "reread the daemon's state source",
@@ -1344,8 +1401,9 @@ int main(int argc, char **argv)
 	}
 	cmd = find_command(words, n, cli.nrest);
 	if (cmd && cli.follow && cmd->run != run_logs) {
-		fprintf(stderr, "pvcontrol: %s %s: -f goes with container logs "
-				"only\n",
+		fprintf(stderr,
+			"pvcontrol: %s %s: -f goes with container logs "
+			"only\n",
 			cmd->group, cmd->verb);
 		command_usage(stderr, cmd);
 		cmd = NULL;

@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -133,5 +134,71 @@ int pvx_ns_run(pid_t pid, enum pvx_ns_kind kind, int (*fn)(void *arg),
 		return fd;
 	r = pvx_ns_run_fd(fd, kind, fn, arg);
 	close(fd);
+	return r;
+}
+
+int pvx_ns_enter_all(pid_t pid, char *err, size_t errlen)
+{
+	/* nsenter's order: the mount namespace last, so that the others
+	 * are still found through this /proc. */
+	static const struct {
+		const char *name;
+		int type;
+	} nss[] = {
+	    {"ipc", CLONE_NEWIPC},	 {"uts", CLONE_NEWUTS},
+	    {"net", CLONE_NEWNET},	 {"pid", CLONE_NEWPID},
+	    {"cgroup", CLONE_NEWCGROUP}, {"mnt", CLONE_NEWNS},
+	};
+	enum { N = sizeof(nss) / sizeof(nss[0]) };
+	int fd[N], cwd = -1, r = 0;
+	char path[64], own[64];
+	struct stat a, b;
+	size_t i;
+
+	for (i = 0; i < N; i++)
+		fd[i] = -1;
+	for (i = 0; i < N; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid,
+			 nss[i].name);
+		snprintf(own, sizeof(own), "/proc/self/ns/%s", nss[i].name);
+		if (stat(path, &a) < 0) {
+			r = -errno;
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		/* The same namespace as ours: nothing to join. */
+		if (stat(own, &b) == 0 && a.st_ino == b.st_ino &&
+		    a.st_dev == b.st_dev)
+			continue;
+		fd[i] = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd[i] < 0) {
+			r = -errno;
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+	}
+	snprintf(path, sizeof(path), "/proc/%d/cwd", (int)pid);
+	cwd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (i = 0; i < N; i++) {
+		if (fd[i] >= 0 && setns(fd[i], nss[i].type) < 0) {
+			r = -errno;
+			snprintf(err, errlen, "setns %s: %s", nss[i].name,
+				 strerror(errno));
+			goto out;
+		}
+	}
+	/* Its working directory, else its root's. */
+	if (cwd < 0 || fchdir(cwd) < 0) {
+		if (chdir("/") < 0) {
+			r = -errno;
+			snprintf(err, errlen, "chdir /: %s", strerror(errno));
+		}
+	}
+out:
+	for (i = 0; i < N; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+	if (cwd >= 0)
+		close(cwd);
 	return r;
 }

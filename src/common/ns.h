@@ -34,4 +34,13 @@ int pvx_ns_run_fd(int nsfd, enum pvx_ns_kind kind, int (*fn)(void *arg),
 int pvx_ns_run(pid_t pid, enum pvx_ns_kind kind, int (*fn)(void *arg),
 	       void *arg);
 
+/* For good (no way back): joins the IPC, UTS, network, PID, cgroup and
+ * mount namespaces of pid (those that differ from the caller's) and its
+ * working directory, as `pvcontrol container exec` does before it forks
+ * the command (the PID namespace applies to children only). Every
+ * /proc/<pid>/ns/ fd is opened before the first switch (after the mount
+ * switch, /proc may be another one). Returns 0, or -errno with the
+ * failing step in err ("setns net: Operation not permitted"). */
+int pvx_ns_enter_all(pid_t pid, char *err, size_t errlen);
+
 #endif

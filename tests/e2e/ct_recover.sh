@@ -10,7 +10,8 @@
 #   with a new pid and the same address, and the ingress serves again
 #   through the same pv-xconnect.
 # - "talker" prints a line every 0.2 s: `container logs -f` follows it and
-#   ends by itself when the container is stopped.
+#   ends by itself when the container is stopped; `container exec` runs
+#   commands in its namespaces.
 . "$(dirname "$0")/lib/sandbox.sh"
 
 CT=example-nginx-ingress
@@ -105,6 +106,23 @@ cli containers ls >"$SB_TMP/ls2.out" || sb_fail "containers ls"
 grep -Eq "^$CT +process +pool +running +$NEW +eth0=${SOCK%:*}/24 +SIGKILL +1 " "$SB_TMP/ls2.out" ||
 	sb_fail "containers ls: $(cat "$SB_TMP/ls2.out")"
 sb_ok "new pid $NEW (was $OLD), same socket $SOCK, ingress serves again"
+
+sb_step "container exec enters the container's namespaces"
+[[ $(cli container exec talker -- hostname) == talker ]] || sb_fail "exec hostname: not talker's UTS namespace"
+addr=$(cli container exec "$CT" -- ip -4 -o addr show dev eth0) || sb_fail "exec ip addr"
+[[ $addr == *" ${SOCK%:*}/24 "* ]] || sb_fail "exec: eth0 of nginx's netns: $addr"
+cli container exec "$CT" -- test -f /tmp/nginx/nginx.conf || sb_fail "exec: not nginx's private /tmp"
+[[ $(cli container exec "$CT" -- pwd) == "$S" ]] || sb_fail "exec: cwd $(cli container exec "$CT" -- pwd)"
+rc=0
+cli container exec talker -- sh -c 'exit 7' || rc=$?
+((rc == 7)) || sb_fail "exec exit status $rc, want 7"
+rc=0
+cli container exec crasher -- true 2>"$SB_TMP/exec.err" || rc=$?
+((rc == 1)) && grep -q "crasher is exited: no process" "$SB_TMP/exec.err" || sb_fail "exec of an exited container: $rc $(cat "$SB_TMP/exec.err")"
+rc=0
+cli container exec talker 2>/dev/null || rc=$?
+((rc == 2)) || sb_fail "exec without -- CMD: $rc"
+sb_ok "hostname, eth0 ${SOCK%:*}, private /tmp, cwd, exit status, refusals"
 
 sb_step "container logs -f follows talker and ends when it stops"
 sb_wait_for "talker has printed" 10 eval '[[ $(cli container logs talker) == *"tick 3"* ]]'
