@@ -113,6 +113,7 @@ int pvc_etc_texts(const struct pvc_state *st, const struct pvc_leases *l,
 	const struct pvc_pool *p = NULL;
 	char *dev = NULL;
 	size_t len;
+	bool world;
 
 	*hosts = *resolv = NULL;
 	if (c->mode != PVC_NET_POOL)
@@ -121,13 +122,13 @@ int pvc_etc_texts(const struct pvc_state *st, const struct pvc_leases *l,
 		p = pvc_state_find_pool(st, ls->pool);
 	else if (c->n_ifaces)
 		p = pvc_state_find_pool(st, c->ifaces[0].pool);
-	if (p && p->nat &&
-	    pvx_file_read("/etc/resolv.conf", PVC_ETC_RESOLV_MAX, &dev, &len) <
-		0)
+	world = p && (p->nat || pvc_pool_is_macvlan(p));
+	if (world && pvx_file_read("/etc/resolv.conf", PVC_ETC_RESOLV_MAX, &dev,
+				   &len) < 0)
 		dev = NULL; /* no resolver on the device: none here */
 	*hosts = pvc_etc_hosts(c->hostname ? c->hostname : c->name,
 			       ls ? &ls->ip : NULL);
-	*resolv = pvc_etc_resolv(dev, p && p->nat, p ? p->name : "?");
+	*resolv = pvc_etc_resolv(dev, world, p ? p->name : "?");
 	free(dev);
 	if (!*hosts || !*resolv) {
 		free(*hosts);

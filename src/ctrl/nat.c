@@ -26,7 +26,7 @@
 
 static bool is_bridge(const struct pvc_pool *p)
 {
-	return !p->type || strcmp(p->type, "bridge") == 0;
+	return !pvc_pool_is_macvlan(p);
 }
 
 bool pvc_nat_wants_forward(const struct pvc_state *st)

@@ -324,6 +324,35 @@ fail:
 	return r;
 }
 
+int pvc_netdev_macvlan_wire(struct pvc_nl *nl, int netns_fd, const char *parent,
+			    const struct pvc_netdev_wire *w, char *err,
+			    size_t errlen)
+{
+	char buf[PVC_NL_BUFSZ];
+	struct pvc_nl_link pl;
+	struct inside in = {w, err, errlen};
+	int r;
+
+	if ((r = pvc_netdev_get(nl, parent, &pl)) < 0) {
+		snprintf(err, errlen, "parent %s: %s", parent, strerror(-r));
+		return r;
+	}
+	r = pvc_nl_talk(nl,
+			pvc_nl_build_macvlan_new(buf, w->peer, pl.ifindex,
+						 netns_fd, w->mac),
+			NULL, NULL);
+	if (r < 0) {
+		snprintf(err, errlen, "macvlan %s on %s: %s", w->peer, parent,
+			 strerror(-r));
+		return r;
+	}
+	err[0] = '\0';
+	r = pvx_ns_run_fd(netns_fd, PVX_NS_NET, wire_inside, &in);
+	if (r < 0 && !err[0])
+		snprintf(err, errlen, "setns: %s", strerror(-r));
+	return r;
+}
+
 static int lo_inside(void *arg)
 {
 	struct pvc_nl nl;

@@ -63,6 +63,12 @@ struct pvc_netdev_wire {
  * stale host end of the same name (ours, from a crash) is replaced. */
 int pvc_netdev_wire(struct pvc_nl *nl, int netns_fd,
 		    const struct pvc_netdev_wire *w, char *err, size_t errlen);
+/* A macvlan pool's interface: a macvlan on parent born inside netns_fd
+ * as w->peer, then set up inside like a veth's peer (w->bridge and
+ * w->host unused). It lives and dies with the namespace. */
+int pvc_netdev_macvlan_wire(struct pvc_nl *nl, int netns_fd, const char *parent,
+			    const struct pvc_netdev_wire *w, char *err,
+			    size_t errlen);
 /* Brings lo up inside netns_fd. */
 int pvc_netdev_lo_up(int netns_fd, char *err, size_t errlen);
 

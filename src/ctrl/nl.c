@@ -134,6 +134,31 @@ struct nlmsghdr *pvc_nl_build_veth_new(char *buf, const char *host_name,
 	return nlh;
 }
 
+struct nlmsghdr *pvc_nl_build_macvlan_new(char *buf, const char *name,
+					  int parent_ifindex, int netns_fd,
+					  const uint8_t *mac)
+{
+	struct nlmsghdr *nlh =
+	    put_header(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK);
+	struct nlattr *info, *data;
+
+	put_ifinfo(nlh, 0);
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	/* The parent is looked up in the requester's (the device's)
+	 * namespace; the new link is born in the container's. */
+	mnl_attr_put_u32(nlh, IFLA_LINK, (uint32_t)parent_ifindex);
+	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)netns_fd);
+	if (mac)
+		mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
+	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "macvlan");
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	mnl_attr_put_u32(nlh, IFLA_MACVLAN_MODE, MACVLAN_MODE_BRIDGE);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, info);
+	return nlh;
+}
+
 struct nlmsghdr *pvc_nl_build_link_set(char *buf, int ifindex, bool up,
 				       int master_ifindex)
 {

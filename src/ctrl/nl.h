@@ -47,6 +47,11 @@ struct nlmsghdr *pvc_nl_build_veth_new(char *buf, const char *host_name,
 				       const uint8_t *peer_mac);
 /* RTM_NEWLINK on an existing link (by ifindex): up or down, and when
  * master_ifindex > 0 enslaves it to that bridge. */
+/* A macvlan (bridge mode) on parent_ifindex, born inside netns_fd as
+ * name, with mac (6 bytes) or a random one (NULL). */
+struct nlmsghdr *pvc_nl_build_macvlan_new(char *buf, const char *name,
+					  int parent_ifindex, int netns_fd,
+					  const uint8_t *mac);
 struct nlmsghdr *pvc_nl_build_link_set(char *buf, int ifindex, bool up,
 				       int master_ifindex);
 /* RTM_NEWLINK on an existing link (by ifindex): sets its alias

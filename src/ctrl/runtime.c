@@ -436,7 +436,25 @@ static void unwire(struct pvc_runtime *rt, struct rt_ct *c)
 	record_save(rt);
 }
 
-/* Gives the namespace of pid one veth per lease of the container. */
+/* A lease on a macvlan pool: its interface is born in the container's
+ * namespace and dies with it; nothing of it on the device to record. */
+static int macvlan_wire(struct pvc_runtime *rt, int fd,
+			const struct pvc_pool *p, const struct pvc_lease *l,
+			bool first, char *err, size_t errlen)
+{
+	struct pvc_netdev_wire w = {
+	    .peer = l->iface,
+	    .ip = l->ip,
+	    .prefix = l->prefix,
+	    .mac = l->mac,
+	    .gateway = p->gateway,
+	    .default_route = first,
+	};
+	return pvc_netdev_macvlan_wire(&rt->nl, fd, p->parent, &w, err, errlen);
+}
+
+/* Gives the namespace of pid one veth (or macvlan) per lease of the
+ * container. */
 static int wire(struct pvc_runtime *rt, struct rt_ct *c, pid_t pid, char *err,
 		size_t errlen)
 {
@@ -472,6 +490,13 @@ static int wire(struct pvc_runtime *rt, struct rt_ct *c, pid_t pid, char *err,
 			goto fail;
 		}
 		pvc_netdev_veth_name(c->name, l->iface, host);
+		if (pvc_pool_is_macvlan(p)) {
+			if ((r = macvlan_wire(rt, fd, p, l, first, err,
+					      errlen)) < 0)
+				goto fail;
+			first = false;
+			continue;
+		}
 		w = (struct pvc_netdev_wire){
 		    .bridge = p->bridge,
 		    .host = host,
@@ -541,7 +566,9 @@ static char *fingerprint(const struct pvc_runtime *rt,
 			fprintf(f, "%02x", l->mac[k]);
 		if (p) {
 			inet_ntop(AF_INET, &p->gateway, ip, sizeof(ip));
-			fprintf(f, " br=%s gw=%s", p->bridge, ip);
+			fprintf(f, " br=%s parent=%s gw=%s",
+				p->bridge ? p->bridge : "",
+				p->parent ? p->parent : "", ip);
 		}
 		fputc('\n', f);
 	}
@@ -1109,9 +1136,12 @@ static int apply_bridges(struct pvc_runtime *rt, const struct pvc_state *st,
 		return -ENOMEM;
 	for (size_t i = 0; i < st->n_pools; i++) {
 		const struct pvc_pool *p = &st->pools[i];
-		struct rt_br *old = find_br(rt, p->bridge);
+		struct rt_br *old;
 		bool created = false, added = false;
 
+		if (pvc_pool_is_macvlan(p))
+			continue; /* no bridge: the parent is the device's */
+		old = find_br(rt, p->bridge);
 		nb[n].name = strdup(p->bridge);
 		if (!nb[n].name)
 			goto nomem;

@@ -53,6 +53,7 @@ void pvc_state_free(struct pvc_state *st)
 		free(st->pools[i].name);
 		free(st->pools[i].type);
 		free(st->pools[i].bridge);
+		free(st->pools[i].parent);
 	}
 	free(st->pools);
 	for (size_t i = 0; st->containers && i < st->n_containers; i++)
@@ -209,10 +210,15 @@ bool pvc_container_equal(const struct pvc_container *a,
 	return true;
 }
 
+bool pvc_pool_is_macvlan(const struct pvc_pool *p)
+{
+	return p->type && strcmp(p->type, "macvlan") == 0;
+}
+
 static bool pool_eq(const struct pvc_pool *a, const struct pvc_pool *b)
 {
 	return str_eq(a->name, b->name) && str_eq(a->type, b->type) &&
-	       str_eq(a->bridge, b->bridge) &&
+	       str_eq(a->bridge, b->bridge) && str_eq(a->parent, b->parent) &&
 	       a->subnet.addr.s_addr == b->subnet.addr.s_addr &&
 	       a->subnet.prefix == b->subnet.prefix &&
 	       a->gateway.s_addr == b->gateway.s_addr && a->nat == b->nat &&

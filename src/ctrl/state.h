@@ -26,8 +26,9 @@ enum pvc_net_mode {
 
 struct pvc_pool {
 	char *name;
-	char *type;   /* "bridge" */
-	char *bridge; /* interface name, <= 15 bytes */
+	char *type;   /* "bridge" or "macvlan" */
+	char *bridge; /* bridge pools: interface name, <= 15 bytes */
+	char *parent; /* macvlan pools: the device's interface, or NULL */
 	struct pvx_cidr subnet;
 	struct in_addr gateway;
 	bool nat;     /* masquerade out of the device (docs/runtime.md) */
@@ -172,6 +173,8 @@ pvc_state_find_provider(const struct pvc_state *st, const char *service,
 const char *pvc_recovery_policy_name(enum pvc_recovery_policy p);
 /* "pool", "host", "none". */
 const char *pvc_net_mode_name(enum pvc_net_mode mode);
+/* Whether p is a macvlan pool (else a bridge pool). */
+bool pvc_pool_is_macvlan(const struct pvc_pool *p);
 /* Deep comparison of what was asked (e.g. to restart only the containers
  * whose definition changed on a reload). */
 bool pvc_container_equal(const struct pvc_container *a,

@@ -214,7 +214,8 @@ static void parse_pool(struct ld *l, const char *name, const json_t *v,
 		       struct pvc_pool *p)
 {
 	char path[JPATH_MAX], sp[JPATH_MAX], err[128];
-	const char *type, *bridge, *subnet, *gw;
+	const char *type, *bridge, *subnet, *gw, *parent;
+	bool macvlan;
 	json_t *nat;
 
 	snprintf(path, sizeof(path), "network.pools.%s", name);
@@ -228,13 +229,28 @@ static void parse_pool(struct ld *l, const char *name, const json_t *v,
 		return;
 	}
 	type = mstr(l, v, path, "type", false);
-	if (type && strcmp(type, "bridge") != 0) {
+	macvlan = type && strcmp(type, "macvlan") == 0;
+	if (type && !macvlan && strcmp(type, "bridge") != 0) {
 		jkey(sp, path, "type");
-		lerr(l, sp, "unsupported pool type '%s' (expected bridge)",
+		lerr(l, sp,
+		     "unsupported pool type '%s' (expected bridge or macvlan)",
 		     type);
 	}
-	p->type = ldup(l, "bridge");
-	bridge = mstr(l, v, path, "bridge", true);
+	p->type = ldup(l, macvlan ? "macvlan" : "bridge");
+	/* A macvlan pool hangs off the device's parent interface; no bridge
+	 * of pvx's, no gateway address on the device. */
+	parent = macvlan ? mstr(l, v, path, "parent", true) : NULL;
+	if (parent) {
+		jkey(sp, path, "parent");
+		if (!ifname_ok(parent))
+			lerr(l, sp,
+			     "parent '%s' is not a valid interface name (%s, "
+			     "at most %d bytes)",
+			     parent, SAFE_RULE, IFNAME_MAX);
+		else
+			p->parent = ldup(l, parent);
+	}
+	bridge = macvlan ? NULL : mstr(l, v, path, "bridge", true);
 	if (bridge) {
 		jkey(sp, path, "bridge");
 		if (strlen(bridge) > IFNAME_MAX)
@@ -250,6 +266,12 @@ static void parse_pool(struct ld *l, const char *name, const json_t *v,
 	}
 	nat = member(l, v, path, "nat", K_BOOL, false);
 	p->nat = nat && json_is_true(nat);
+	if (p->nat && macvlan) {
+		jkey(sp, path, "nat");
+		lerr(l, sp,
+		     "nat applies to bridge pools only (a macvlan pool's "
+		     "traffic leaves through its parent, past the device)");
+	}
 	nat = member(l, v, path, "isolate", K_BOOL, false);
 	p->isolate = !nat || json_is_true(nat);
 

@@ -234,11 +234,15 @@ static const struct vcase cases[] = {
     {"{" POOLS("'internal':{'bridge':'','subnet':'10.0.4.0/24'}") "}", NULL,
      NULL, NULL,
      "device.json: network.pools.internal.bridge: must not be empty"},
-    {"{" POOLS("'internal':{'type':'macvlan','bridge':'br0','subnet':"
+    {"{" POOLS("'internal':{'type':'vlan','bridge':'br0','subnet':"
 	       "'10.0.4.0/24'}") "}",
      NULL, NULL, NULL,
      "device.json: network.pools.internal.type: unsupported pool type "
-     "'macvlan' (expected bridge)"},
+     "'vlan' (expected bridge or macvlan)"},
+    {"{" POOLS("'internal':{'type':'macvlan','bridge':'br0','subnet':"
+	       "'10.0.4.0/24'}") "}",
+     NULL, NULL, NULL,
+     "device.json: network.pools.internal.parent: missing (required)"},
     {"{" POOLS(POOL_INTERNAL ",'other':{'bridge':'br1','subnet':"
 			     "'10.0.0.0/16'}") "}",
      NULL, NULL, NULL,
