@@ -358,8 +358,14 @@ static void cleanup_leftovers(struct pvc_runtime *rt)
 		json_decref(j);
 		j = NULL;
 	}
-	if (damaged)
+	if (damaged) {
+		/* The table is pvx's by its name; only the old ip_forward
+		 * value is lost with the record. */
+		json_t *t = json_pack("{s:s}", "table", PVC_NAT_TABLE);
 		record_set_aside(rt, err);
+		pvc_nat_cleanup(t, err, sizeof(err));
+		json_decref(t);
+	}
 	/* Whatever the record says: every link with our alias is a leftover
 	 * (a record that is damaged, or a crash between creating a link and
 	 * writing the record). */
@@ -566,9 +572,10 @@ static char *fingerprint(const struct pvc_runtime *rt,
 			fprintf(f, "%02x", l->mac[k]);
 		if (p) {
 			inet_ntop(AF_INET, &p->gateway, ip, sizeof(ip));
-			fprintf(f, " br=%s parent=%s gw=%s",
+			/* nat: the container's resolv.conf depends on it */
+			fprintf(f, " br=%s parent=%s gw=%s nat=%d",
 				p->bridge ? p->bridge : "",
-				p->parent ? p->parent : "", ip);
+				p->parent ? p->parent : "", ip, p->nat);
 		}
 		fputc('\n', f);
 	}
