@@ -37,6 +37,7 @@ const struct pvc_known_key pvc_known_keys[] = {
     PVX(POOL, "gateway", NONE),
     PVX(POOL, "nat", NONE),
     PVX(POOL, "isolate", NONE),
+    PVX(POOL, "parent", NONE), /* macvlan pools */
     PVX(INGRESS, "name", NONE),
     PVX(INGRESS, "type", NONE),
     PVX(INGRESS, "external", NONE),
@@ -77,8 +78,8 @@ const struct pvc_known_key pvc_known_keys[] = {
     PVX(RUN_NET, "pool", NONE),
     PVX(RUN_NET, "hostname", NONE),
     PVX(RUN_NET, "interfaces", IFACE),
-    PVX(RUN_NET, "ip", NONE),  /* shorthand of interfaces[0] */
-    PVX(RUN_NET, "mac", NONE), /* shorthand of interfaces[0] */
+    PVX(RUN_NET, "ip", NONE),  /* shorthand: eth0's ipv4_address */
+    PVX(RUN_NET, "mac", NONE), /* shorthand: eth0's mac_address */
     PVX(IFACE, "name", NONE),
     PVX(IFACE, "pool", NONE),
     PVX(IFACE, "ipv4_address", NONE),

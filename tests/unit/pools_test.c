@@ -58,6 +58,9 @@ static void test_kinds(void **unused)
 	assert_true(p->nat);
 	assert_true(p->isolate); /* the default */
 	assert_false(pvc_state_find_pool(st, "q")->isolate);
+	/* Known keys: no typo warning for parent or isolate. */
+	assert_null(pvx_errlist_find(&st->warnings, "parent"));
+	assert_null(pvx_errlist_find(&st->warnings, "isolate"));
 	pvc_state_free(st);
 }
 
