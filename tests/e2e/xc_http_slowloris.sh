@@ -6,7 +6,9 @@
 #    --header-timeout (2 s here) has passed since its accept, although it
 #    keeps sending; each silent one is closed without an answer after
 #    --first-byte-timeout (1 s). Counted as timeout_header and
-#    timeout_first_byte on the link.
+#    timeout_first_byte on the link. On a keep-alive connection the next
+#    head has the same deadline from the end of the answer: idle, the
+#    connection is closed without a word; with part of a head, 408.
 # 2. 520 slow clients from 127.0.0.1 against the default limits (512
 #    connections, 128 per client address): 128 are taken, 392 refused and
 #    counted as refused_per_client, and a client from 127.0.0.2 is still
@@ -75,6 +77,37 @@ log "idle: $(grep RESULT "$TMP/idle.out")"
 [[ $(status_field web timeout_first_byte) == 20 ]] ||
 	fail "timeout_first_byte=$(status_field web timeout_first_byte), want 20"
 served || fail "normal client not served after the attack"
+
+log "keep-alive: the next head has the same deadline from the end of the answer"
+timeout 20 "$PY" - "$P" <<'PY' || fail "keep-alive head deadline"
+import socket, sys, time
+def answer(f):
+    line = f.readline()
+    n = 0
+    while True:
+        h = f.readline()
+        if h in (b"\r\n", b""):
+            break
+        if h.lower().startswith(b"content-length:"):
+            n = int(h.split(b":")[1])
+    f.read(n)
+    return line
+req = b"GET /ka HTTP/1.1\r\nHost: x\r\n\r\n"
+# idle after an answer: closed without a word once the deadline passes
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+f = s.makefile("rb")
+s.sendall(req)
+assert answer(f).startswith(b"HTTP/1.1 200"), "first answer"
+assert s.recv(100) == b"", "idle keep-alive connection not closed silently"
+# part of a second head, then nothing: 408
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+f = s.makefile("rb")
+s.sendall(req)
+assert answer(f).startswith(b"HTTP/1.1 200"), "first answer"
+s.sendall(b"GET /ka HTTP/1.1\r\nHo")
+line = answer(f)
+assert line.startswith(b"HTTP/1.1 408"), line
+PY
 stop_xc
 
 log "2. 520 slow clients from 127.0.0.1, default limits (512, 128 per client)"
