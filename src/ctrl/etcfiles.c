@@ -5,11 +5,13 @@
  * control. */
 #include "ctrl/etcfiles.h"
 #include "common/file.h"
+#include "common/inroot.h"
 #include "ctrl/ipam.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,20 +156,38 @@ static int write_new(const char *path, const char *text)
 	return r;
 }
 
-/* mkdir -p of path's parents on the private /run. */
-static int mkparents(const char *path)
+/* Writes text at path (absolute, under /run), resolved inside the private
+ * /run only (common/inroot.h): a symlink on the way cannot lead out of
+ * it. Missing directories are made. */
+static int write_in_run(const char *path, const char *text)
 {
-	char p[PATH_MAX];
+	struct pvx_root run = PVX_ROOT_INIT;
+	const char *name;
+	size_t n = strlen(text);
+	int dir, fd, r = 0;
 
-	if (snprintf(p, sizeof(p), "%s", path) >= (int)sizeof(p))
-		return -ENAMETOOLONG;
-	for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-		*s = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*s = '/';
+	run.fd = open("/run", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (run.fd < 0)
+		return -errno;
+	run.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+	dir = pvx_root_open_parent(&run, path + 4, 0755, &name);
+	if (dir < 0) {
+		r = dir;
+		goto out;
 	}
-	return 0;
+	fd = openat(dir, name,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	close(dir);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (write(fd, text, n) != (ssize_t)n)
+		r = errno ? -errno : -EIO;
+	close(fd);
+out:
+	pvx_root_close(&run);
+	return r;
 }
 
 /* Covers target with text. A target that is a symlink into /run (e.g.
@@ -195,12 +215,10 @@ static int install(const char *target, const char *name, const char *text,
 	if (n <= 0)
 		return r;
 	link[n] = '\0';
-	if (strncmp(link, "/run/", 5) != 0 || strstr(link, "/../"))
+	if (strncmp(link, "/run/", 5) != 0)
 		return r;
 	snprintf(step, len, "write %s", link);
-	if ((r = mkparents(link)) < 0)
-		return r;
-	return write_new(link, text);
+	return write_in_run(link, text);
 }
 
 int pvc_etc_install(const char *hosts, const char *resolv, char *step,
