@@ -173,6 +173,9 @@ static int add_rule_fields(json_t *link, const struct pvc_ingress *g)
 	    json_object_set_new(link, "idle_timeout_s",
 				json_integer(g->idle_timeout_s)))
 		return -1;
+	if (g->keep_prefix &&
+	    json_object_set_new(link, "strip_prefix", json_false()))
+		return -1;
 	return 0;
 }
 

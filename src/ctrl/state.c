@@ -248,7 +248,8 @@ static bool ingress_eq(const struct pvc_ingress *a, const struct pvc_ingress *b)
 	       str_eq(a->proxy_protocol, b->proxy_protocol) && allow_eq(a, b) &&
 	       a->max_conns == b->max_conns &&
 	       a->connect_timeout_ms == b->connect_timeout_ms &&
-	       a->idle_timeout_s == b->idle_timeout_s;
+	       a->idle_timeout_s == b->idle_timeout_s &&
+	       a->keep_prefix == b->keep_prefix;
 }
 
 bool pvc_state_equal(const struct pvc_state *a, const struct pvc_state *b)

@@ -126,6 +126,9 @@ struct pvc_ingress {
 	int max_conns;		/* 0: pv-xconnect's --max-conns */
 	int connect_timeout_ms; /* 0: pv-xconnect's --connect-timeout */
 	int idle_timeout_s;	/* 0: pv-xconnect's --idle-timeout */
+	/* http: "strip_prefix": false, the path goes to the backend with
+	 * its prefix (default: stripped, /api/x -> /x). */
+	bool keep_prefix;
 };
 
 /* Bounds of the per-rule limits (docs/formats.md). */

@@ -50,6 +50,7 @@ const struct pvc_known_key pvc_known_keys[] = {
     PVX(INGRESS, "max_conns", NONE),
     PVX(INGRESS, "connect_timeout_ms", NONE),
     PVX(INGRESS, "idle_timeout_s", NONE),
+    PVX(INGRESS, "strip_prefix", NONE),
 
     /* <container>/run.json */
     PVX(RUN, "name", NONE),

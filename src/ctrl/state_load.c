@@ -432,6 +432,17 @@ static void parse_ingress(struct ld *l, const json_t *v, const char *path,
 		     g->type);
 		return;
 	}
+	{
+		json_t *b = member(l, v, path, "strip_prefix", K_BOOL, false);
+
+		jkey(sp, path, "strip_prefix");
+		if (b && strcmp(g->type, "http") != 0)
+			lerr(l, sp,
+			     "only for http rules (a %s rule has no path)",
+			     g->type);
+		else if (b)
+			g->keep_prefix = json_is_false(b);
+	}
 	if (!g->external)
 		return;
 	s = g->external;

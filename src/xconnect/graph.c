@@ -96,7 +96,7 @@ bool pvx_link_conf_extra_equal(const struct pvx_link_conf *a,
 			       const struct pvx_link_conf *b)
 {
 	if (a->proxy_protocol != b->proxy_protocol ||
-	    a->max_conns != b->max_conns ||
+	    a->keep_prefix != b->keep_prefix || a->max_conns != b->max_conns ||
 	    a->connect_timeout_ms != b->connect_timeout_ms ||
 	    a->idle_timeout_s != b->idle_timeout_s)
 		return false;
@@ -284,6 +284,13 @@ static int parse_extra(json_t *o, size_t idx, struct pvx_link_conf *c,
 	c->connect_timeout_ms = (int)n;
 	get_limit(o, "idle_timeout_s", PVX_IDLE_TIMEOUT_S_MAX, &n, idx, el);
 	c->idle_timeout_s = (int)n;
+	v = json_object_get(o, "strip_prefix");
+	if (v && !json_is_boolean(v))
+		pvx_errlist_add(el,
+				"graph[%zu].strip_prefix: expected true or "
+				"false",
+				idx);
+	c->keep_prefix = v && json_is_false(v);
 	return 0;
 }
 

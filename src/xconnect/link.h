@@ -46,6 +46,7 @@ struct pvx_link_conf {
 	unsigned max_conns;	/* 0: --max-conns */
 	int connect_timeout_ms; /* 0: --connect-timeout */
 	int idle_timeout_s;	/* 0: --idle-timeout */
+	bool keep_prefix;	/* http: "strip_prefix": false */
 };
 
 /* Parses a graph (JSON array). Entries of types without a plugin are kept

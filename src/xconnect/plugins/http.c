@@ -915,14 +915,35 @@ static void on_connect(evutil_socket_t fd, short what, void *arg)
 	backend_connected(c);
 }
 
+/* Whether the route's prefix is cut from the path (the default; a rule's
+ * "strip_prefix": false keeps it). */
+static bool route_strips(const struct http_route *r)
+{
+	return r->plen > 0 && !r->link->conf.keep_prefix;
+}
+
+/* A backend behind a stripped prefix answers Location: /sub/ for what
+ * the client knows as /api/sub/: an absolute-path Location (one '/', not
+ * "//host") gets the prefix back in front. Absolute URLs and relative
+ * references are left as they are (docs/xconnect.md). */
+static void location_prefix(struct http_conn *c,
+			    const struct pvx_http_header *x, struct evbuffer *o)
+{
+	if (x->name_len == 8 && strncasecmp(x->name, "location", 8) == 0 &&
+	    c->route && route_strips(c->route) && x->value_len >= 1 &&
+	    x->value[0] == '/' && (x->value_len == 1 || x->value[1] != '/'))
+		evbuffer_add(o, c->route->prefix, c->route->plen);
+}
+
 /* Builds the head for the backend in c->pending from the parsed request. */
 static void build_request(struct http_conn *c, const char *url, size_t len)
 {
 	const struct pvx_http_head *hd = &c->req.head;
 	const struct pvx_http_header *ch = pvx_http_find(hd, "connection");
 	struct evbuffer *o = c->pending;
-	const char *rest = url + c->route->plen;
-	size_t rlen = len - c->route->plen;
+	size_t cut = route_strips(c->route) ? c->route->plen : 0;
+	const char *rest = url + cut;
+	size_t rlen = len - cut;
 	bool xff = false;
 
 	evbuffer_add_printf(o, "%s ", hd->method);
@@ -940,6 +961,9 @@ static void build_request(struct http_conn *c, const char *url, size_t len)
 		    (x->name_len == 9 &&
 		     strncasecmp(x->name, "x-pv-role", 9) == 0))
 			continue; /* ours alone: a client cannot forge them */
+		if (x->name_len == 18 &&
+		    strncasecmp(x->name, "x-forwarded-prefix", 18) == 0)
+			continue; /* ours alone, below */
 		if (x->name_len == 15 &&
 		    strncasecmp(x->name, "x-forwarded-for", 15) == 0) {
 			if (xff)
@@ -969,6 +993,9 @@ static void build_request(struct http_conn *c, const char *url, size_t len)
 		evbuffer_add_printf(o, "Host: %s\r\n", c->l->name);
 	evbuffer_add_printf(o, "X-PV-Client: %s\r\nX-PV-Role: %s\r\n",
 			    c->client, c->route->link->conf.role);
+	if (cut)
+		evbuffer_add_printf(o, "X-Forwarded-Prefix: %s\r\n",
+				    c->route->prefix);
 	if (c->req_chunked)
 		evbuffer_add_printf(o, "Transfer-Encoding: chunked\r\n");
 	if (c->upgrade) {
@@ -1229,6 +1256,7 @@ static void send_response_head(struct http_conn *c)
 			continue;
 		evbuffer_add(o, x->name, x->name_len);
 		evbuffer_add(o, ": ", 2);
+		location_prefix(c, x, o);
 		evbuffer_add(o, x->value, x->value_len);
 		evbuffer_add(o, "\r\n", 2);
 	}
