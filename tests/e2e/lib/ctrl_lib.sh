@@ -2,43 +2,33 @@
 # with its own control socket and state dir, pv-ctrld started with
 # --no-runtime (no network changes, no processes), cleanup on every exit.
 # Only Unix sockets are used: no address, route or namespace is touched.
+# A thin layer on core.sh (process list, cleanup trap, failure helpers).
 # shellcheck shell=bash
 set -euo pipefail
 
 : "${PVX_BIN:?PVX_BIN must point at the built binaries}"
 : "${PVX_SRC:?PVX_SRC must point at the source tree}"
 
-PY=/usr/bin/python3
+# shellcheck source=tests/e2e/lib/core.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/core.sh"
+
+PY=$SB_PY
 [[ -x $PY ]] || PY=$(command -v python3)
 T=$(mktemp -d /tmp/pvxc.XXXXXX)
 SOCK=$T/run/pv-ctrl
 SDIR=$T/state
 LOG=$T/ctrld.log
 CTRLD=
+# Bare PIDs tests may append to; the core's cleanup ends them too.
 OWN_PIDS=()
+SB_LOG_TAG=$(basename "$0" .sh)
+SB_PID_ARRAYS=(OWN_PIDS)
+SB_LOG_GLOBS=("$LOG")
+sb_core_start "$T"
 
-ctrl_cleanup() {
-	local p
-	for p in "${OWN_PIDS[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in "${OWN_PIDS[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	rm -rf "$T"
-}
-trap ctrl_cleanup EXIT
+fail() { sb_fail "$@"; }
 
-fail() {
-	echo "FAIL: $*" >&2
-	if [[ -s $LOG ]]; then
-		echo "--- pv-ctrld log (last lines) ---" >&2
-		tail -n 20 "$LOG" >&2
-	fi
-	exit 1
-}
-
-ok() { echo "ok: $*"; }
+ok() { sb_ok "$@"; }
 
 # start_ctrld STATE [extra pv-ctrld args…]: starts the daemon and waits
 # (at most 5 s) until it answers.
@@ -49,6 +39,7 @@ start_ctrld() {
 		--state-dir "$SDIR" --no-runtime "$@" 2>>"$LOG" &
 	CTRLD=$!
 	OWN_PIDS+=("$CTRLD")
+	sb_record ctrld "$CTRLD"
 	for ((i = 0; i < 100; i++)); do
 		if [[ -S $SOCK ]] && curl -s -o /dev/null --max-time 2 \
 			--unix-socket "$SOCK" http://pvx/xconnect-graph; then

@@ -1,7 +1,9 @@
 # shellcheck shell=bash
 # Sandbox harness sourced by every pvx end-to-end test and by scripts/demo:
 # a "device" network namespace with no uplink, processes recorded by PID,
-# and a cleanup that leaves nothing behind (SPEC §9, docs/testing.md).
+# and a cleanup that leaves nothing behind (docs/testing.md). A layer on
+# core.sh, which holds the process list, waits, failure helpers and the
+# EXIT trap; this file adds namespaces, the root-netns check and pvx.
 #
 # Usage (the script runs as root; ctest sets PVX_BIN and PVX_SRC):
 #   . "$(dirname "$0")/lib/sandbox.sh"
@@ -92,166 +94,11 @@
 #      (kept when SB_KEEP=1);
 #   4. sb_assert_root_clean; a dirty root netns turns the exit status to 1.
 # shellcheck disable=SC2034 # SB_* globals are for the sourcing scripts
-set -Eeuo pipefail
+# shellcheck source=tests/e2e/lib/core.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/core.sh"
 
-SB_PY=/usr/bin/python3 # the system python, never a pyenv shim (PIDs!)
 SB_CURL=(curl -sS --noproxy '*' --max-time 5 --fail)
-SB_T0=${EPOCHREALTIME/./}
-SB_ID="" SB_PREFIX="" SB_TMP="" SB_DEV="" SB_CTRL="" SB_STATE=""
-SB_LAST_PID="" SB_ACTIVE=0 SB_MAINPID="" SB_WATCHDOG="" SB_ROOT_SNAP="" SB_PASSED=0
-
-sb_log() {
-	local now=${EPOCHREALTIME/./}
-	printf '[%7.3fs] %s\n' "$(((now - SB_T0) / 1000))e-3" "$*" >&2
-}
-sb_step() { printf '\n==== %s\n' "$*" >&2; }
-sb_ok() { sb_log "OK   $*"; }
-sb_fail() {
-	sb_log "FAIL $*"
-	exit 1
-}
-sb_pass() {
-	SB_PASSED=1
-	sb_log "PASS $*"
-}
-
-# --------------------------------------------------------------- processes
-# Field 22 of /proc/PID/stat (start time in clock ticks); fails for a
-# missing or zombie PID. PID + start time names a process uniquely.
-sb_starttime() {
-	local stat
-	{ stat=$(<"/proc/$1/stat"); } 2>/dev/null || return 1
-	stat=${stat##*) }
-	local -a f
-	read -r -a f <<<"$stat"
-	[[ ${f[0]} != Z ]] || return 1
-	printf '%s\n' "${f[19]}"
-}
-sb_alive() {
-	local st
-	st=$(sb_starttime "$1") || return 1
-	[[ -z ${2:-} || $st == "$2" ]]
-}
-# sb_descendants PIDS...: every descendant, as "PID:START" (one ps call).
-sb_descendants() {
-	local -A kids=()
-	local pid ppid p
-	while read -r pid ppid; do
-		kids[$ppid]+=" $pid"
-	done < <(ps -e -o pid=,ppid=)
-	local -a queue=("$@") out=()
-	while ((${#queue[@]})); do
-		p=${queue[0]}
-		queue=("${queue[@]:1}")
-		for pid in ${kids[$p]:-}; do
-			out+=("$pid")
-			queue+=("$pid")
-		done
-	done
-	for pid in "${out[@]}"; do
-		p=$(sb_starttime "$pid") && printf '%s:%s\n' "$pid" "$p"
-	done
-	return 0
-}
-
-# sb_kill_entries GRACE_S PID:START...: SIGTERM all, wait, SIGKILL the rest.
-sb_kill_entries() {
-	local grace=$1 e pid want i
-	shift
-	local -a live=() still=()
-	for e in "$@"; do
-		pid=${e%%:*} want=${e#*:}
-		[[ $pid != "$$" && $pid != "$BASHPID" ]] || continue
-		sb_alive "$pid" "$want" || continue
-		kill -TERM "$pid" 2>/dev/null && live+=("$e")
-	done
-	for ((i = 0; i < grace * 20 && ${#live[@]}; i++)); do
-		sleep 0.05
-		still=()
-		for e in "${live[@]}"; do
-			if sb_alive "${e%%:*}" "${e#*:}"; then still+=("$e"); fi
-		done
-		live=("${still[@]}")
-	done
-	for e in "${live[@]}"; do
-		sb_log "pid ${e%%:*} ignored SIGTERM for ${grace}s: SIGKILL"
-		kill -KILL "${e%%:*}" 2>/dev/null || true
-	done
-	for e in "$@"; do
-		wait "${e%%:*}" 2>/dev/null || true
-	done
-	return 0
-}
-
-sb_record() {
-	local st
-	st=$(sb_starttime "$2") || return 0
-	printf '%s %s %s\n' "$1" "$2" "$st" >>"$SB_TMP/pids"
-}
-
-sb_spawn() {
-	local name=$1
-	shift
-	[[ $name =~ ^[A-Za-z0-9._-]+$ ]] || sb_fail "sb_spawn: bad name '$name'"
-	# A shell function would run in a forked subshell and $! would not be
-	# the program's PID: map our two wrappers to the command they run.
-	case $1 in
-	sb_in) set -- ip netns exec "${@:2}" ;;
-	sb_dev_exec) set -- ip netns exec "$SB_DEV" "${@:2}" ;;
-	esac
-	if declare -F "$1" >/dev/null; then
-		sb_fail "sb_spawn $name: $1 is a shell function (its PID would be a subshell's)"
-	fi
-	"$@" </dev/null >>"$SB_TMP/$name.log" 2>&1 9>&- &
-	SB_LAST_PID=$!
-	sb_record "$name" "$SB_LAST_PID"
-	sb_alive "$SB_LAST_PID" ||
-		sb_fail "$name died at once; see $SB_TMP/$name.log"
-	sb_log "started $name: pid $SB_LAST_PID"
-}
-
-sb_pid() {
-	awk -v n="$1" '$1 == n { p = $2 } END { if (p == "") exit 1; print p }' \
-		"$SB_TMP/pids"
-}
-sb_start_of() {
-	awk -v n="$1" '$1 == n { s = $3 } END { if (s == "") exit 1; print s }' \
-		"$SB_TMP/pids"
-}
-
-sb_stop() {
-	local name=$1 grace=${2:-5} pid st i rc=0
-	pid=$(sb_pid "$name") || sb_fail "sb_stop: $name was never started"
-	st=$(sb_start_of "$name")
-	sb_alive "$pid" "$st" || {
-		wait "$pid" 2>/dev/null || rc=$?
-		return "$rc"
-	}
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < grace * 20; i++)); do
-		sb_alive "$pid" "$st" || break
-		sleep 0.05
-	done
-	if sb_alive "$pid" "$st"; then
-		sb_log "$name (pid $pid) ignored SIGTERM for ${grace}s: SIGKILL"
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || rc=$?
-	return "$rc"
-}
-
-sb_wait_for() {
-	local desc=$1 tmo=$2 end
-	shift 2
-	# A deadline in wall-clock time: a slow CMD must not stretch the wait.
-	end=$((${EPOCHREALTIME/./} + tmo * 1000000))
-	while :; do
-		if ("$@") >/dev/null 2>&1; then return 0; fi
-		((${EPOCHREALTIME/./} < end)) || break
-		sleep 0.1
-	done
-	sb_fail "timeout (${tmo}s) waiting for: $desc"
-}
+SB_ID="" SB_PREFIX="" SB_TMP="" SB_DEV="" SB_CTRL="" SB_STATE="" SB_ROOT_SNAP=""
 
 # ---------------------------------------------------------------- netns
 sb_netns_of() { readlink "/proc/$1/ns/net"; }
@@ -413,70 +260,20 @@ sb_sweep_netns() {
 	done
 }
 
-sb_dump_logs() {
-	local f
-	for f in "$SB_TMP"/*.log; do
-		[[ -s $f ]] || continue
-		printf '\n---- %s (last 40 lines)\n' "${f##*/}" >&2
-		tail -n 40 "$f" >&2
-	done
-}
-
-sb_cleanup() {
-	local rc=$1 name pid st e
-	local -a mine=() tree=() strays=()
-	set +e
-	trap '' INT TERM
-	((SB_ACTIVE)) || return "$rc"
-	SB_ACTIVE=0
-	if [[ -n $SB_WATCHDOG ]]; then
-		mapfile -t tree < <(sb_descendants "$SB_WATCHDOG" | cut -d: -f1)
-		kill -TERM "$SB_WATCHDOG" "${tree[@]}" 2>/dev/null || true
-		wait "$SB_WATCHDOG" 2>/dev/null || true
-	fi
-	if ((rc != 0)); then
-		sb_log "exit status $rc: logs follow, then cleanup"
-		sb_dump_logs
-	fi
-	# Sockets first: once the processes are gone there is nothing to see.
-	if ! sb_root_sockets_check; then
-		rc=1
-	fi
-	if [[ -s $SB_TMP/pids ]]; then
-		while read -r name pid st; do
-			mine=("$pid:$st" "${mine[@]}") # reverse start order
-		done <"$SB_TMP/pids"
-		mapfile -t tree < <(sb_descendants "${mine[@]%%:*}")
-		for e in "${mine[@]}"; do
-			sb_kill_entries 5 "$e"
-		done
-		sb_kill_entries 3 "${tree[@]}"
-	fi
+# Cleanup hooks run by the core's sb_cleanup (tests/e2e/lib/core.sh).
+# Before the processes end: sockets first, once they are gone there is
+# nothing to see.
+sb_pre_cleanup() { sb_root_sockets_check; }
+# After: strays, namespaces, and the root netns must be as it was.
+sb_post_cleanup() {
+	local -a strays=()
 	mapfile -t strays < <(sb_token_pids)
 	if ((${#strays[@]})); then
 		sb_log "killing ${#strays[@]} stray process(es) of ours: ${strays[*]}"
 		sb_kill_entries 3 "${strays[@]}"
 	fi
 	sb_sweep_netns
-	if ! sb_assert_root_clean; then
-		rc=1
-	fi
-	if [[ ${SB_KEEP:-0} == 1 ]]; then
-		sb_log "SB_KEEP=1: kept $SB_TMP"
-	else
-		rm -rf -- "$SB_TMP"
-	fi
-	sb_log "cleanup done (exit $rc)"
-	return "$rc"
-}
-
-sb_on_exit() {
-	local rc=$?
-	# A subshell that exits must not clean up the sandbox of its parent.
-	[[ $BASHPID == "$SB_MAINPID" ]] || exit "$rc"
-	trap - ERR
-	sb_cleanup "$rc"
-	exit $?
+	sb_assert_root_clean
 }
 
 # ---------------------------------------------------------------- init
@@ -514,28 +311,18 @@ sb_init() {
 	# state sources the tests copy here must stay visible to them.
 	SB_TMP=$(mktemp -d "${SB_TMPBASE:-/var/tmp}/pvx$id.XXXXXX")
 	chmod 755 "$SB_TMP"
-	: >"$SB_TMP/pids"
 	SB_CTRL=$SB_TMP/pv-ctrl
 	SB_STATE=$SB_TMP/state
 	mkdir -p "$SB_STATE"
 	PVX_SB_TOKEN=$SB_PREFIX$$-$(sb_starttime $$)
 	export PVX_SB_TOKEN
 	SB_ROOT_SNAP=$(sb_root_10x)
-	SB_MAINPID=$BASHPID
-	# Watchdog: a test that hangs is stopped by SIGTERM (so it still cleans
-	# up) before ctest's timeout would SIGKILL it.
-	(
-		trap - EXIT INT TERM ERR
-		for ((i = 0; i < ${SB_DEADLINE:-150}; i++)); do sleep 1; done
-		echo "[watchdog] ${SB_DEADLINE:-150} s deadline passed: SIGTERM" >&2
-		kill -TERM "$SB_MAINPID"
-	) </dev/null 9>&- &
-	SB_WATCHDOG=$!
-	SB_ACTIVE=1
-	trap sb_on_exit EXIT
-	trap 'exit 130' INT
-	trap 'exit 143' TERM
-	trap 'sb_log "command failed (rc=$?) at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND"' ERR
+	SB_PRE_HOOKS=(sb_pre_cleanup)
+	SB_POST_HOOKS=(sb_post_cleanup)
+	sb_core_start "$SB_TMP"
+	# A test that hangs is stopped by SIGTERM (so it still cleans up)
+	# before ctest's timeout would SIGKILL it.
+	sb_watchdog "${SB_DEADLINE:-150}"
 	# Temp dirs of a run of this id that was killed before its cleanup.
 	for here in "${SB_TMPBASE:-/var/tmp}/pvx$id".*; do
 		[[ -d $here && $here != "$SB_TMP" ]] || continue

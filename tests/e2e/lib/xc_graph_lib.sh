@@ -69,6 +69,7 @@ start_xc_ctrl() {
 		-v "$@" </dev/null >"$TMP/xc.log" 2>&1 &
 	XC_PID=$!
 	PIDS+=("$XC_PID")
+	sb_record xconnect "$XC_PID"
 }
 
 # ask ADDR WORD: one connection, one line; prints the answer ("" if none).

@@ -1,54 +1,41 @@
 # Shared harness of the xc_tcp_* end-to-end tests (sourced): each test runs
 # in a network namespace of its own (private loopback, no port clashes, no
 # traffic in the root namespace), records the PIDs it starts, and removes
-# everything in an EXIT trap, also on failure.
+# everything in an EXIT trap, also on failure. A thin layer on core.sh
+# (process list, cleanup trap, failure helpers): see docs/testing.md.
 set -Eeuo pipefail
 : "${PVX_BIN:?set PVX_BIN to the bin directory of the build}"
 : "${PVX_SRC:?set PVX_SRC to the repository root}"
 if [[ -z ${XC_IN_NS:-} ]]; then
 	exec unshare --net env XC_IN_NS=1 bash "$0" "$@"
 fi
+# shellcheck source=tests/e2e/lib/core.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/core.sh"
 ip link set lo up
 
 PEERS="$PVX_SRC/tests/e2e/lib/peers.py"
-PY=/usr/bin/python3
+PY=$SB_PY
 XC_NAME=$(basename "$0" .sh)
 TMP=$(mktemp -d "/tmp/pvx-${XC_NAME}.XXXXXX")
+# Bare PIDs tests may append to; the core's cleanup ends them too.
 PIDS=()
 XC_PID=""
-T0=${EPOCHREALTIME/./}
+SB_LOG_TAG=$XC_NAME
+SB_PID_ARRAYS=(PIDS)
+SB_LOG_GLOBS=("$TMP/xc.log" "$TMP/*.out" "$TMP/*.log")
+[[ -z ${XC_KEEP:-} ]] || SB_KEEP=1
+sb_core_start "$TMP"
 
-log() { printf '[%s %5d ms] %s\n' "$XC_NAME" $(((${EPOCHREALTIME/./} - T0) / 1000)) "$*" >&2; }
-fail() {
-	log "FAIL: $*"
-	if [[ -f $TMP/xc.log ]]; then
-		log "last lines of pv-xconnect's log:"
-		tail -n 20 "$TMP/xc.log" >&2 || true
-	fi
-	exit 1
-}
+log() { sb_log "$@"; }
+fail() { sb_fail "$@"; }
 
+# xc_cleanup: the core's cleanup with the exit status in $? (for a test
+# that installs its own EXIT trap and calls it last).
 xc_cleanup() {
-	local rc=$? pid i
-	trap '' INT TERM
-	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for ((i = 0; i < 40; i++)); do
-		local alive=0
-		for pid in "${PIDS[@]}"; do
-			if kill -0 "$pid" 2>/dev/null; then alive=1; fi
-		done
-		((alive)) || break
-		sleep 0.05
-	done
-	for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-	if [[ -n ${XC_KEEP:-} ]]; then log "kept $TMP"; else rm -rf -- "$TMP"; fi
-	if ((rc == 0)); then log "PASS"; fi
-	exit "$rc"
+	local rc=$?
+	sb_cleanup "$rc"
+	exit $?
 }
-trap xc_cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # Long-lived children get SIGKILL when this shell dies, so that even a
 # test killed with SIGKILL (no trap runs) leaves no server behind.
@@ -62,6 +49,7 @@ spawn() {
 	"${ORPHAN_GUARD[@]}" "$@" </dev/null >"$TMP/$name.out" 2>&1 &
 	SPAWNED=$!
 	PIDS+=("$SPAWNED")
+	sb_record "$name" "$SPAWNED"
 }
 
 # wait_ready NAME [PID]: until process PID (default: the last spawned,
@@ -139,6 +127,7 @@ start_xc() {
 		--status "$TMP/status.sock" -v "$@" </dev/null >"$TMP/xc.log" 2>&1 &
 	XC_PID=$!
 	PIDS+=("$XC_PID")
+	sb_record xconnect "$XC_PID"
 }
 XC_WRAP=()
 
