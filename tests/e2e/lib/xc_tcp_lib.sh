@@ -22,7 +22,7 @@ PIDS=()
 XC_PID=""
 SB_LOG_TAG=$XC_NAME
 SB_PID_ARRAYS=(PIDS)
-SB_LOG_GLOBS=("$TMP/xc.log" "$TMP/*.out" "$TMP/*.log")
+SB_LOG_GLOBS=("$TMP/*.log" "$TMP/*.out")
 [[ -z ${XC_KEEP:-} ]] || SB_KEEP=1
 sb_core_start "$TMP"
 
