@@ -280,23 +280,14 @@ struct pvc_daemon *pvc_daemon_new(struct event_base *base,
 		}
 		d->lock_fd = r;
 	}
+	/* The newest valid generation of the lease file; damaged ones are
+	 * moved aside and said in warnings (docs/graph.md). */
 	{
-		struct pvx_errlist lel = {0};
-		r = pvc_leases_load(d->leases_path, &d->leases, &lel);
-		if (r < 0 || !pvx_errlist_empty(&lel)) {
-			/* A damaged lease file must not keep the device
-			 * down: start from what could be read. */
-			pvx_errlist_merge(warnings, &lel, NULL);
-			if (r < 0) {
-				pvx_errlist_add(warnings,
-						"%s: %s; starting without "
-						"leases",
-						d->leases_path, strerror(-r));
-				pvc_leases_free(&d->leases);
-				memset(&d->leases, 0, sizeof(d->leases));
-			}
-		}
-		pvx_errlist_clear(&lel);
+		int used;
+		r = pvc_leases_recover(d->leases_path, time(NULL), &d->leases,
+				       &used, warnings);
+		if (r < 0)
+			goto nomem;
 	}
 	d->rt = pvc_runtime_new(base, &d->rt_conf, runtime_changed, d);
 	if (!d->rt) {

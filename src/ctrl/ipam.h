@@ -6,6 +6,7 @@
 
 #include <netinet/in.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "common/errlist.h"
 #include "ctrl/state.h"
@@ -50,7 +51,29 @@ void pvc_mac_format(const uint8_t mac[6], char *buf, size_t len);
 /* Lease file (JSON). A missing file is an empty set. */
 int pvc_leases_load(const char *path, struct pvc_leases *out,
 		    struct pvx_errlist *el);
-/* Atomic: write temp, fsync, rename, fsync dir. Returns 0 or -errno. */
+/* Atomic: write temp, fsync, rename, fsync dir. The file it replaces
+ * becomes PATH.prev first when it is valid (a damaged one is moved aside
+ * to PATH.damaged-<time>). Returns 0 or -errno. */
 int pvc_leases_save(const char *path, const struct pvc_leases *l);
+
+/* Generations of the lease file: [0] PATH, [1] PATH.prev. */
+#define PVC_LEASE_GENS 2
+enum pvc_lease_gen {
+	PVC_LEASE_GEN_MISSING,	  /* no file */
+	PVC_LEASE_GEN_VALID,	  /* read, every lease valid */
+	PVC_LEASE_GEN_DAMAGED,	  /* empty, truncated, invalid: moved aside */
+	PVC_LEASE_GEN_UNREADABLE, /* I/O or permission error: left alone */
+};
+/* What a load result (0 or -errno) says about a generation. Pure. */
+enum pvc_lease_gen pvc_lease_gen_of(int load_result);
+/* The generation to use: the newest valid one, or -1. Pure. */
+int pvc_leases_pick(const enum pvc_lease_gen *g, size_t n);
+/* Loads the newest valid generation of PATH into out (*used: 0, 1, or
+ * -1 with out empty). Each damaged generation is renamed to
+ * PATH.damaged-<UTC time of now> (never read again, never overwritten);
+ * every damage, the fallback used and a total loss are said in warnings.
+ * Returns 0 or -ENOMEM. */
+int pvc_leases_recover(const char *path, time_t now, struct pvc_leases *out,
+		       int *used, struct pvx_errlist *warnings);
 
 #endif

@@ -1,7 +1,9 @@
 /* The lease file: IPAM's memory across restarts of pv-ctrld (SPEC §4).
  * JSON {"version":1,"leases":[{container, interface, pool, ip, prefix,
  * mac}]}, read strictly (a corrupt file is reported, never half-used) and
- * replaced atomically so a crash leaves either the old or the new file. */
+ * replaced atomically so a crash leaves either the old or the new file.
+ * Two generations (the file and PATH.prev) survive any single damaged
+ * write; a damaged one is moved aside (docs/graph.md, generations). */
 #include "ctrl/ipam.h"
 #include "common/file.h"
 
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LEASES_VERSION 1
@@ -146,27 +149,18 @@ static int parse_root(json_t *root, const char *file, struct pvc_leases *out,
 	return r;
 }
 
-int pvc_leases_load(const char *path, struct pvc_leases *out,
-		    struct pvx_errlist *el)
+/* Parses the text of a lease file. */
+static int parse_text(const char *path, const char *buf, size_t len,
+		      struct pvc_leases *out, struct pvx_errlist *el)
 {
 	json_error_t jerr;
 	json_t *root;
 	size_t before = el->n;
-	size_t len;
-	char *buf;
 	int r;
 
 	out->v = NULL;
 	out->n = 0;
-	r = pvx_file_read(path, LEASES_FILE_MAX, &buf, &len);
-	if (r < 0) {
-		if (r == -ENOENT)
-			return 0; /* first start: no leases yet */
-		pvx_errlist_add(el, "%s: %s", path, pvx_file_strerror(r));
-		return r;
-	}
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	free(buf);
 	if (!root) {
 		pvx_errlist_add(el, "%s:%d:%d: %s", path, jerr.line,
 				jerr.column, jerr.text);
@@ -186,6 +180,199 @@ int pvc_leases_load(const char *path, struct pvc_leases *out,
 	}
 	pvc_leases_sort(out);
 	return 0;
+}
+
+/* One generation: 0, -ENOENT (no file, no message) or another -errno
+ * with a message. */
+static int load_one(const char *path, struct pvc_leases *out,
+		    struct pvx_errlist *el)
+{
+	size_t len;
+	char *buf;
+	int r;
+
+	out->v = NULL;
+	out->n = 0;
+	r = pvx_file_read(path, LEASES_FILE_MAX, &buf, &len);
+	if (r < 0) {
+		if (r != -ENOENT)
+			pvx_errlist_add(el, "%s: %s", path,
+					pvx_file_strerror(r));
+		return r;
+	}
+	r = parse_text(path, buf, len, out, el);
+	free(buf);
+	return r;
+}
+
+int pvc_leases_load(const char *path, struct pvc_leases *out,
+		    struct pvx_errlist *el)
+{
+	int r = load_one(path, out, el);
+	return r == -ENOENT ? 0 : r; /* first start: no leases yet */
+}
+
+/* ------------------------------------------------------ generations */
+
+/* fsync of the directory makes the rename itself durable. */
+static int fsync_dir_of(const char *path)
+{
+	char *copy = strdup(path);
+	int fd, r = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(copy);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+enum pvc_lease_gen pvc_lease_gen_of(int load_result)
+{
+	switch (load_result) {
+	case 0:
+		return PVC_LEASE_GEN_VALID;
+	case -ENOENT:
+		return PVC_LEASE_GEN_MISSING;
+	case -EINVAL: /* syntax, content, not a regular file */
+	case -EFBIG:  /* far too big to be ours */
+		return PVC_LEASE_GEN_DAMAGED;
+	default: /* EIO, EACCES, ENOMEM: the file may be fine */
+		return PVC_LEASE_GEN_UNREADABLE;
+	}
+}
+
+int pvc_leases_pick(const enum pvc_lease_gen *g, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (g[i] == PVC_LEASE_GEN_VALID)
+			return (int)i;
+	return -1;
+}
+
+static char *gen_path(const char *path, size_t gen)
+{
+	char *p;
+
+	if (gen == 0)
+		return strdup(path);
+	if (asprintf(&p, "%s.prev", path) < 0)
+		return NULL;
+	return p;
+}
+
+/* Renames a damaged generation to PATH.damaged-<UTC time>[-N], never over
+ * an existing file; the new name goes to *moved. */
+static int move_aside(const char *gpath, const char *path, time_t now,
+		      char **moved)
+{
+	char stamp[32], *dst = NULL;
+	struct tm tm;
+
+	*moved = NULL;
+	if (!gmtime_r(&now, &tm) ||
+	    !strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm))
+		snprintf(stamp, sizeof(stamp), "%lld", (long long)now);
+	for (int i = 0; i < 100; i++) {
+		int n = i ? asprintf(&dst, "%s.damaged-%s-%d", path, stamp, i)
+			  : asprintf(&dst, "%s.damaged-%s", path, stamp);
+		if (n < 0)
+			return -ENOMEM;
+		if (renameat2(AT_FDCWD, gpath, AT_FDCWD, dst,
+			      RENAME_NOREPLACE) == 0) {
+			*moved = dst;
+			return fsync_dir_of(path);
+		}
+		free(dst);
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+int pvc_leases_recover(const char *path, time_t now, struct pvc_leases *out,
+		       int *used, struct pvx_errlist *warnings)
+{
+	struct pvc_leases got[PVC_LEASE_GENS] = {0};
+	enum pvc_lease_gen g[PVC_LEASE_GENS];
+	struct pvx_errlist why[PVC_LEASE_GENS] = {0};
+	char *paths[PVC_LEASE_GENS] = {0};
+	int r = 0, pick;
+	size_t i;
+
+	out->v = NULL;
+	out->n = 0;
+	*used = -1;
+	for (i = 0; i < PVC_LEASE_GENS; i++) {
+		paths[i] = gen_path(path, i);
+		if (!paths[i]) {
+			r = -ENOMEM;
+			goto out;
+		}
+		r = load_one(paths[i], &got[i], &why[i]);
+		if (r == -ENOMEM)
+			goto out;
+		g[i] = pvc_lease_gen_of(r);
+	}
+	r = 0;
+	pick = pvc_leases_pick(g, PVC_LEASE_GENS);
+	for (i = 0; i < PVC_LEASE_GENS; i++) {
+		char *moved = NULL, *reason = pvx_errlist_join(&why[i]);
+		int e;
+
+		if (g[i] == PVC_LEASE_GEN_UNREADABLE)
+			pvx_errlist_add(warnings,
+					"lease file unreadable, left alone: "
+					"%s",
+					reason ? reason : paths[i]);
+		if (g[i] != PVC_LEASE_GEN_DAMAGED) {
+			free(reason);
+			continue;
+		}
+		/* Never overwritten, never read again: kept for a look. */
+		e = move_aside(paths[i], path, now, &moved);
+		if (e < 0)
+			pvx_errlist_add(warnings,
+					"LEASE FILE DAMAGED: %s; cannot move "
+					"it aside: %s",
+					reason ? reason : paths[i],
+					strerror(-e));
+		else
+			pvx_errlist_add(warnings,
+					"LEASE FILE DAMAGED: %s; moved aside "
+					"to %s",
+					reason ? reason : paths[i], moved);
+		free(moved);
+		free(reason);
+	}
+	if (pick > 0)
+		pvx_errlist_add(warnings,
+				"leases: using the previous generation %s "
+				"(%zu leases)",
+				paths[pick], got[pick].n);
+	else if (pick < 0 && (g[0] != PVC_LEASE_GEN_MISSING ||
+			      g[1] != PVC_LEASE_GEN_MISSING))
+		pvx_errlist_add(warnings,
+				"LEASES LOST: no valid generation of %s; "
+				"addresses are assigned anew",
+				path);
+	if (pick >= 0) {
+		*out = got[pick];
+		got[pick] = (struct pvc_leases){0};
+		*used = pick;
+	}
+out:
+	for (i = 0; i < PVC_LEASE_GENS; i++) {
+		pvc_leases_free(&got[i]);
+		pvx_errlist_clear(&why[i]);
+		free(paths[i]);
+	}
+	return r;
 }
 
 static json_t *leases_to_json(const struct pvc_leases *l)
@@ -236,38 +423,15 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* fsync of the directory makes the rename itself durable. */
-static int fsync_dir_of(const char *path)
+/* Writes text to path atomically: temp file beside it (rename() is atomic
+ * only within one file system), fsync, rename, fsync of the directory. */
+static int write_atomic(const char *path, const char *text, size_t len)
 {
-	char *copy = strdup(path);
-	int fd, r = 0;
-
-	if (!copy)
-		return -ENOMEM;
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(copy);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
-int pvc_leases_save(const char *path, const struct pvc_leases *l)
-{
-	json_t *root = leases_to_json(l);
-	char *text = NULL, *tmp = NULL;
+	char *tmp = NULL;
 	int fd = -1, r;
 	bool created = false;
 
-	if (!root)
-		return -ENOMEM;
-	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(root);
-	/* The temp file lives beside the target: rename() is atomic only
-	 * within one file system. */
-	if (!text || asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0) {
+	if (asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0) {
 		tmp = NULL;
 		r = -ENOMEM;
 		goto fail;
@@ -282,9 +446,7 @@ int pvc_leases_save(const char *path, const struct pvc_leases *l)
 		r = -errno;
 		goto fail;
 	}
-	r = write_all(fd, text, strlen(text));
-	if (r == 0)
-		r = write_all(fd, "\n", 1);
+	r = write_all(fd, text, len);
 	if (r < 0)
 		goto fail;
 	if (fsync(fd) < 0) {
@@ -302,7 +464,6 @@ int pvc_leases_save(const char *path, const struct pvc_leases *l)
 		goto fail;
 	}
 	free(tmp);
-	free(text);
 	return fsync_dir_of(path);
 fail:
 	if (fd >= 0)
@@ -310,6 +471,63 @@ fail:
 	if (created)
 		unlink(tmp);
 	free(tmp);
+	return r;
+}
+
+/* The file in place becomes the previous generation (PATH.prev) when it
+ * is valid; a damaged one is moved aside, never made the fallback nor
+ * overwritten. One that cannot be read is left as it is. */
+static int rotate(const char *path)
+{
+	struct pvx_errlist el = {0};
+	struct pvc_leases l = {0};
+	char *buf = NULL, *prev = NULL, *moved = NULL;
+	size_t len;
+	int r;
+
+	r = pvx_file_read(path, LEASES_FILE_MAX, &buf, &len);
+	if (r == 0) {
+		r = parse_text(path, buf, len, &l, &el);
+		pvc_leases_free(&l);
+		pvx_errlist_clear(&el);
+	}
+	switch (pvc_lease_gen_of(r)) {
+	case PVC_LEASE_GEN_VALID:
+		r = asprintf(&prev, "%s.prev", path) < 0
+			? -ENOMEM
+			: write_atomic(prev, buf, len);
+		break;
+	case PVC_LEASE_GEN_DAMAGED:
+		r = move_aside(path, path, time(NULL), &moved);
+		break;
+	default:
+		r = r == -ENOMEM ? r : 0;
+		break;
+	}
+	free(moved);
+	free(prev);
+	free(buf);
+	return r;
+}
+
+int pvc_leases_save(const char *path, const struct pvc_leases *l)
+{
+	json_t *root = leases_to_json(l);
+	char *text, *file = NULL;
+	int r;
+
+	if (!root)
+		return -ENOMEM;
+	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	if (!text || asprintf(&file, "%s\n", text) < 0) {
+		free(text);
+		return -ENOMEM;
+	}
 	free(text);
+	r = rotate(path);
+	if (r == 0)
+		r = write_atomic(path, file, strlen(file));
+	free(file);
 	return r;
 }

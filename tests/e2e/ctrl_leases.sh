@@ -8,52 +8,6 @@ source "$(dirname "$0")/lib/ctrl_lib.sh"
 
 EX=$PVX_SRC/examples/ingress-hybrid
 
-# gen OUT [NAME[=STATIC_IP]]…: the example's state.json plus external
-# (lxc) pool containers.
-gen() {
-	"$PY" - "$EX/state.json" "$@" <<'PY'
-import json, sys
-st = json.load(open(sys.argv[1]))
-out = sys.argv[2]
-for spec in sys.argv[3:]:
-    name, _, ip = spec.partition("=")
-    net = {"mode": "pool", "pool": "internal"}
-    if ip:
-        net["interfaces"] = [{"name": "eth0", "pool": "internal",
-                              "ipv4_address": ip}]
-    st[name + "/run.json"] = {"name": name, "type": "lxc", "network": net}
-json.dump(st, open(out, "w"), indent=1)
-PY
-}
-
-# leases_are "name=ip …": the lease file and GET /containers agree with
-# exactly these addresses.
-leases_are() {
-	api http://pvx/containers >"$T/cts.json"
-	"$PY" - "$SDIR/leases.json" "$T/cts.json" "$@" <<'PY' || fail "leases: want $*"
-import json, sys
-lf = json.load(open(sys.argv[1]))
-cts = json.load(open(sys.argv[2]))
-want = dict(s.split("=") for s in sys.argv[3:])
-def find_leases(o):
-    # The lease file's layout belongs to IPAM: look for objects naming
-    # a container and an ip.
-    if isinstance(o, dict):
-        if "container" in o and ("ip" in o or "address" in o):
-            yield o["container"], str(o.get("ip") or o.get("address")).split("/")[0]
-        for v in o.values():
-            yield from find_leases(v)
-    elif isinstance(o, list):
-        for v in o:
-            yield from find_leases(v)
-got = dict(find_leases(lf))
-assert got == want, f"lease file {got} != {want}"
-api = {c["name"]: c["addresses"][0]["address"].split("/")[0]
-       for c in cts if c["addresses"]}
-assert api == want, f"GET /containers {api} != {want}"
-PY
-}
-
 put_state() {
 	local code
 	code=$(status_of -X PUT --data-binary @"$1" http://pvx/state)

@@ -660,8 +660,9 @@ static void test_save_atomic(void **unused)
 	snprintf(path, sizeof(path), "%s/leases.json", tdir);
 	write_file(path, "old contents");
 	assert_int_equal(pvc_leases_save(path, &in), 0);
-	/* Exactly the target remains: no temp file left behind. */
-	assert_int_equal(count_entries(tdir), 1);
+	/* The target and the damaged file it replaced, moved aside (not
+	 * made the previous generation): no temp file left behind. */
+	assert_int_equal(count_entries(tdir), 2);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	assert_int_equal(pvc_leases_load(path, &out, &el), 0);
@@ -679,12 +680,13 @@ static void test_save_atomic(void **unused)
 	assert_int_equal(pvc_leases_load(path, &out, &el), 0);
 	assert_int_equal(out.n, 0);
 	pvc_leases_free(&out);
-	assert_int_equal(count_entries(tdir), 1);
+	/* The valid file it replaced is now leases.json.prev. */
+	assert_int_equal(count_entries(tdir), 3);
 
 	/* A directory that does not exist: an error, nothing left over. */
 	snprintf(bad, sizeof(bad), "%s/nodir/leases.json", tdir);
 	assert_int_equal(pvc_leases_save(bad, &in), -ENOENT);
-	assert_int_equal(count_entries(tdir), 1);
+	assert_int_equal(count_entries(tdir), 3);
 	assert_true(pvx_errlist_empty(&el));
 }
 
