@@ -3,6 +3,7 @@
  * a JSON {"error": …} with a fitting status; evhttp itself answers the
  * requests it cannot parse (400) or that are too large (413). */
 #include "ctrl/api.h"
+#include "ctrl/api_req.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -267,27 +268,24 @@ static void hold_waiter(struct pvc_api *api, struct evhttp_request *req)
 static void handle_graph(struct pvc_api *api, struct evhttp_request *req,
 			 const struct evhttp_uri *uri)
 {
-	const char *query = evhttp_uri_get_query(uri);
-	struct evkeyvalq q;
-	const char *wait;
+	char *wait = NULL;
+	int r;
 
-	if (!query) {
-		reply_graph(api, req);
-		return;
-	}
-	TAILQ_INIT(&q);
-	if (evhttp_parse_query_str(query, &q) < 0) {
-		evhttp_clear_headers(&q);
+	r = pvc_api_query_wait(evhttp_uri_get_query(uri), &wait);
+	if (r == -EINVAL) {
 		reply_error(req, 400, "bad query string");
 		return;
 	}
-	wait = evhttp_find_header(&q, "wait");
+	if (r < 0) {
+		reply_error(req, 500, "out of memory");
+		return;
+	}
 	if (wait && evhttp_request_get_command(req) == EVHTTP_REQ_GET &&
 	    pvc_etag_match(wait, pvc_daemon_etag(api->d)))
 		hold_waiter(api, req);
 	else
 		reply_graph(api, req);
-	evhttp_clear_headers(&q);
+	free(wait);
 }
 
 static void handle_containers(struct pvc_api *api, struct evhttp_request *req)
@@ -295,62 +293,29 @@ static void handle_containers(struct pvc_api *api, struct evhttp_request *req)
 	reply_json(req, 200, pvc_daemon_containers(api->d));
 }
 
-/* The body as a JSON value; answers 400 itself and returns NULL when it
- * is not one. */
-static json_t *body_json(struct evhttp_request *req)
+static void handle_container_put(struct pvc_api *api,
+				 struct evhttp_request *req, const char *name)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
 	const char *p = len ? (const char *)evbuffer_pullup(in, -1) : "";
-	json_error_t jerr;
-	json_t *j;
-
-	j = json_loadb(p, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!j)
-		reply_error(req, 400, "body: line %d column %d: %s", jerr.line,
-			    jerr.column, jerr.text);
-	return j;
-}
-
-static void handle_container_put(struct pvc_api *api,
-				 struct evhttp_request *req, const char *name)
-{
-	json_t *body = body_json(req), *jpid, *jaction;
+	struct pvc_api_put put;
 	char err[256] = "";
 	int r, code;
 
-	if (!body)
+	r = pvc_api_put_parse(p, len, &put, err, sizeof(err));
+	if (r < 0) {
+		if (r == -EINVAL)
+			reply_error(req, 400, "%s", err);
+		else
+			reply_error(req, 500, "out of memory");
 		return;
-	if (!json_is_object(body)) {
-		reply_error(req, 400, "body: expected an object");
-		goto out;
 	}
-	jpid = json_object_get(body, "pid");
-	jaction = json_object_get(body, "action");
-	if ((jpid != NULL) == (jaction != NULL)) {
-		reply_error(req, 400,
-			    "body: expected exactly one of \"pid\" or "
-			    "\"action\"");
-		goto out;
-	}
-	if (jpid) {
-		json_int_t pid =
-		    json_is_integer(jpid) ? json_integer_value(jpid) : -1;
-		if (pid <= 0 || pid > INT_MAX) {
-			reply_error(req, 400,
-				    "pid: expected a positive integer");
-			goto out;
-		}
-		r = pvc_daemon_adopt(api->d, name, (pid_t)pid, err,
-				     sizeof(err));
-	} else {
-		if (!json_is_string(jaction)) {
-			reply_error(req, 400, "action: expected a string");
-			goto out;
-		}
-		r = pvc_daemon_action(api->d, name, json_string_value(jaction),
-				      err, sizeof(err));
-	}
+	if (put.pid > 0)
+		r = pvc_daemon_adopt(api->d, name, put.pid, err, sizeof(err));
+	else
+		r = pvc_daemon_action(api->d, name, put.action, err,
+				      sizeof(err));
 	if (r < 0) {
 		switch (r) {
 		case -ENOENT:
@@ -377,7 +342,7 @@ static void handle_container_put(struct pvc_api *api,
 			reply_error(req, 404, "no container '%s'", name);
 	}
 out:
-	json_decref(body);
+	pvc_api_put_clear(&put);
 }
 
 static void reply_apply(struct evhttp_request *req, int r,
@@ -446,32 +411,6 @@ static void handle_state_reload(struct pvc_api *api, struct evhttp_request *req)
 
 	r = pvc_daemon_reload(api->d, &errors, &warnings);
 	reply_apply(req, r, &errors, &warnings);
-}
-
-enum route {
-	ROUTE_NONE,	  /* unknown path: 404 */
-	ROUTE_GRAPH,	  /* /xconnect-graph */
-	ROUTE_CONTAINERS, /* /containers */
-	ROUTE_CONTAINER,  /* /containers/<name> */
-	ROUTE_STATE,	  /* /state */
-	ROUTE_RELOAD,	  /* /state/reload */
-	ROUTE_LOAD,	  /* /state/load */
-	ROUTE_METRICS,	  /* /metrics */
-	ROUTE_LOGS,	  /* /containers/<name>/logs */
-};
-
-/* "/containers/<name>/logs": true, *name decoded (NULL: no memory). */
-static bool logs_path(const char *path, char **name)
-{
-	const char *n = path + 12, *slash = strchr(n, '/');
-
-	if (!slash || slash == n || strcmp(slash, "/logs") != 0 ||
-	    memmem(n, (size_t)(slash - n), "%00", 3))
-		return false;
-	*name = evhttp_uridecode(n, 0, NULL);
-	if (*name) /* decoded, the name part ends at the same '/' */
-		*strrchr(*name, '/') = '\0';
-	return true;
 }
 
 /* GET /containers/<name>/logs[?offset=N]: the container's output from
@@ -559,33 +498,6 @@ static void handle_metrics(struct pvc_api *api, struct evhttp_request *req)
 	evbuffer_free(b);
 }
 
-static bool method_ok(enum route rt, enum evhttp_cmd_type m, const char **allow)
-{
-	switch (rt) {
-	case ROUTE_GRAPH:
-	case ROUTE_CONTAINERS:
-	case ROUTE_METRICS:
-	case ROUTE_LOGS:
-		*allow = "GET, HEAD";
-		return m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD;
-	case ROUTE_CONTAINER:
-		*allow = "GET, HEAD, PUT";
-		return m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD ||
-		       m == EVHTTP_REQ_PUT;
-	case ROUTE_STATE:
-		*allow = "PUT";
-		return m == EVHTTP_REQ_PUT;
-	case ROUTE_RELOAD:
-	case ROUTE_LOAD:
-		*allow = "POST";
-		return m == EVHTTP_REQ_POST;
-	case ROUTE_NONE:
-		break;
-	}
-	*allow = "";
-	return false;
-}
-
 static const char *method_name(enum evhttp_cmd_type m)
 {
 	switch (m) {
@@ -619,52 +531,21 @@ static void handle_request(struct evhttp_request *req, void *arg)
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	const char *allow;
 	char *name = NULL;
-	enum route rt = ROUTE_NONE;
+	enum pvc_api_route rt;
 
 	if (!path || !*path)
 		path = "/";
 	pvx_debug("request method=%s uri=%s", method_name(m),
 		  evhttp_request_get_uri(req));
-	if (strcmp(path, "/xconnect-graph") == 0) {
-		rt = ROUTE_GRAPH;
-	} else if (strcmp(path, "/containers") == 0) {
-		rt = ROUTE_CONTAINERS;
-	} else if (strncmp(path, "/containers/", 12) == 0 && path[12] &&
-		   logs_path(path, &name)) {
-		if (!name) {
-			reply_error(req, 500, "out of memory");
-			return;
-		}
-		rt = pvx_name_is_safe(name) ? ROUTE_LOGS : ROUTE_NONE;
-	} else if (strncmp(path, "/containers/", 12) == 0 && path[12]) {
-		name = evhttp_uridecode(path + 12, 0, NULL);
-		if (!name) {
-			reply_error(req, 500, "out of memory");
-			return;
-		}
-		/* Container names are safe names (the state refuses any
-		 * other): anything else ('/', %00, bytes that are not
-		 * UTF-8 and cannot even be quoted in a JSON error) names
-		 * no container. */
-		if (strchr(path + 12, '/') || strstr(path + 12, "%00") ||
-		    !pvx_name_is_safe(name))
-			rt = ROUTE_NONE;
-		else
-			rt = ROUTE_CONTAINER;
-	} else if (strcmp(path, "/state") == 0) {
-		rt = ROUTE_STATE;
-	} else if (strcmp(path, "/state/reload") == 0) {
-		rt = ROUTE_RELOAD;
-	} else if (strcmp(path, "/state/load") == 0) {
-		rt = ROUTE_LOAD;
-	} else if (strcmp(path, "/metrics") == 0) {
-		rt = ROUTE_METRICS;
+	if (pvc_api_route(path, &rt, &name) < 0) {
+		reply_error(req, 500, "out of memory");
+		return;
 	}
-	if (rt == ROUTE_NONE) {
+	if (rt == PVC_ROUTE_NONE) {
 		reply_error(req, 404, "no such resource");
 		goto out;
 	}
-	if (!method_ok(rt, m, &allow)) {
+	if (!pvc_api_method_ok(rt, m, &allow)) {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 				  "Allow", allow);
 		reply_error(req, 405, "method %s not allowed (allowed: %s)",
@@ -672,13 +553,13 @@ static void handle_request(struct evhttp_request *req, void *arg)
 		goto out;
 	}
 	switch (rt) {
-	case ROUTE_GRAPH:
+	case PVC_ROUTE_GRAPH:
 		handle_graph(api, req, uri);
 		break;
-	case ROUTE_CONTAINERS:
+	case PVC_ROUTE_CONTAINERS:
 		handle_containers(api, req);
 		break;
-	case ROUTE_CONTAINER:
+	case PVC_ROUTE_CONTAINER:
 		if (m == EVHTTP_REQ_PUT) {
 			handle_container_put(api, req, name);
 		} else {
@@ -690,22 +571,22 @@ static void handle_request(struct evhttp_request *req, void *arg)
 					    name);
 		}
 		break;
-	case ROUTE_STATE:
+	case PVC_ROUTE_STATE:
 		handle_state_put(api, req);
 		break;
-	case ROUTE_RELOAD:
+	case PVC_ROUTE_RELOAD:
 		handle_state_reload(api, req);
 		break;
-	case ROUTE_LOAD:
+	case PVC_ROUTE_LOAD:
 		handle_state_load(api, req);
 		break;
-	case ROUTE_METRICS:
+	case PVC_ROUTE_METRICS:
 		handle_metrics(api, req);
 		break;
-	case ROUTE_LOGS:
+	case PVC_ROUTE_LOGS:
 		handle_logs(api, req, uri, name);
 		break;
-	case ROUTE_NONE:
+	case PVC_ROUTE_NONE:
 		break;
 	}
 out:
