@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "ctrl/graph.h"
 #include "ctrl/metrics.h"
+#include "ctrl/observe.h"
 
 struct pvc_daemon {
 	struct event_base *base;
@@ -33,6 +34,10 @@ struct pvc_daemon {
 	 * previous ones are freed only after the next runtime apply. */
 	struct pvc_state *st;
 	struct pvc_leases leases;
+	/* No valid lease file at start: addresses seen on containers that
+	 * outlived the previous pv-ctrld, the previous leases of the first
+	 * apply (ctrl/observe.h). */
+	struct pvc_seen_set seen;
 
 	char *graph;
 	char etag[PVC_ETAG_LEN];
@@ -288,6 +293,17 @@ struct pvc_daemon *pvc_daemon_new(struct event_base *base,
 				       &used, warnings);
 		if (r < 0)
 			goto nomem;
+		/* Before the runtime removes their links as leftovers. */
+		if (used < 0 && d->rt_conf.enabled) {
+			r = pvc_leases_observe(&d->seen, warnings);
+			if (r == -ENOMEM)
+				goto nomem;
+			if (r < 0)
+				pvx_errlist_add(warnings,
+						"leases: cannot look at the "
+						"running containers: %s",
+						strerror(-r));
+		}
 	}
 	d->rt = pvc_runtime_new(base, &d->rt_conf, runtime_changed, d);
 	if (!d->rt) {
@@ -308,14 +324,22 @@ fail:
 int pvc_daemon_apply(struct pvc_daemon *d, struct pvc_state *st,
 		     struct pvx_errlist *errors, struct pvx_errlist *warnings)
 {
-	struct pvc_leases nl = {0}, old_leases;
+	struct pvc_leases nl = {0}, old_leases, seen = {0};
 	struct pvc_state *old_st;
 	struct pvx_errlist rel = {0};
 	int r;
 
 	/* The loader's warnings first (unknown keys, no container). */
 	pvx_errlist_merge(warnings, &st->warnings, NULL);
-	r = pvc_ipam_assign(st, &d->leases, &nl, warnings);
+	if (d->seen.n && !d->leases.n) {
+		r = pvc_leases_from_seen(st, &d->seen, &seen);
+		if (r < 0) {
+			pvx_errlist_add(errors, "ipam: %s", strerror(-r));
+			goto fail;
+		}
+	}
+	r = pvc_ipam_assign(st, seen.n ? &seen : &d->leases, &nl, warnings);
+	pvc_leases_free(&seen);
 	if (r < 0) {
 		pvx_errlist_add(errors, "ipam: %s", strerror(-r));
 		goto fail;
@@ -344,6 +368,7 @@ int pvc_daemon_apply(struct pvc_daemon *d, struct pvc_state *st,
 	if (old_st)
 		pvc_state_free(old_st);
 	pvc_leases_free(&old_leases);
+	pvc_seen_free(&d->seen); /* in the lease file from now on */
 	rebuild_graph(d);
 	return 0;
 fail:
@@ -612,6 +637,7 @@ void pvc_daemon_free(struct pvc_daemon *d)
 	if (d->st)
 		pvc_state_free(d->st);
 	pvc_leases_free(&d->leases);
+	pvc_seen_free(&d->seen);
 	free(d->graph);
 	free(d->state_path);
 	free(d->state_dir);

@@ -359,7 +359,8 @@ int pvc_leases_recover(const char *path, time_t now, struct pvc_leases *out,
 			      g[1] != PVC_LEASE_GEN_MISSING))
 		pvx_errlist_add(warnings,
 				"LEASES LOST: no valid generation of %s; "
-				"addresses are assigned anew",
+				"addresses seen on running containers are "
+				"kept, the rest assigned anew",
 				path);
 	if (pick >= 0) {
 		*out = got[pick];

@@ -17,6 +17,9 @@
 #include <unistd.h>
 
 #include "ctrl/ipam.h"
+#include "ctrl/netdev.h"
+#include "ctrl/observe.h"
+#include "pvc_fake_state.h"
 
 #define M PVC_LEASE_GEN_MISSING
 #define V PVC_LEASE_GEN_VALID
@@ -350,11 +353,79 @@ static void test_unreadable_left_alone(void **unused)
 	pvx_errlist_clear(&w);
 }
 
+/* Addresses seen on the peers of host veths become the previous leases of
+ * the interfaces those veths are named after; the rest is ignored, and
+ * IPAM keeps them (with no lease file, a fresh assignment would swap). */
+static void test_from_seen(void **unused)
+{
+	struct pvc_state *st = fake_state_new();
+	struct pvc_container *c;
+	struct pvc_seen v[4];
+	struct pvc_seen_set seen = {v, 4};
+	struct pvc_leases prev = {0}, out = {0};
+	struct pvx_errlist el = {0};
+
+	(void)unused;
+	memset(v, 0, sizeof(v));
+	fake_pool(st, "internal", "10.0.4.0/24", "10.0.4.1");
+	fake_pool(st, "other", "10.0.9.0/24", "10.0.9.1");
+	fake_pooled(st, "alpha", "internal");
+	fake_pooled(st, "zeta", "internal");
+	c = fake_container(st, "multi", PVC_NET_POOL);
+	fake_iface(c, "eth0", "internal", NULL, NULL);
+	fake_iface(c, "eth1", "other", NULL, NULL);
+	fake_container(st, "hostc", PVC_NET_HOST);
+
+	pvc_netdev_veth_name("alpha", "eth0", v[0].veth);
+	inet_pton(AF_INET, "10.0.4.3", &v[0].ip);
+	pvc_netdev_veth_name("zeta", "eth0", v[1].veth);
+	inet_pton(AF_INET, "10.0.4.2", &v[1].ip);
+	pvc_netdev_veth_name("multi", "eth1", v[2].veth);
+	inet_pton(AF_INET, "10.0.9.7", &v[2].ip);
+	/* A veth of a container that is not in the state. */
+	pvc_netdev_veth_name("gone", "eth0", v[3].veth);
+	inet_pton(AF_INET, "10.0.4.4", &v[3].ip);
+	for (int i = 0; i < 4; i++) {
+		v[i].prefix = 24;
+		snprintf(v[i].iface, sizeof(v[i].iface), "eth0");
+	}
+
+	assert_int_equal(pvc_leases_from_seen(st, &seen, &prev), 0);
+	assert_int_equal(prev.n, 3);
+	assert_string_equal(prev.v[0].container, "alpha");
+	assert_string_equal(prev.v[0].pool, "internal");
+	assert_string_equal(prev.v[1].container, "multi");
+	assert_string_equal(prev.v[1].iface, "eth1");
+	assert_string_equal(prev.v[1].pool, "other");
+	assert_string_equal(prev.v[2].container, "zeta");
+
+	assert_int_equal(pvc_ipam_assign(st, &prev, &out, &el), 0);
+	assert_true(pvx_errlist_empty(&el));
+	assert_string_equal(out.v[0].container, "alpha");
+	assert_string_equal(ip_str(&out, 0), "10.0.4.3");
+	assert_string_equal(out.v[3].container, "zeta");
+	assert_string_equal(ip_str(&out, 3), "10.0.4.2");
+	/* multi eth0 was not seen: the lowest free address. */
+	assert_string_equal(out.v[1].iface, "eth0");
+	assert_string_equal(ip_str(&out, 1), "10.0.4.4");
+	assert_string_equal(ip_str(&out, 2), "10.0.9.7");
+
+	/* Nothing seen: nothing kept. */
+	seen.n = 0;
+	pvc_leases_free(&prev);
+	assert_int_equal(pvc_leases_from_seen(st, &seen, &prev), 0);
+	assert_int_equal(prev.n, 0);
+	pvc_leases_free(&prev);
+	pvc_leases_free(&out);
+	fake_state_free(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pick_table),
 	    cmocka_unit_test(test_gen_of_table),
+	    cmocka_unit_test(test_from_seen),
 	    cmocka_unit_test_setup_teardown(test_damaged_newest_uses_prev,
 					    dir_setup, dir_teardown),
 	    cmocka_unit_test_setup_teardown(test_both_damaged, dir_setup,
