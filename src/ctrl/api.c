@@ -48,6 +48,19 @@ struct pvc_api {
 	int idle_timeout_s;
 	struct waiter *waiters;
 	size_t n_waiters;
+	struct held *helds;
+};
+
+/* A request that changes what runs (PUT /state, POST /state/reload,
+ * PUT /containers/<name>), answered when its operation is complete: after
+ * the stops it caused (never blocking the loop) or the operations queued
+ * before it. */
+struct held {
+	struct pvc_api *api;
+	struct evhttp_request *req;
+	struct evhttp_connection *evcon;
+	struct pvc_op *op;
+	struct held *prev, *next;
 };
 
 static const char *status_reason(int code)
@@ -293,56 +306,36 @@ static void handle_containers(struct pvc_api *api, struct evhttp_request *req)
 	reply_json(req, 200, pvc_daemon_containers(api->d));
 }
 
-static void handle_container_put(struct pvc_api *api,
-				 struct evhttp_request *req, const char *name)
-{
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t len = evbuffer_get_length(in);
-	const char *p = len ? (const char *)evbuffer_pullup(in, -1) : "";
-	struct pvc_api_put put;
-	char err[256] = "";
-	int r, code;
+/* ------------------------------------------------------ held requests */
 
-	r = pvc_api_put_parse(p, len, &put, err, sizeof(err));
-	if (r < 0) {
-		if (r == -EINVAL)
-			reply_error(req, 400, "%s", err);
-		else
-			reply_error(req, 500, "out of memory");
-		return;
-	}
-	if (put.pid > 0)
-		r = pvc_daemon_adopt(api->d, name, put.pid, err, sizeof(err));
+static void held_unlink(struct held *h)
+{
+	struct pvc_api *api = h->api;
+
+	if (h->prev)
+		h->prev->next = h->next;
 	else
-		r = pvc_daemon_action(api->d, name, put.action, err,
-				      sizeof(err));
-	if (r < 0) {
-		switch (r) {
-		case -ENOENT:
-			code = 404;
-			break;
-		case -ESRCH:
-		case -EINVAL:
-			code = 400;
-			break;
-		case -ENOTSUP:
-			code = 409;
-			break;
-		default:
-			code = 500;
-		}
-		reply_error(req, code, "%s", err[0] ? err : strerror(-r));
-		goto out;
-	}
-	{
-		json_t *c = pvc_daemon_container(api->d, name);
-		if (c)
-			reply_json(req, 200, c);
-		else
-			reply_error(req, 404, "no container '%s'", name);
-	}
-out:
-	pvc_api_put_clear(&put);
+		api->helds = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	evhttp_connection_set_closecb(h->evcon, NULL, NULL);
+	evhttp_connection_set_timeout(h->evcon, api->idle_timeout_s);
+	free(h);
+}
+
+/* The requester went away: its operation still runs, unanswered. */
+static void held_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct held *h = arg;
+	struct evhttp_request *req = h->req;
+
+	(void)evcon;
+	pvx_debug("client of a pending change gone");
+	pvc_daemon_op_forget(h->op);
+	held_unlink(h);
+	/* As for a waiter: a detached request is ours to free. */
+	if (evhttp_request_get_connection(req) == NULL)
+		evhttp_request_free(req);
 }
 
 static void reply_apply(struct evhttp_request *req, int r,
@@ -362,8 +355,119 @@ static void reply_apply(struct evhttp_request *req, int r,
 		reply_json(req, 500,
 			   json_pack("{s:s, s:o}", "error", "state not applied",
 				     "errors", pvx_errlist_to_json(errors)));
-	pvx_errlist_clear(errors);
-	pvx_errlist_clear(warnings);
+}
+
+static void reply_container_op(struct pvc_api *api, struct evhttp_request *req,
+			       const struct pvc_op_result *res)
+{
+	int code;
+
+	if (res->r < 0) {
+		switch (res->r) {
+		case -ENOENT:
+			code = 404;
+			break;
+		case -ESRCH:
+		case -EINVAL:
+			code = 400;
+			break;
+		case -ENOTSUP:
+			code = 409;
+			break;
+		default:
+			code = 500;
+		}
+		reply_error(req, code, "%s",
+			    res->err[0] ? res->err : strerror(-res->r));
+		return;
+	}
+	{
+		json_t *c = pvc_daemon_container(api->d, res->name);
+		if (c)
+			reply_json(req, 200, c);
+		else
+			reply_error(req, 404, "no container '%s'", res->name);
+	}
+}
+
+static void op_done(const struct pvc_op_result *res, void *arg)
+{
+	struct held *h = arg;
+	struct pvc_api *api = h->api;
+	struct evhttp_request *req = h->req;
+
+	held_unlink(h);
+	if (res->kind == PVC_OP_STATE || res->kind == PVC_OP_RELOAD ||
+	    res->kind == PVC_OP_LOAD)
+		reply_apply(req, res->r, res->errors, res->warnings);
+	else
+		reply_container_op(api, req, res);
+}
+
+/* Submits the operation; the answer goes out when it is complete (at once
+ * if nothing is under way). */
+static void submit(struct pvc_api *api, struct evhttp_request *req,
+		   const struct pvc_op_req *oreq)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct held *h = calloc(1, sizeof(*h));
+	struct pvc_op *op;
+	bool completed;
+
+	if (!h || !evcon) {
+		free(h);
+		reply_error(req, 500, "out of memory");
+		return;
+	}
+	h->api = api;
+	h->req = req;
+	h->evcon = evcon;
+	h->next = api->helds;
+	if (api->helds)
+		api->helds->prev = h;
+	api->helds = h;
+	/* evhttp's idle timeout must not end a request held for stops. */
+	evhttp_connection_set_timeout(evcon, api->wait_timeout_s + 10);
+	evhttp_connection_set_closecb(evcon, held_closed, h);
+	op = pvc_daemon_submit(api->d, oreq, op_done, h, &completed);
+	if (completed)
+		return; /* answered, h freed */
+	if (!op) {
+		held_unlink(h);
+		reply_error(req, 500, "out of memory");
+		return;
+	}
+	h->op = op;
+}
+
+static void handle_container_put(struct pvc_api *api,
+				 struct evhttp_request *req, const char *name)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	const char *p = len ? (const char *)evbuffer_pullup(in, -1) : "";
+	struct pvc_op_req oreq = {.name = name};
+	struct pvc_api_put put;
+	char err[256] = "";
+	int r;
+
+	r = pvc_api_put_parse(p, len, &put, err, sizeof(err));
+	if (r < 0) {
+		if (r == -EINVAL)
+			reply_error(req, 400, "%s", err);
+		else
+			reply_error(req, 500, "out of memory");
+		return;
+	}
+	if (put.pid > 0) {
+		oreq.kind = PVC_OP_ADOPT;
+		oreq.pid = put.pid;
+	} else {
+		oreq.kind = PVC_OP_ACTION;
+		oreq.action = put.action;
+	}
+	submit(api, req, &oreq);
+	pvc_api_put_clear(&put);
 }
 
 static void handle_state_put(struct pvc_api *api, struct evhttp_request *req)
@@ -371,11 +475,9 @@ static void handle_state_put(struct pvc_api *api, struct evhttp_request *req)
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
 	const char *p = len ? (const char *)evbuffer_pullup(in, -1) : "";
-	struct pvx_errlist errors = {0}, warnings = {0};
-	int r;
+	struct pvc_op_req oreq = {.kind = PVC_OP_STATE, .buf = p, .len = len};
 
-	r = pvc_daemon_load_buf(api->d, p, len, &errors, &warnings);
-	reply_apply(req, r, &errors, &warnings);
+	submit(api, req, &oreq);
 }
 
 /* POST /state/load {"path": "/abs/dir"}: the daemon reads the state from
@@ -385,10 +487,9 @@ static void handle_state_load(struct pvc_api *api, struct evhttp_request *req)
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
 	const char *p = len ? (const char *)evbuffer_pullup(in, -1) : "";
-	struct pvx_errlist errors = {0}, warnings = {0};
 	json_error_t je;
 	json_t *body = json_loadb(p, len, 0, &je), *path;
-	int r;
+	struct pvc_op_req oreq = {.kind = PVC_OP_LOAD};
 
 	path = json_object_get(body, "path");
 	if (!json_is_string(path) || json_string_value(path)[0] != '/') {
@@ -398,19 +499,16 @@ static void handle_state_load(struct pvc_api *api, struct evhttp_request *req)
 		json_decref(body);
 		return;
 	}
-	r = pvc_daemon_load_source(api->d, json_string_value(path), &errors,
-				   &warnings);
+	oreq.path = json_string_value(path);
+	submit(api, req, &oreq);
 	json_decref(body);
-	reply_apply(req, r, &errors, &warnings);
 }
 
 static void handle_state_reload(struct pvc_api *api, struct evhttp_request *req)
 {
-	struct pvx_errlist errors = {0}, warnings = {0};
-	int r;
+	struct pvc_op_req oreq = {.kind = PVC_OP_RELOAD};
 
-	r = pvc_daemon_reload(api->d, &errors, &warnings);
-	reply_apply(req, r, &errors, &warnings);
+	submit(api, req, &oreq);
 }
 
 /* GET /containers/<name>/logs[?offset=N]: the container's output from
@@ -806,7 +904,12 @@ void pvc_api_free(struct pvc_api *api)
 	if (!api)
 		return;
 	pvc_daemon_set_graph_cb(api->d, NULL, NULL);
-	/* The held requests are freed with their connections by evhttp. */
+	/* The held requests are freed with their connections by evhttp;
+	 * their operations are dropped with the daemon. */
+	while (api->helds) {
+		pvc_daemon_op_forget(api->helds->op);
+		held_unlink(api->helds);
+	}
 	while (api->waiters) {
 		struct waiter *w = api->waiters;
 		evhttp_connection_set_closecb(w->evcon, NULL, NULL);

@@ -19,6 +19,22 @@
 #include "ctrl/metrics.h"
 #include "ctrl/observe.h"
 
+struct pvc_op {
+	struct pvc_daemon *d;
+	enum pvc_op_kind kind;
+	char *buf;
+	size_t len;
+	char *name, *action;
+	pid_t pid;
+	pvc_op_done done;
+	void *arg;
+	bool started; /* executed; completes once the runtime settles */
+	int r;
+	struct pvx_errlist errors, warnings;
+	char err[256];
+	struct pvc_op *next;
+};
+
 struct pvc_daemon {
 	struct event_base *base;
 	char *state_path;
@@ -48,6 +64,10 @@ struct pvc_daemon {
 	 * would see the old state and new runtime; the graph is rebuilt
 	 * once the apply is over instead. */
 	bool applying;
+	/* Operations in order; the head one may be under way. */
+	struct pvc_op *ops, **ops_tail;
+	bool running_ops;	   /* run_ops() is on the stack */
+	struct pvc_op *submitting; /* NULL once it completed */
 };
 
 void pvc_etag_compute(const char *text, char buf[PVC_ETAG_LEN])
@@ -160,12 +180,18 @@ static void rebuild_graph(struct pvc_daemon *d)
 		d->graph_changed(d->graph_arg);
 }
 
+static void run_ops(struct pvc_daemon *d);
+
 static void runtime_changed(void *arg)
 {
 	struct pvc_daemon *d = arg;
 
-	if (!d->applying)
-		rebuild_graph(d);
+	if (d->applying)
+		return;
+	rebuild_graph(d);
+	/* The runtime may have settled: the operation it worked for is
+	 * complete, the next one can go. */
+	run_ops(d);
 }
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -228,6 +254,7 @@ struct pvc_daemon *pvc_daemon_new(struct event_base *base,
 	if (!d)
 		goto nomem;
 	d->lock_fd = -1;
+	d->ops_tail = &d->ops;
 	d->base = base;
 	d->state_path = conf->state_path ? strdup(conf->state_path) : NULL;
 	d->state_dir = strdup(conf->state_dir);
@@ -627,10 +654,189 @@ int pvc_daemon_action(struct pvc_daemon *d, const char *name,
 	return r;
 }
 
+/* ------------------------------------------------------ operations */
+
+static void op_free(struct pvc_op *op)
+{
+	free(op->buf);
+	free(op->name);
+	free(op->action);
+	pvx_errlist_clear(&op->errors);
+	pvx_errlist_clear(&op->warnings);
+	free(op);
+}
+
+static void op_execute(struct pvc_daemon *d, struct pvc_op *op)
+{
+	switch (op->kind) {
+	case PVC_OP_STATE:
+		op->r = pvc_daemon_load_buf(d, op->buf, op->len, &op->errors,
+					    &op->warnings);
+		break;
+	case PVC_OP_RELOAD:
+		op->r = pvc_daemon_reload(d, &op->errors, &op->warnings);
+		break;
+	case PVC_OP_LOAD:
+		op->r = pvc_daemon_load_source(d, op->buf, &op->errors,
+					       &op->warnings);
+		break;
+	case PVC_OP_ACTION:
+		op->r = pvc_daemon_action(d, op->name, op->action, op->err,
+					  sizeof(op->err));
+		break;
+	case PVC_OP_ADOPT:
+		op->r = pvc_daemon_adopt(d, op->name, op->pid, op->err,
+					 sizeof(op->err));
+		break;
+	}
+}
+
+/* The runtime has settled after op: what the stops led to is its result. */
+static void op_finish(struct pvc_daemon *d, struct pvc_op *op)
+{
+	struct pvc_op_result res = {
+	    .kind = op->kind,
+	    .name = op->name,
+	    .errors = &op->errors,
+	    .warnings = &op->warnings,
+	    .err = op->err,
+	};
+	struct pvx_errlist late = {0};
+	const char *status;
+
+	pvc_runtime_take_errors(d->rt, &late);
+	if (op->kind == PVC_OP_STATE || op->kind == PVC_OP_RELOAD ||
+	    op->kind == PVC_OP_LOAD) {
+		for (size_t i = 0; i < late.n; i++)
+			pvx_warn("state runtime: %s", late.msgs[i]);
+		if (op->r == 0)
+			pvx_errlist_merge(&op->warnings, &late, "runtime");
+	} else if (op->kind == PVC_OP_ACTION && op->r == 0 &&
+		   strcmp(op->action, "stop") != 0) {
+		/* A restart whose start failed after the stop. */
+		status = pvc_runtime_status(d->rt, op->name);
+		if (status && strcmp(status, "error") == 0) {
+			op->r = -EIO;
+			snprintf(op->err, sizeof(op->err), "%s",
+				 pvc_runtime_error(d->rt, op->name));
+			pvx_warn("action failed container=%s action=%s "
+				 "reason=\"%s\"",
+				 op->name, op->action, op->err);
+		}
+	}
+	pvx_errlist_clear(&late);
+	if (op->kind == PVC_OP_ACTION)
+		rebuild_graph(d);
+	res.r = op->r;
+	if (op->done)
+		op->done(&res, op->arg);
+}
+
+/* Runs queued operations in order until one leaves the runtime busy
+ * (stops under way); called again when the runtime settles. */
+static void run_ops(struct pvc_daemon *d)
+{
+	if (d->running_ops)
+		return;
+	d->running_ops = true;
+	while (d->ops) {
+		struct pvc_op *op = d->ops;
+
+		if (pvc_runtime_busy(d->rt))
+			break;
+		if (!op->started) {
+			op->started = true;
+			op_execute(d, op);
+			if (pvc_runtime_busy(d->rt))
+				break;
+		}
+		d->ops = op->next;
+		if (!d->ops)
+			d->ops_tail = &d->ops;
+		if (d->submitting == op)
+			d->submitting = NULL;
+		op_finish(d, op);
+		op_free(op);
+	}
+	d->running_ops = false;
+}
+
+static char *dup_or_null(const char *s, bool *oom)
+{
+	char *c = s ? strdup(s) : NULL;
+
+	if (s && !c)
+		*oom = true;
+	return c;
+}
+
+struct pvc_op *pvc_daemon_submit(struct pvc_daemon *d,
+				 const struct pvc_op_req *req, pvc_op_done done,
+				 void *arg, bool *completed)
+{
+	struct pvc_op *op = calloc(1, sizeof(*op));
+	bool oom = false;
+
+	*completed = false;
+	if (!op) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	op->d = d;
+	op->kind = req->kind;
+	op->pid = req->pid;
+	op->done = done;
+	op->arg = arg;
+	op->name = dup_or_null(req->name, &oom);
+	op->action = dup_or_null(req->action, &oom);
+	if (req->kind == PVC_OP_LOAD)
+		op->buf = dup_or_null(req->path, &oom);
+	if (req->kind == PVC_OP_STATE) {
+		op->buf = malloc(req->len + 1);
+		if (op->buf) {
+			memcpy(op->buf, req->buf, req->len);
+			op->buf[req->len] = '\0';
+			op->len = req->len;
+		} else {
+			oom = true;
+		}
+	}
+	if (oom) {
+		op_free(op);
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (!d->ops_tail)
+		d->ops_tail = &d->ops;
+	*d->ops_tail = op;
+	d->ops_tail = &op->next;
+	d->submitting = op;
+	run_ops(d);
+	if (!d->submitting) {
+		*completed = true;
+		return NULL;
+	}
+	d->submitting = NULL;
+	return op;
+}
+
+void pvc_daemon_op_forget(struct pvc_op *op)
+{
+	if (op)
+		op->done = NULL;
+}
+
 void pvc_daemon_free(struct pvc_daemon *d)
 {
 	if (!d)
 		return;
+	/* Pending operations are dropped: their requesters go with the
+	 * API, which is freed first. */
+	while (d->ops) {
+		struct pvc_op *op = d->ops;
+		d->ops = op->next;
+		op_free(op);
+	}
 	/* The runtime goes first: it points into the state and leases. */
 	if (d->rt)
 		pvc_runtime_free(d->rt);

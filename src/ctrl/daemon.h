@@ -91,6 +91,54 @@ int pvc_daemon_adopt(struct pvc_daemon *d, const char *name, pid_t pid,
 int pvc_daemon_action(struct pvc_daemon *d, const char *name,
 		      const char *action, char *err, size_t errlen);
 
+/* Operations that change what runs (a state, a reload, an action, an
+ * adoption) are queued and run one at a time: one that stops processes
+ * completes only once they are gone (and restarted ones started), without
+ * ever blocking the event loop; the next waits for it. Reads (graph,
+ * containers) are answered from what is in force meanwhile. */
+enum pvc_op_kind {
+	PVC_OP_STATE,  /* apply buf (a state.json text) */
+	PVC_OP_RELOAD, /* reread the --state source */
+	PVC_OP_LOAD,   /* load path and make it the source */
+	PVC_OP_ACTION, /* action on container name */
+	PVC_OP_ADOPT,  /* register pid as container name's */
+};
+
+struct pvc_op_req {
+	enum pvc_op_kind kind;
+	const char *buf; /* copied */
+	size_t len;
+	const char *path;   /* PVC_OP_LOAD; copied */
+	const char *name;   /* copied */
+	const char *action; /* copied */
+	pid_t pid;
+};
+
+/* What an operation came to: r as the synchronous calls above return it
+ * (0, -EINVAL for an invalid state, …), errors and warnings of a state or
+ * reload, err of an action or adoption. Valid during the callback only. */
+struct pvc_op_result {
+	enum pvc_op_kind kind;
+	const char *name;
+	int r;
+	struct pvx_errlist *errors, *warnings;
+	const char *err;
+};
+
+struct pvc_op;
+typedef void (*pvc_op_done)(const struct pvc_op_result *res, void *arg);
+
+/* Queues an operation; done (may be NULL) is called once it is complete.
+ * When it completes at once, done is called before this returns, *completed
+ * is true and the result is NULL. Otherwise the result is the handle of
+ * the pending operation (valid until done is called), or NULL with errno
+ * ENOMEM when it could not be queued (done is never called then). */
+struct pvc_op *pvc_daemon_submit(struct pvc_daemon *d,
+				 const struct pvc_op_req *req, pvc_op_done done,
+				 void *arg, bool *completed);
+/* The requester is gone: the operation still runs, done is not called. */
+void pvc_daemon_op_forget(struct pvc_op *op);
+
 /* Frees the runtime (which stops its containers), then everything else. */
 void pvc_daemon_free(struct pvc_daemon *d);
 

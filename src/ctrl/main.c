@@ -249,14 +249,16 @@ struct ctx {
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct ctx *ctx = arg;
-	struct pvx_errlist errors = {0}, warnings = {0};
+	struct pvc_op_req req = {.kind = PVC_OP_RELOAD};
+	bool completed;
 
 	(void)what;
 	if (sig == SIGHUP) {
 		pvx_info("SIGHUP: reloading the state");
-		pvc_daemon_reload(ctx->d, &errors, &warnings);
-		pvx_errlist_clear(&errors);
-		pvx_errlist_clear(&warnings);
+		/* Queued behind a change under way; logged by the daemon. */
+		if (!pvc_daemon_submit(ctx->d, &req, NULL, NULL, &completed) &&
+		    !completed)
+			pvx_err("SIGHUP: reload: %s", strerror(errno));
 		return;
 	}
 	pvx_info("signal %d: shutting down", (int)sig);

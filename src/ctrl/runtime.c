@@ -40,15 +40,33 @@ static const char *const status_names[] = {
     [CT_RESTARTING] = "restarting",
 };
 
+/* What to do once a stopping process is reaped. */
+enum ct_after {
+	AFTER_NOTHING, /* stop action: stays stopped */
+	AFTER_START,   /* restart, or a changed definition: start again */
+	AFTER_FREE,    /* left the state: unwired and forgotten */
+};
+
 struct rt_ct {
 	char *name;
 	const struct pvc_container *conf; /* into the state in force */
 	char *fp;  /* what it was started/wired with (conf + leases) */
 	bool own;  /* type "process": pv-ctrld starts it */
-	pid_t pid; /* 0: not running */
+	pid_t pid; /* 0: not running; own: the main process (signalled) */
 	unsigned long long start; /* start time of pid (pid reuse guard) */
+	/* Own: pid 1 of the container's PID namespace, our child: reaped,
+	 * and SIGKILLed to end the whole container (docs/runtime.md). */
+	pid_t init;
+	unsigned long long init_start;
 	enum ct_status status;
+	/* The stop of an own process, one state machine per container:
+	 * SIGTERM sent and the grace timer (stop_ev) armed; the timer sends
+	 * SIGKILL; the SIGCHLD handler reaps it and does what `after` says.
+	 * The event loop never waits for a process. */
 	bool stopping; /* exit was asked for: "stopped", not "exited" */
+	bool killed;   /* the grace period ended: SIGKILL sent */
+	enum ct_after after;
+	struct event *stop_ev;
 	char err[256];
 	int pidfd; /* external: death watch */
 	struct event *pid_ev;
@@ -99,6 +117,14 @@ struct pvc_runtime {
 	struct pvc_leases leases;
 	struct rt_ct **cts;
 	size_t n;
+	/* Containers that left the state while their process is stopping
+	 * (AFTER_FREE): still recorded, reaped, then freed. */
+	struct rt_ct **dying;
+	size_t n_dying;
+	size_t n_stopping; /* stops in flight (cts and dying) */
+	/* Start failures of restarts that ran after a stop, for whoever
+	 * waits for the runtime to settle (pvc_runtime_take_errors). */
+	struct pvx_errlist deferred;
 	struct rt_br *brs;
 	size_t n_brs;
 	char *record_path;
@@ -231,15 +257,19 @@ static void record_save(struct pvc_runtime *rt)
 				      ip, "prefix", (int)b->prefix));
 		}
 	}
-	for (size_t i = 0; i < rt->n; i++) {
-		struct rt_ct *c = rt->cts[i];
+	for (size_t i = 0; i < rt->n + rt->n_dying; i++) {
+		struct rt_ct *c = i < rt->n ? rt->cts[i] : rt->dying[i - rt->n];
+		if (!c) /* taken off the list by an apply under way */
+			continue;
 		for (size_t k = 0; k < c->n_veths; k++)
 			json_array_append_new(veths, json_string(c->veths[k]));
-		if (c->own && c->pid > 0)
+		if (c->own && c->init > 0)
 			json_array_append_new(
-			    pids, json_pack("{s:s,s:i,s:I}", "name", c->name,
-					    "pid", (int)c->pid, "start",
-					    (json_int_t)c->start));
+			    pids, json_pack("{s:s,s:i,s:I,s:i,s:I}", "name",
+					    c->name, "pid", (int)c->pid,
+					    "start", (json_int_t)c->start,
+					    "init", (int)c->init, "init_start",
+					    (json_int_t)c->init_start));
 	}
 	if (asprintf(&tmp, "%s.tmp", rt->record_path) < 0) {
 		tmp = NULL;
@@ -384,7 +414,17 @@ static void cleanup_leftovers(struct pvc_runtime *rt)
 		    (pid_t)json_integer_value(json_object_get(v, "pid"));
 		unsigned long long st = (unsigned long long)json_integer_value(
 		    json_object_get(v, "start"));
-		/* Same pid and start time, or it is someone else's now. */
+		pid_t init =
+		    (pid_t)json_integer_value(json_object_get(v, "init"));
+		unsigned long long ist = (unsigned long long)json_integer_value(
+		    json_object_get(v, "init_start"));
+
+		/* Same pid and start time, or it is someone else's now. The
+		 * init of a container's PID namespace takes all of it. */
+		if (init > 0 && ist && proc_start(init) == ist) {
+			kill(init, SIGKILL);
+			wait_gone(init, ist, 1000);
+		}
 		if (pid <= 0 || !st || proc_start(pid) != st)
 			continue;
 		kill(pid, SIGTERM);
@@ -595,6 +635,13 @@ static void ct_note_exit(struct rt_ct *c, int status)
 	c->exits++;
 	c->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
 	c->exit_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	/* status is the init's: it ends with 128 + N when a signal N ended
+	 * the main process (as a shell reports it); SIGKILL of the init
+	 * itself is a signal of its own. */
+	if (c->exit_code > 128 && c->exit_code < 128 + NSIG) {
+		c->exit_signal = c->exit_code - 128;
+		c->exit_code = 0;
+	}
 	clock_gettime(CLOCK_REALTIME, &c->exited_at);
 	if (c->exit_signal)
 		snprintf(sig, sizeof(sig), " (SIG%s)",
@@ -617,6 +664,7 @@ static void ct_note_exit(struct rt_ct *c, int status)
 }
 
 static int ct_start(struct pvc_runtime *rt, struct rt_ct *c);
+static void ct_free(struct rt_ct *c);
 
 /* A pending restart is called off (an action, a new state, a stop). */
 static void ct_cancel_retry(struct rt_ct *c)
@@ -703,20 +751,70 @@ static void ct_recover(struct pvc_runtime *rt, struct rt_ct *c)
 		 c->retries);
 }
 
-/* The end of an own process, whoever noticed it. */
+static void dying_remove(struct pvc_runtime *rt, struct rt_ct *c)
+{
+	for (size_t i = 0; i < rt->n_dying; i++)
+		if (rt->dying[i] == c) {
+			rt->dying[i] = rt->dying[--rt->n_dying];
+			return;
+		}
+}
+
+/* The end of an own process, whoever noticed it: the stop state machine
+ * ends here, and what was to follow the stop happens. */
 static void ct_reaped(struct pvc_runtime *rt, struct rt_ct *c, int status)
 {
+	enum ct_after after = c->stopping ? c->after : AFTER_NOTHING;
+
 	ct_note_exit(c, status);
+
+	if (c->stopping) {
+		rt->n_stopping--;
+		if (c->stop_ev)
+			evtimer_del(c->stop_ev);
+	}
 	c->pid = 0;
 	c->start = 0;
+	c->init = 0;
+	c->init_start = 0;
 	c->status = c->stopping ? CT_STOPPED : CT_EXITED;
 	if (!c->stopping)
 		ct_recover(rt, c);
 	c->stopping = false;
+	c->killed = false;
+	c->after = AFTER_NOTHING;
 	/* Usually gone with the namespace; not if something (a listener of
 	 * pv-xconnect) keeps that namespace alive. */
 	unwire(rt, c);
+	switch (after) {
+	case AFTER_START:
+		if (ct_start(rt, c) < 0)
+			pvx_errlist_add(&rt->deferred, "%s: %s", c->name,
+					c->err);
+		break;
+	case AFTER_FREE:
+		dying_remove(rt, c);
+		ct_free(c);
+		record_save(rt);
+		break;
+	case AFTER_NOTHING:
+		break;
+	}
 	notify(rt);
+}
+
+static void reap_list(struct pvc_runtime *rt, struct rt_ct **v, size_t n)
+{
+	/* Backwards: a reaped dying entry is replaced by the last one. */
+	for (size_t i = n; i-- > 0;) {
+		struct rt_ct *c = v[i];
+		int status;
+
+		if (!c->own || c->init <= 0)
+			continue;
+		if (waitpid(c->init, &status, WNOHANG) == c->init)
+			ct_reaped(rt, c, status);
+	}
 }
 
 static void sigchld_cb(evutil_socket_t sig, short what, void *arg)
@@ -727,31 +825,73 @@ static void sigchld_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	/* Only our own pids: other children of pv-ctrld are not ours to
 	 * reap. */
-	for (size_t i = 0; i < rt->n; i++) {
-		struct rt_ct *c = rt->cts[i];
-		int status;
+	reap_list(rt, rt->cts, rt->n);
+	reap_list(rt, rt->dying, rt->n_dying);
+}
 
-		if (!c->own || c->pid <= 0)
-			continue;
-		if (waitpid(c->pid, &status, WNOHANG) == c->pid)
-			ct_reaped(rt, c, status);
+/* The grace period is over: SIGKILL; SIGCHLD reaps. */
+static void stop_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct rt_ct *c = arg;
+
+	(void)fd;
+	(void)what;
+	/* The init: the kernel takes every process of the container. */
+	if (c->stopping && c->init > 0) {
+		c->killed = true;
+		kill(c->init, SIGKILL);
 	}
 }
 
-/* SIGTERM every given own process, SIGKILL after the grace period, and
- * reap them all: stop is synchronous so that the API answer tells the
- * truth (bounded by stop_grace_ms). */
-static void stop_many(struct pvc_runtime *rt, struct rt_ct **v, size_t n)
+/* Starts the stop of an own running process: SIGTERM now, SIGKILL after
+ * the grace period, `after` once reaped. Returns false when there is no
+ * process to stop (after is not done then). A stop already under way
+ * only gets its `after` updated. */
+static bool ct_stop_begin(struct pvc_runtime *rt, struct rt_ct *c,
+			  enum ct_after after)
+{
+	struct timeval tv = {.tv_sec = rt->conf.stop_grace_ms / 1000,
+			     .tv_usec = (rt->conf.stop_grace_ms % 1000) * 1000};
+
+	if (!c->own || c->init <= 0)
+		return false;
+	c->after = after;
+	if (c->stopping)
+		return true;
+	if (!c->stop_ev)
+		c->stop_ev = evtimer_new(rt->base, stop_timeout_cb, c);
+	c->stopping = true;
+	c->killed = false;
+	rt->n_stopping++;
+	/* SIGTERM to the main process (pid 2 in its namespace: its own
+	 * dispositions apply); its end ends the init and the rest. */
+	kill(c->pid, SIGTERM);
+	/* Without a timer (out of memory) the container is killed at once
+	 * rather than waited for. */
+	if (!c->stop_ev || evtimer_add(c->stop_ev, &tv) < 0) {
+		c->killed = true;
+		kill(c->init, SIGKILL);
+	}
+	return true;
+}
+
+/* Shutdown only (the loop is no longer running): every given own process
+ * gets SIGTERM at once, SIGKILL after the grace period, and is reaped. */
+static void stop_now(struct pvc_runtime *rt, struct rt_ct **v, size_t n)
 {
 	struct timespec t0, now;
 	size_t left = 0;
 	int status;
 
 	for (size_t i = 0; i < n; i++) {
-		if (!v[i]->own || v[i]->pid <= 0)
+		if (!v[i]->own || v[i]->init <= 0)
 			continue;
-		v[i]->stopping = true;
-		kill(v[i]->pid, SIGTERM);
+		if (!v[i]->stopping) {
+			v[i]->stopping = true;
+			rt->n_stopping++;
+			kill(v[i]->pid, SIGTERM);
+		}
+		v[i]->after = AFTER_NOTHING;
 		left++;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -760,9 +900,9 @@ static void stop_many(struct pvc_runtime *rt, struct rt_ct **v, size_t n)
 
 		left = 0;
 		for (size_t i = 0; i < n; i++) {
-			if (!v[i]->own || v[i]->pid <= 0)
+			if (!v[i]->own || v[i]->init <= 0)
 				continue;
-			if (waitpid(v[i]->pid, &status, WNOHANG) == v[i]->pid)
+			if (waitpid(v[i]->init, &status, WNOHANG) == v[i]->init)
 				ct_reaped(rt, v[i], status);
 			else
 				left++;
@@ -775,17 +915,12 @@ static void stop_many(struct pvc_runtime *rt, struct rt_ct **v, size_t n)
 		usleep(5000);
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (!v[i]->own || v[i]->pid <= 0)
+		if (!v[i]->own || v[i]->init <= 0)
 			continue;
-		kill(v[i]->pid, SIGKILL);
-		if (waitpid(v[i]->pid, &status, 0) == v[i]->pid)
+		kill(v[i]->init, SIGKILL);
+		if (waitpid(v[i]->init, &status, 0) == v[i]->init)
 			ct_reaped(rt, v[i], status);
 	}
-}
-
-static void ct_stop(struct pvc_runtime *rt, struct rt_ct *c)
-{
-	stop_many(rt, &c, 1);
 }
 
 static void ct_fail(struct rt_ct *c, const char *msg)
@@ -794,6 +929,8 @@ static void ct_fail(struct rt_ct *c, const char *msg)
 	c->status = CT_ERROR;
 	c->pid = 0;
 	c->start = 0;
+	c->init = 0;
+	c->init_start = 0;
 }
 
 /* ------------------------------------------------------------ output */
@@ -957,8 +1094,9 @@ static int ct_start(struct pvc_runtime *rt, struct rt_ct *c)
 		notify(rt);
 		return r;
 	}
-	c->pid = sp.pid;
-	c->start = proc_start(sp.pid);
+	/* Until the main process exists, the container is its init. */
+	c->pid = c->init = sp.pid;
+	c->start = c->init_start = proc_start(sp.pid);
 	c->status = CT_RUNNING;
 	record_save(rt);
 	if (sc.new_net) {
@@ -977,8 +1115,11 @@ static int ct_start(struct pvc_runtime *rt, struct rt_ct *c)
 		waitpid(sp.pid, &status, 0);
 		unwire(rt, c);
 		ct_fail(c, err);
-		record_save(rt);
+	} else {
+		c->pid = sp.main_pid;
+		c->start = proc_start(sp.main_pid);
 	}
+	record_save(rt);
 	notify(rt);
 	return r;
 }
@@ -1043,6 +1184,8 @@ static void ct_free(struct rt_ct *c)
 	pvc_ctlog_close(&c->log);
 	if (c->retry_ev)
 		event_free(c->retry_ev);
+	if (c->stop_ev)
+		event_free(c->stop_ev);
 	strv_free(c->veths, c->n_veths);
 	free(c->fp);
 	free(c->name);
@@ -1209,31 +1352,42 @@ int pvc_runtime_apply(struct pvc_runtime *rt, const struct pvc_state *st,
 {
 	struct rt_ct **nv = calloc(st->n_containers + 1, sizeof(*nv));
 	struct rt_ct **gone = calloc(rt->n + 1, sizeof(*gone));
+	struct rt_ct **dying =
+	    realloc(rt->dying, (rt->n_dying + rt->n + 1) * sizeof(*dying));
 	size_t n_gone = 0;
 	int r = 0;
 
-	if (!nv || !gone) {
+	if (dying)
+		rt->dying = dying;
+	if (!nv || !gone || !dying) {
 		free(nv);
 		free(gone);
 		return -ENOMEM;
 	}
 	/* 1. Containers that left the state (or changed between own and
-	 * external): stopped, unwired, forgotten. */
+	 * external): unwired and forgotten; a running own process first
+	 * stops (asynchronously), as a dying entry that goes when reaped. */
 	for (size_t i = 0; i < rt->n; i++) {
 		struct rt_ct *c = rt->cts[i];
 		const struct pvc_container *cc = pvc_state_find(st, c->name);
 		if (!cc || c->own != (strcmp(cc->type, "process") == 0))
 			gone[n_gone++] = c;
 	}
-	if (rt->conf.enabled)
-		stop_many(rt, gone, n_gone);
-	for (size_t i = 0; i < n_gone && rt->conf.enabled; i++)
-		unwire(rt, gone[i]);
 	for (size_t i = 0; i < n_gone; i++) {
+		struct rt_ct *c = gone[i];
+
 		for (size_t k = 0; k < rt->n; k++)
-			if (rt->cts[k] == gone[i])
+			if (rt->cts[k] == c)
 				rt->cts[k] = NULL;
-		ct_free(gone[i]);
+		/* It points into the state that goes with this apply. */
+		c->conf = NULL;
+		if (rt->conf.enabled && ct_stop_begin(rt, c, AFTER_FREE)) {
+			rt->dying[rt->n_dying++] = c;
+			continue;
+		}
+		if (rt->conf.enabled)
+			unwire(rt, c);
+		ct_free(c);
 	}
 	free(gone);
 	{
@@ -1304,10 +1458,15 @@ int pvc_runtime_apply(struct pvc_runtime *rt, const struct pvc_state *st,
 		char err[256];
 
 		if (c->own) {
-			if (c->status == CT_RUNNING && !same)
-				ct_stop(rt, c);
-			/* New, or changed: (re)start. Exited or stopped with
-			 * the same definition stays as it is. */
+			/* Changed while running: restarted once the old
+			 * process is gone (asynchronously). New, or changed
+			 * and not running: started now. Exited or stopped
+			 * with the same definition stays as it is. */
+			if (c->status == CT_RUNNING && !same &&
+			    ct_stop_begin(rt, c, AFTER_START)) {
+				free(fp);
+				continue;
+			}
 			if (!c->fp || !same)
 				if (ct_start(rt, c) < 0)
 					pvx_errlist_add(el, "%s: %s", c->name,
@@ -1339,6 +1498,9 @@ pid_t pvc_runtime_pid(const struct pvc_runtime *rt, const char *name)
 const char *pvc_runtime_status(const struct pvc_runtime *rt, const char *name)
 {
 	struct rt_ct *c = find(rt, name);
+
+	if (c && c->stopping && c->pid > 0)
+		return "stopping";
 	return c ? status_names[c->status] : NULL;
 }
 
@@ -1475,18 +1637,23 @@ int pvc_runtime_action(struct pvc_runtime *rt, const char *name,
 	/* An action takes over from a pending auto_recovery restart. */
 	ct_cancel_retry(c);
 	if (strcmp(action, "stop") == 0 || strcmp(action, "restart") == 0) {
-		ct_stop(rt, c);
 		if (c->status == CT_EXITED)
 			c->status = CT_STOPPED;
 		c->retries = 0;
 	}
-	if (strcmp(action, "start") == 0 || strcmp(action, "restart") == 0) {
-		if (c->pid > 0)
-			return 0; /* start of a running container: done */
-		r = ct_start(rt, c);
-		if (r < 0)
-			snprintf(err, errlen, "%s", c->err);
+	/* stop and restart of a running process: under way on return
+	 * (pvc_runtime_busy); the restart's start follows the reaping. */
+	if (strcmp(action, "stop") == 0) {
+		ct_stop_begin(rt, c, AFTER_NOTHING);
+		return 0;
 	}
+	if (strcmp(action, "restart") == 0 && ct_stop_begin(rt, c, AFTER_START))
+		return 0;
+	if (c->pid > 0)
+		return 0; /* start of a running container: done */
+	r = ct_start(rt, c);
+	if (r < 0)
+		snprintf(err, errlen, "%s", c->err);
 	record_save(rt);
 	return r;
 }
@@ -1502,6 +1669,17 @@ int pvc_runtime_set_workdir(struct pvc_runtime *rt, const char *workdir)
 	return 0;
 }
 
+bool pvc_runtime_busy(const struct pvc_runtime *rt)
+{
+	return rt->n_stopping > 0;
+}
+
+void pvc_runtime_take_errors(struct pvc_runtime *rt, struct pvx_errlist *el)
+{
+	pvx_errlist_merge(el, &rt->deferred, NULL);
+	pvx_errlist_clear(&rt->deferred);
+}
+
 void pvc_runtime_free(struct pvc_runtime *rt)
 {
 	char err[256];
@@ -1509,9 +1687,12 @@ void pvc_runtime_free(struct pvc_runtime *rt)
 	if (!rt)
 		return;
 	if (rt->conf.enabled && rt->nl.sock) {
-		stop_many(rt, rt->cts, rt->n);
+		stop_now(rt, rt->cts, rt->n);
+		stop_now(rt, rt->dying, rt->n_dying);
 		for (size_t i = 0; i < rt->n; i++)
 			unwire(rt, rt->cts[i]);
+		for (size_t i = 0; i < rt->n_dying; i++)
+			unwire(rt, rt->dying[i]);
 		for (size_t i = 0; i < rt->n_brs; i++) {
 			const struct rt_br *b = &rt->brs[i];
 			if (b->ours)
@@ -1529,6 +1710,10 @@ void pvc_runtime_free(struct pvc_runtime *rt)
 	for (size_t i = 0; i < rt->n; i++)
 		ct_free(rt->cts[i]);
 	free(rt->cts);
+	for (size_t i = 0; i < rt->n_dying; i++)
+		ct_free(rt->dying[i]);
+	free(rt->dying);
+	pvx_errlist_clear(&rt->deferred);
 	for (size_t i = 0; i < rt->n_brs; i++)
 		free(rt->brs[i].name);
 	free(rt->brs);

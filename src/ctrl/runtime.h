@@ -51,8 +51,8 @@ struct pvc_runtime *pvc_runtime_new(struct event_base *base,
 int pvc_runtime_apply(struct pvc_runtime *rt, const struct pvc_state *st,
 		      const struct pvc_leases *leases, struct pvx_errlist *el);
 pid_t pvc_runtime_pid(const struct pvc_runtime *rt, const char *name);
-/* "running", "stopped", "exited", "error", "restarting" (auto_recovery
- * will start it again), or NULL if unknown. */
+/* "running", "stopping" (a stop under way), "stopped", "exited", "error",
+ * "restarting" (auto_recovery will start it again), or NULL if unknown. */
 const char *pvc_runtime_status(const struct pvc_runtime *rt, const char *name);
 /* What GET /containers shows beyond the status: the last exit. */
 struct pvc_runtime_info {
@@ -80,10 +80,17 @@ int pvc_runtime_adopt(struct pvc_runtime *rt, const char *name, pid_t pid,
 		      char *err, size_t errlen);
 /* action: "start", "stop", "restart". -ENOENT, -EINVAL (unknown action),
  * -ENOTSUP (not possible for this container or runtime disabled).
- * Synchronous: on return a stopped process is reaped and a started one has
- * exec'd (a stop blocks for at most stop_grace_ms). */
+ * A start is done on return (exec'd or failed). A stop never blocks: on
+ * return SIGTERM is sent and the runtime is busy until the process is
+ * reaped (SIGKILL after stop_grace_ms); a restart starts the new process
+ * then. Stops of apply() work the same way. */
 int pvc_runtime_action(struct pvc_runtime *rt, const char *name,
 		       const char *action, char *err, size_t errlen);
+/* Whether stops (and the starts that follow them) are under way; when the
+ * last one ends, changed() is called. */
+bool pvc_runtime_busy(const struct pvc_runtime *rt);
+/* Moves the errors of starts that followed a stop (restarts) into el. */
+void pvc_runtime_take_errors(struct pvc_runtime *rt, struct pvx_errlist *el);
 /* Stops own containers (SIGTERM, then SIGKILL after the grace period),
  * removes the links and bridges it created, frees everything. */
 /* The working directory of process containers started from now on (the

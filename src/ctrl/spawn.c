@@ -17,6 +17,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -27,7 +28,6 @@ struct child_args {
 	const struct pvc_spawn_conf *c;
 	char **envp;
 	int go_rd, go_wr, st_rd, st_wr;
-	pid_t parent;
 };
 
 /* What the child reports when a step fails. */
@@ -56,6 +56,7 @@ static int child_main(void *arg)
 	const struct pvc_spawn_conf *c = a->c;
 	const char *wd = c->workdir ? c->workdir : "/";
 	sigset_t all;
+	pid_t main_pid;
 	char go, step[80];
 	int fd, r;
 
@@ -64,8 +65,8 @@ static int child_main(void *arg)
 	/* A crashed pv-ctrld must not leave its containers running: their
 	 * veths and bridges are cleaned on restart, and so are they. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != a->parent)
-		_exit(127);
+	/* A parent that died before that: the read of "go" below sees EOF
+	 * (getppid() says 0 in a new PID namespace, it cannot tell). */
 	/* The daemon's handlers and mask (libevent's SIGCHLD, an ignored
 	 * SIGPIPE) must not leak into the container. */
 	for (int s = 1; s < NSIG; s++)
@@ -98,6 +99,10 @@ static int child_main(void *arg)
 		errno = -r;
 		report(a->st_wr, step, NULL);
 	}
+	/* The container's own view of its PID namespace. */
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  NULL) < 0)
+		report(a->st_wr, "mount proc", "/proc");
 	fd = open("/dev/null", O_RDONLY);
 	if (fd >= 0 && fd != 0) {
 		dup2(fd, 0);
@@ -107,12 +112,39 @@ static int child_main(void *arg)
 	if (c->out_fd >= 0 &&
 	    (dup2(c->out_fd, 1) < 0 || dup2(c->out_fd, 2) < 0))
 		report(a->st_wr, "dup2", "stdout");
-	/* Only stdio (and the report pipe, closed by exec) go along. */
+	/* Only stdio (and the report pipe, closed by exec) go along; the
+	 * init keeps nothing of pv-ctrld's either (its state-dir lock). */
 	if (a->st_wr > 3)
 		close_range(3, (unsigned)a->st_wr - 1, 0);
 	close_range((unsigned)a->st_wr + 1, ~0u, 0);
-	execvpe(c->argv[0], c->argv, a->envp);
-	report(a->st_wr, "exec", c->argv[0]);
+	main_pid = fork();
+	if (main_pid < 0)
+		report(a->st_wr, "fork", NULL);
+	if (main_pid == 0) {
+		execvpe(c->argv[0], c->argv, a->envp);
+		report(a->st_wr, "exec", c->argv[0]);
+	}
+	/* The init: the report pipe is the main process's now (EOF on its
+	 * exec). pid 1 of a PID namespace gets no signal it has no handler
+	 * for, but SIGKILL from pv-ctrld: it only waits, reaping orphans,
+	 * until the main process ends, then ends with its status; the
+	 * kernel then kills what is left in the namespace. */
+	close(a->st_wr);
+	prctl(PR_SET_NAME, "pvx-init");
+	for (;;) {
+		int status;
+		pid_t p = wait(&status);
+
+		if (p < 0 && errno == EINTR)
+			continue;
+		if (p < 0)
+			_exit(127);
+		if (p != main_pid)
+			continue;
+		if (WIFSIGNALED(status))
+			_exit(128 + WTERMSIG(status));
+		_exit(WEXITSTATUS(status));
+	}
 	return 127;
 }
 
@@ -158,7 +190,7 @@ static char **build_env(const struct pvc_spawn_conf *c, char **statedir)
 int pvc_spawn_start(const struct pvc_spawn_conf *c, struct pvc_spawn *sp,
 		    char *err, size_t errlen)
 {
-	struct child_args a = {.c = c, .parent = getpid()};
+	struct child_args a = {.c = c};
 	int go[2] = {-1, -1}, st[2] = {-1, -1}, flags, r;
 	char *stack = NULL, *statedir = NULL;
 
@@ -187,7 +219,8 @@ int pvc_spawn_start(const struct pvc_spawn_conf *c, struct pvc_spawn *sp,
 		snprintf(err, errlen, "spawn: %s", strerror(ENOMEM));
 		goto fail;
 	}
-	flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
+	flags =
+	    CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
 	if (c->new_net)
 		flags |= CLONE_NEWNET;
 	sp->pid = clone(child_main, stack + STACK_SIZE, flags, &a);
@@ -219,6 +252,26 @@ fail:
 	return r;
 }
 
+/* The init's only child, as our namespace numbers it. The init forked it
+ * before the report pipe saw EOF, so it is listed. Without
+ * /proc/.../children (a kernel without CONFIG_PROC_CHILDREN): the init. */
+static pid_t main_of(pid_t init)
+{
+	char path[64];
+	long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)init,
+		 (int)init);
+	f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v > 0 ? (pid_t)v : init;
+}
+
 int pvc_spawn_release(struct pvc_spawn *sp, char *err, size_t errlen)
 {
 	struct child_report rep;
@@ -241,6 +294,7 @@ int pvc_spawn_release(struct pvc_spawn *sp, char *err, size_t errlen)
 	}
 	close(sp->status_fd);
 	sp->status_fd = -1;
+	sp->main_pid = r == 0 ? main_of(sp->pid) : 0;
 	return r;
 }
 

@@ -222,6 +222,85 @@ static void test_lease_json(void **state)
 	json_decref(g);
 }
 
+struct done_log {
+	int calls;
+	int r[8];
+	enum pvc_op_kind kind[8];
+	size_t n_errors[8];
+	char err[8][128];
+};
+
+static void on_done(const struct pvc_op_result *res, void *arg)
+{
+	struct done_log *l = arg;
+	int i = l->calls++;
+
+	assert_true(i < 8);
+	l->r[i] = res->r;
+	l->kind[i] = res->kind;
+	l->n_errors[i] = res->errors->n;
+	snprintf(l->err[i], sizeof(l->err[i]), "%s", res->err);
+}
+
+/* Operations through the queue: with nothing to wait for, each completes
+ * at once, done called exactly once with the outcome of the synchronous
+ * call; refusals come back the same way. */
+static void test_ops(void **state)
+{
+	struct fx *f = *state;
+	size_t len;
+	char *good = slurp(EXAMPLE, &len);
+	static const char bad[] = "{\"#spec\": 1}";
+	const struct {
+		struct pvc_op_req req;
+		int r;
+		const char *err; /* substring of err, or NULL */
+	} cases[] = {
+	    {{.kind = PVC_OP_STATE, .buf = good, .len = len}, 0, NULL},
+	    {{.kind = PVC_OP_STATE, .buf = bad, .len = sizeof(bad) - 1},
+	     -EINVAL,
+	     NULL},
+	    {{.kind = PVC_OP_RELOAD}, 0, NULL},
+	    {{.kind = PVC_OP_ACTION, .name = "nope", .action = "stop"},
+	     -ENOENT,
+	     "no container"},
+	    {{.kind = PVC_OP_ACTION,
+	      .name = "example-nginx-ingress",
+	      .action = "restart"},
+	     -ENOTSUP,
+	     "without runtime"},
+	    {{.kind = PVC_OP_ADOPT, .name = "nope", .pid = 1},
+	     -ENOENT,
+	     "no container"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct done_log l = {0};
+		bool completed = false;
+		struct pvc_op *op = pvc_daemon_submit(f->d, &cases[i].req,
+						      on_done, &l, &completed);
+
+		assert_null(op);
+		assert_true(completed);
+		assert_int_equal(l.calls, 1);
+		assert_int_equal(l.kind[0], cases[i].req.kind);
+		assert_int_equal(l.r[0], cases[i].r);
+		if (cases[i].r == -EINVAL)
+			assert_true(l.n_errors[0] > 0);
+		if (cases[i].err)
+			assert_non_null(strstr(l.err[0], cases[i].err));
+	}
+	/* Without a callback (SIGHUP): runs all the same. */
+	{
+		struct pvc_op_req req = {.kind = PVC_OP_RELOAD};
+		bool completed = false;
+		assert_null(
+		    pvc_daemon_submit(f->d, &req, NULL, NULL, &completed));
+		assert_true(completed);
+	}
+	free(good);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -229,6 +308,7 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_adopt_and_containers, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_ops, setup, teardown),
 	    cmocka_unit_test(test_lease_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
