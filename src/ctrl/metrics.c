@@ -10,8 +10,8 @@
 
 /* The container states of docs/runtime.md; any other status a container
  * reports is counted under its own name too. */
-static const char *const known_states[] = {"running", "stopped", "exited",
-					   "error", "restarting"};
+static const char *const known_states[] = {"running", "stopping", "stopped",
+					   "exited",  "error",	  "restarting"};
 
 static uint64_t count_status(json_t *containers, const char *status)
 {

@@ -9,8 +9,6 @@
 # shellcheck disable=SC2016 # conditions given to eval are expanded when polled
 . "$(dirname "$0")/lib/sandbox.sh"
 
-# Three rounds of 3 s stops on a loaded 2-core box: more than the default.
-SB_DEADLINE=100
 sb_init crasy
 sb_device
 D=$SB_DEV

@@ -9,7 +9,6 @@
 # shellcheck disable=SC2016 # conditions given to eval are expanded when polled
 . "$(dirname "$0")/lib/sandbox.sh"
 
-SB_DEADLINE=100
 sb_init crdesc
 sb_device
 D=$SB_DEV
