@@ -13,7 +13,8 @@ import statistics
 import subprocess
 
 ORDER = ["direct", "pvx", "haproxy", "haproxy-auto", "haproxy-splice",
-         "socat", "nginx", "dnat", "pvx-http", "haproxy-http", "nginx-http"]
+         "socat", "nginx", "dnat", "pvx-http", "pvx-pp", "haproxy-http",
+         "nginx-http"]
 LABEL = {
     "direct": "direct (no proxy)",
     "pvx": "pvx (pv-xconnect tcp)",
@@ -24,6 +25,7 @@ LABEL = {
     "nginx": "nginx stream",
     "dnat": "kernel DNAT (nftables)",
     "pvx-http": "pvx http plugin",
+    "pvx-pp": "pvx tcp + PROXY v2",
     "haproxy-http": "HAProxy mode http",
     "nginx-http": "nginx http proxy_pass",
 }
@@ -228,6 +230,19 @@ def targets(agg):
             add(f"p99 {what} <= HAProxy", pr <= 1,
                 f"{pr:.2f}x the best HAProxy ({h}; median of per-round "
                 f"ratios; medians {a:.2f} vs {b:.2f} ms)")
+    # Issue 9: the PROXY header costs < 5 % of the new-connection rate.
+    if "pvx-pp" in agg and agg["pvx-pp"].get("rr_close_rps") is not None \
+            and p.get("rr_close_rps") is not None:
+        pr = paired(agg, "pvx-pp", "pvx", "rr_close", "rps")
+        add("new connections with PROXY v2 >= 0.95x plain pvx",
+            None if pr is None else pr >= 0.95,
+            "n/a" if pr is None else
+            f"{pr:.3f}x (median of per-round ratios; medians "
+            f"{agg['pvx-pp']['rr_close_rps']:.0f} vs "
+            f"{p['rr_close_rps']:.0f} req/s)")
+    elif "pvx-pp" in agg:
+        add("new connections with PROXY v2 >= 0.95x plain pvx", None,
+            "not measured")
     mems = sorted((int(k[4:]), v) for k, v in p.items()
                   if k.startswith("mem_") and k[4:].isdigit() and
                   "kib_per_conn_pss" in v)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -396,6 +397,40 @@ static void c_guards(json_t *r, char *buf, size_t len)
 		json_integer_value(json_object_get(r, "timeout_header")));
 }
 
+/* A link's backend health for the table: "up 0.4ms" (last connect
+ * latency), "down since 21:04:05 (connection refused)", "unknown". */
+static void health_text(json_t *l, char *buf, size_t len)
+{
+	const char *h = jstr(l, "health");
+	json_t *since = json_object_get(l, "down_since");
+	json_t *ms = json_object_get(l, "connect_ms_last");
+	char when[32] = "?";
+	struct tm tm;
+	time_t t;
+
+	if (strcmp(h, "down") == 0) {
+		if (json_is_integer(since)) {
+			t = (time_t)json_integer_value(since);
+			if (localtime_r(&t, &tm))
+				strftime(when, sizeof(when), "%H:%M:%S", &tm);
+		}
+		snprintf(buf, len, "down since %s (%s)", when,
+			 jstr(l, "last_error"));
+	} else if (strcmp(h, "up") == 0 && json_is_number(ms)) {
+		snprintf(buf, len, "up %.1fms", json_number_value(ms));
+	} else {
+		snprintf(buf, len, "%s", *h ? h : "-");
+	}
+}
+
+static void c_health(json_t *r, char *buf, size_t len)
+{
+	health_text(r, buf, len);
+}
+
+INT_CELL(c_held, "held")
+INT_CELL(c_denied, "denied")
+
 static const struct column link_cols[] = {
     {"LINK", c_link},
     {"TYPE", c_type},
@@ -408,6 +443,9 @@ static const struct column link_cols[] = {
     {"FAILED", c_failed},
     {"BYTES_IN/OUT", c_bytes},
     {"REFUSED/TIMEOUTS", c_guards},
+    {"HEALTH", c_health},
+    {"HELD", c_held},
+    {"DENIED", c_denied},
 };
 
 static int cmd_links_ls(const struct cli *cli)

@@ -20,6 +20,7 @@ struct pvx_limits pvx_limits = {
     .header_timeout_ms = 10 * 1000,
     .max_conns_per_client = 128, /* pvx_limits_default_per_client(512) */
     .per_client_auto = true,
+    .health_interval_ms = 2000,
 };
 
 unsigned pvx_limits_default_per_client(unsigned max_conns)

@@ -160,6 +160,8 @@ struct pvx_limits {
 	/* Not given: pvx_link_limits derives it from each link's max_conns
 	 * (pvx_limits_default_per_client). */
 	bool per_client_auto;
+	int health_interval_ms; /* probe of an idle link's backend; 0: off */
+	bool health_unix;	/* probe Unix-socket backends too */
 };
 extern struct pvx_limits pvx_limits;
 /* The limits of one link: pvx_limits with the link's own max_conns,

@@ -48,7 +48,9 @@ static void usage(FILE *f)
 		"[--header-timeout SEC]\n"
 		"                   [--buf-size BYTES] [--unix-mode MODE]\n"
 		"                   [--access-log PATH|-] "
-		"[--access-log-format kv|json] [-v]\n"
+		"[--access-log-format kv|json]\n"
+		"                   [--health-interval MS] [--health-unix] "
+		"[-v]\n"
 		"  --ctrl SOCK          control socket (default $PVX_CTRL or "
 		"%s)\n"
 		"  --graph-file FILE    read the graph from FILE instead "
@@ -86,6 +88,9 @@ static void usage(FILE *f)
 		"                       (appended to PATH, reopened on "
 		"SIGHUP; - is stdout)\n"
 		"  --access-log-format kv|json  access log lines (kv)\n"
+		"  --health-interval MS probe an idle link's backend this "
+		"often (2000; 0: off)\n"
+		"  --health-unix        probe Unix-socket backends too\n"
 		"  -v                   debug logging\n"
 		"  --version            print the version and exit\n",
 		DEFAULT_CTRL);
@@ -238,6 +243,8 @@ enum {
 	OPT_MAX_CONNS_PER_CLIENT,
 	OPT_FIRST_BYTE_TIMEOUT,
 	OPT_HEADER_TIMEOUT,
+	OPT_HEALTH_INTERVAL,
+	OPT_HEALTH_UNIX,
 };
 
 int main(int argc, char **argv)
@@ -262,6 +269,8 @@ int main(int argc, char **argv)
 	    {"first-byte-timeout", required_argument, NULL,
 	     OPT_FIRST_BYTE_TIMEOUT},
 	    {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
+	    {"health-interval", required_argument, NULL, OPT_HEALTH_INTERVAL},
+	    {"health-unix", no_argument, NULL, OPT_HEALTH_UNIX},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -363,6 +372,15 @@ int main(int argc, char **argv)
 			if (parse_num("--header-timeout", optarg, 1, 86400, &v))
 				return 2;
 			pvx_limits.header_timeout_ms = (int)v * 1000;
+			break;
+		case OPT_HEALTH_INTERVAL:
+			if (parse_num("--health-interval", optarg, 0, 3600000,
+				      &v))
+				return 2;
+			pvx_limits.health_interval_ms = (int)v;
+			break;
+		case OPT_HEALTH_UNIX:
+			pvx_limits.health_unix = true;
 			break;
 		case 'v':
 			verbose = true;

@@ -30,6 +30,7 @@
  * connect; no wait for writability first, which would cost two epoll_ctl
  * and a getsockopt per connection. */
 enum sess_state {
+	SESS_HOLDING,	 /* the backend refused: client held, retry timer */
 	SESS_CONNECTING, /* backend connect in flight */
 	SESS_RELAYING,	 /* the backend is connected */
 };
@@ -73,7 +74,7 @@ struct pvx_session {
 	int fd[2];
 	struct event *rev[2], *wev[2];
 	bool ron[2], won[2];	/* whether rev/wev are added */
-	struct event *timer;	/* connect timeout, then idle timeout */
+	struct event *timer;	/* hold retry, connect timeout, idle */
 	struct event *fb_timer; /* first-byte deadline, see fb_arm */
 	struct sockaddr_storage peer_sa;
 	socklen_t peer_len;
@@ -84,6 +85,10 @@ struct pvx_session {
 	char *link_name;
 	char peer[PVX_ADDRSTRLEN];
 	uint64_t t_start, t_active; /* ms, monotonic */
+	uint64_t t_dial_us;	    /* start of the current dial */
+	unsigned attempts;	    /* refused dials so far */
+	bool held;		    /* counted in stats->held */
+	size_t hdr_left;	    /* header bytes not yet written */
 	bool closing;
 	bool spliced; /* a direction ran in splice mode */
 };
@@ -98,6 +103,40 @@ bool pvx_relay_splice = true;
  * pv-xconnect is single-threaded and nothing stays in it between calls. */
 #define SCRATCH_SIZE (16 * 1024)
 static char scratch[SCRATCH_SIZE];
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+bool pvx_backend_err_retryable(int err)
+{
+	switch (err) {
+	case ECONNREFUSED: /* nobody listens (yet) */
+	case ENOENT:	   /* no socket file (yet), or the pid is gone */
+	case EDESTADDRREQ: /* socket "": no address yet */
+	case EAGAIN:	   /* Unix backlog full */
+	case ECONNRESET:
+	case ECONNABORTED:
+	case EHOSTUNREACH: /* the container's address is not up (yet) */
+	case ENETUNREACH:
+		return true;
+	default:
+		return false;
+	}
+}
+
+unsigned pvx_hold_backoff_ms(unsigned attempt)
+{
+	unsigned ms = 25;
+
+	while (attempt-- > 0 && ms < 500)
+		ms *= 2;
+	return ms < 500 ? ms : 500;
+}
 
 static uint64_t now_ms(void)
 {
@@ -371,6 +410,8 @@ void pvx_session_close(struct pvx_session *s, const char *reason)
 		event_free(s->timer);
 	if (s->fb_timer)
 		event_free(s->fb_timer);
+	if (s->held)
+		s->p.stats->held--;
 	s->p.stats->active--;
 	s->p.on_close(s->p.arg, s);
 	free(s->link_name);
@@ -379,6 +420,7 @@ void pvx_session_close(struct pvx_session *s, const char *reason)
 
 static void connect_failed(struct pvx_session *s, int err);
 static void backend_up(struct pvx_session *s);
+static bool hold(struct pvx_session *s, int err);
 
 /* Closes with "<what> <end>: <strerror>"; returns -1 for the callers. An
  * error of the backend before it was known connected is the connect's. */
@@ -425,6 +467,12 @@ static void update_interest(struct pvx_session *s)
 {
 	bool rd[2], wr[2];
 
+	if (s->state == SESS_HOLDING) {
+		/* Held: the client is not read; there is no backend socket. */
+		set_event(s->rev[END_CLIENT], &s->ron[END_CLIENT], false);
+		set_event(s->wev[END_CLIENT], &s->won[END_CLIENT], false);
+		return;
+	}
 	for (int i = 0; i < 2; i++) {
 		const struct dir *d = &s->d[i];
 		rd[i] = !d->eof && !d->full && d->pending < dir_limit(d);
@@ -468,6 +516,12 @@ static int dir_to_copy_mode(struct dir *d)
 static void count_written(struct pvx_session *s, int i, size_t n)
 {
 	s->d[i].bytes += (uint64_t)n;
+	if (i == END_CLIENT && s->hdr_left) {
+		/* The PROXY header is ours, not the client's. */
+		size_t h = n < s->hdr_left ? n : s->hdr_left;
+		s->hdr_left -= h;
+		n -= h;
+	}
 	if (i == END_CLIENT)
 		s->p.stats->bytes_in += (uint64_t)n;
 	else
@@ -484,7 +538,7 @@ static int dir_fill_scratch(struct pvx_session *s, int i, size_t *got,
 	struct dir *d = &s->d[i];
 	size_t want = d->cap < SCRATCH_SIZE ? d->cap : SCRATCH_SIZE;
 	ssize_t n, w;
-	int dst = 1 - i;
+	int dst = 1 - i, werr = 0;
 
 	n = read(s->fd[i], scratch, want);
 	if (n == 0) {
@@ -505,8 +559,13 @@ static int dir_fill_scratch(struct pvx_session *s, int i, size_t *got,
 		w = send(s->fd[dst], scratch, (size_t)n,
 			 MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (w < 0 && errno == EINTR);
-	if (w < 0 && errno != EAGAIN)
-		return close_errno(s, "write", dst, errno);
+	if (w < 0 && errno != EAGAIN) {
+		werr = errno;
+		/* A backend that fails its connect may be held and dialled
+		 * again: the bytes read stay for it. */
+		if (!(dst == END_BACKEND && s->state == SESS_CONNECTING))
+			return close_errno(s, "write", dst, werr);
+	}
 	if (w < 0)
 		w = 0;
 	if (w > 0) {
@@ -524,6 +583,8 @@ static int dir_fill_scratch(struct pvx_session *s, int i, size_t *got,
 		memcpy(d->buf, scratch + w, d->len);
 		d->pending = d->len;
 	}
+	if (werr)
+		return close_errno(s, "write", dst, werr);
 	return 0;
 }
 
@@ -716,6 +777,11 @@ static void backend_up(struct pvx_session *s)
 		return;
 	s->state = SESS_RELAYING;
 	s->t_active = now_ms();
+	pvx_health_up(s->p.stats, now_us() - s->t_dial_us);
+	if (s->held) {
+		s->held = false;
+		s->p.stats->held--;
+	}
 	evtimer_del(s->timer);
 	if (s->p.limits.idle_timeout_ms > 0) {
 		tv = ms_to_tv((uint64_t)s->p.limits.idle_timeout_ms);
@@ -754,6 +820,11 @@ static void connect_failed(struct pvx_session *s, int err)
 	char be[PVX_PATH_MAX + 32];
 	char reason[160];
 
+	if (hold(s, err))
+		return;
+	pvx_health_down(s->p.stats, s->be.kind == PVX_BACKEND_NONE
+					? "no backend address yet"
+					: pvx_backend_strerror(&s->be, err));
 	s->p.stats->failed++;
 	pvx_backend_format(&s->be, be, sizeof(be));
 	log_backend_failure(s->link_name, be,
@@ -761,6 +832,104 @@ static void connect_failed(struct pvx_session *s, int err)
 	snprintf(reason, sizeof(reason), "backend connect: %s",
 		 pvx_backend_strerror(&s->be, err));
 	pvx_session_close(s, reason);
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg);
+static void on_write(evutil_socket_t fd, short what, void *arg);
+
+/* The backend end's events, for a new backend socket. */
+static int backend_events_new(struct pvx_session *s)
+{
+	int b = END_BACKEND;
+
+	s->rev[b] = event_new(s->p.base, s->fd[b],
+			      EV_READ | EV_CLOSED | EV_PERSIST, on_read, s);
+	s->wev[b] =
+	    event_new(s->p.base, s->fd[b], EV_WRITE | EV_PERSIST, on_write, s);
+	s->ron[b] = s->won[b] = false;
+	return s->rev[b] && s->wev[b] ? 0 : -ENOMEM;
+}
+
+static void backend_drop(struct pvx_session *s)
+{
+	int b = END_BACKEND;
+
+	if (s->rev[b])
+		event_free(s->rev[b]);
+	if (s->wev[b])
+		event_free(s->wev[b]);
+	s->rev[b] = s->wev[b] = NULL;
+	s->ron[b] = s->won[b] = false;
+	if (s->fd[b] >= 0)
+		close(s->fd[b]);
+	s->fd[b] = -1;
+}
+
+/* The backend refused (err): hold the client and dial again after the
+ * backoff, while the connect timeout (counted from the accept) allows.
+ * Nothing was written to the backend yet, so the client's bytes read so
+ * far (and the PROXY header) wait in their direction. false: not
+ * retryable or no time left, the caller fails the session. */
+static bool hold(struct pvx_session *s, int err)
+{
+	uint64_t now = now_ms(), deadline = s->t_start + connect_timeout_ms(s);
+	uint64_t wait;
+	struct timeval tv;
+
+	if (!pvx_backend_err_retryable(err) || now >= deadline ||
+	    s->state == SESS_RELAYING)
+		return false;
+	pvx_health_down(s->p.stats, s->be.kind == PVX_BACKEND_NONE
+					? "no backend address yet"
+					: strerror(err));
+	backend_drop(s);
+	if (!s->held) {
+		s->held = true;
+		s->p.stats->held++;
+	}
+	s->state = SESS_HOLDING;
+	wait = pvx_hold_backoff_ms(s->attempts++);
+	if (now + wait > deadline)
+		wait = deadline - now;
+	tv = ms_to_tv(wait);
+	evtimer_del(s->timer);
+	evtimer_add(s->timer, &tv);
+	update_interest(s);
+	return true;
+}
+
+/* Dials the backend again for a held client: the owner's backend of now
+ * (a graph update during the hold counts). */
+static void hold_retry(struct pvx_session *s)
+{
+	uint64_t ct = connect_timeout_ms(s), now;
+	struct timeval tv;
+	int r;
+
+	if (s->p.backend_now)
+		s->p.backend_now(s->p.arg, &s->be);
+	s->t_dial_us = now_us();
+	r = pvx_backend_connect(&s->be, &s->fd[END_BACKEND]);
+	if (r < 0 && r != -EINPROGRESS) {
+		s->fd[END_BACKEND] = -1;
+		connect_failed(s, -r); /* holds again, or closes */
+		return;
+	}
+	if (backend_events_new(s) < 0) {
+		connect_failed(s, ENOMEM);
+		return;
+	}
+	s->state = SESS_CONNECTING;
+	if (r == 0) {
+		backend_up(s);
+	} else {
+		now = now_ms();
+		tv = ms_to_tv(now - s->t_start < ct ? ct - (now - s->t_start)
+						    : 1);
+		evtimer_del(s->timer);
+		evtimer_add(s->timer, &tv);
+	}
+	update_interest(s);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -772,6 +941,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	now = now_ms();
+	if (s->state == SESS_HOLDING) {
+		hold_retry(s);
+		return;
+	}
 	if (s->state == SESS_CONNECTING) {
 		/* Connected but nothing moved yet (both ends wait for the
 		 * other) is not a connect timeout, and the idle timeout
@@ -787,12 +960,11 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 			connect_failed(s, r == -EINPROGRESS ? ETIMEDOUT : -r);
 			return;
 		}
-		s->state = SESS_RELAYING;
+		backend_up(s); /* arms the idle timer */
 		if (dir_pump(s, END_CLIENT) < 0)
 			return;
 		update_interest(s);
-		if (s->p.limits.idle_timeout_ms <= 0)
-			return;
+		return;
 	}
 	/* The timer is not pushed back on every byte (that would cost a
 	 * heap update per read); it checks the last activity instead. */
@@ -902,6 +1074,7 @@ struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 	struct timeval tv;
 	char bes[PVX_PATH_MAX + 32];
 	int r, err, one = 1;
+	bool refused = false;
 
 	s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -912,6 +1085,7 @@ struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 	}
 	s->p = *p;
 	s->p.link_name = NULL; /* only valid during this call */
+	s->p.hdr = NULL;
 	s->be = *be;
 	s->fd[END_CLIENT] = cfd;
 	s->fd[END_BACKEND] = -1;
@@ -919,6 +1093,7 @@ struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 		s->d[i].pipe[0] = s->d[i].pipe[1] = -1;
 	s->t_start = now_ms();
 	s->t_active = s->t_start;
+	s->t_dial_us = now_us();
 	pvx_sockaddr_format(peer, peerlen, s->peer, sizeof(s->peer));
 	if (peer && peerlen <= sizeof(s->peer_sa)) {
 		memcpy(&s->peer_sa, peer, peerlen);
@@ -930,38 +1105,59 @@ struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 
 	r = pvx_backend_connect(be, &s->fd[END_BACKEND]);
 	if (r < 0 && r != -EINPROGRESS) {
-		pvx_backend_format(be, bes, sizeof(bes));
-		log_backend_failure(p->link_name, bes,
-				    be->kind == PVX_BACKEND_NONE
-					? "no backend address yet"
-					: pvx_backend_strerror(be, -r));
-		access_log_session(
-		    p->link_type, p->link_name, s->peer, be, 0, 0, 0,
-		    be->kind == PVX_BACKEND_NONE ? "no backend address yet"
-						 : "backend connect failed");
-		goto fail;
-	}
-	for (int i = 0; i < 2; i++) {
-		s->rev[i] =
-		    event_new(p->base, s->fd[i],
-			      EV_READ | EV_CLOSED | EV_PERSIST, on_read, s);
-		s->wev[i] = event_new(p->base, s->fd[i], EV_WRITE | EV_PERSIST,
-				      on_write, s);
-		if (!s->rev[i] || !s->wev[i])
+		s->fd[END_BACKEND] = -1;
+		/* Not there yet (a restart, no address yet): held below. */
+		refused = pvx_backend_err_retryable(-r);
+		if (!refused) {
+			pvx_health_down(p->stats, pvx_backend_strerror(be, -r));
+			pvx_backend_format(be, bes, sizeof(bes));
+			log_backend_failure(p->link_name, bes,
+					    pvx_backend_strerror(be, -r));
+			access_log_session(p->link_type, p->link_name, s->peer,
+					   be, 0, 0, 0,
+					   "backend connect failed");
 			goto fail;
+		}
 	}
+	s->rev[END_CLIENT] = event_new(
+	    p->base, cfd, EV_READ | EV_CLOSED | EV_PERSIST, on_read, s);
+	s->wev[END_CLIENT] =
+	    event_new(p->base, cfd, EV_WRITE | EV_PERSIST, on_write, s);
+	if (!s->rev[END_CLIENT] || !s->wev[END_CLIENT])
+		goto fail;
+	if (!refused && backend_events_new(s) < 0)
+		goto fail;
 	s->timer = evtimer_new(p->base, on_timer, s);
 	s->link_name = strdup(p->link_name ? p->link_name : "");
 	if (!s->timer || !s->link_name || fb_arm(s) < 0)
 		goto fail;
-
-	LIST_INSERT_HEAD(p->list, s, entry);
-	p->stats->active++;
 	for (int i = 0; i < 2; i++) {
 		s->d[i].cap = s->p.limits.buf_size;
 		s->d[i].copy = !pvx_relay_splice;
 	}
+	if (p->hdr_len > 0) {
+		/* The header waits in the client's direction like bytes
+		 * of the client, ahead of them. */
+		struct dir *d = &s->d[END_CLIENT];
+
+		if (p->hdr_len > d->cap || !(d->buf = malloc(d->cap)))
+			goto fail;
+		memcpy(d->buf, p->hdr, p->hdr_len);
+		d->len = d->pending = p->hdr_len;
+		s->hdr_left = p->hdr_len;
+	}
+
+	LIST_INSERT_HEAD(p->list, s, entry);
+	p->stats->active++;
 	s->state = SESS_CONNECTING;
+	if (refused) {
+		if (hold(s, -r))
+			return s;
+		/* No time left to wait (a tiny connect timeout). */
+		LIST_REMOVE(s, entry);
+		p->stats->active--;
+		goto fail;
+	}
 	if (r == 0) {
 		backend_up(s);
 	} else {
@@ -987,6 +1183,7 @@ fail:
 			event_free(s->wev[i]);
 		if (s->fd[i] >= 0)
 			close(s->fd[i]);
+		free(s->d[i].buf);
 	}
 	if (s->timer)
 		event_free(s->timer);

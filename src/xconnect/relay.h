@@ -7,6 +7,7 @@
 
 #include <event2/event.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 
@@ -55,6 +56,16 @@ struct pvx_session_params {
 	/* The client socket has TCP_NODELAY already (accepted sockets
 	 * inherit it from their listener): saves a syscall per session. */
 	bool client_nodelay;
+	/* Bytes the backend gets before any client byte (a PROXY protocol
+	 * header, docs/xconnect.md); copied. */
+	const uint8_t *hdr;
+	size_t hdr_len;
+	/* A dial the backend refuses (nobody listens yet, no address yet)
+	 * is retried, the client held and not read, until the connect
+	 * timeout. Before each retry this fills be with the owner's backend
+	 * of now, so that a graph update during the hold is used; NULL:
+	 * the same backend again. */
+	void (*backend_now)(void *arg, struct pvx_backend *be);
 	/* Called once when the session closes, after it left list and
 	 * updated stats, before it is freed: the owner may free itself here
 	 * (stats, list, link_name included) if nothing else needs it. */
@@ -62,11 +73,19 @@ struct pvx_session_params {
 	void *arg;
 };
 
+/* Whether a failed dial means "not there yet" (refused, no socket file,
+ * no address yet, backlog full): the client is held and the dial
+ * retried. */
+bool pvx_backend_err_retryable(int err);
+/* The pause before the next retry of a held client: 25 ms doubling to
+ * 500 ms (attempt 0, 1, …). */
+unsigned pvx_hold_backoff_ms(unsigned attempt);
+
 /* Takes cfd (a connected, non-blocking stream socket) in every case and
  * starts connecting to be. stats->active counts it from here. Returns NULL
  * (cfd closed, stats->failed counted, on_close not called, errno set)
- * when the session could not even start: no backend, refused at once, no
- * fd (EMFILE, ENFILE), no memory. */
+ * when the session could not even start: refused at once for good (not
+ * a retryable refusal, see above), no fd (EMFILE, ENFILE), no memory. */
 struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 				      int cfd, const struct sockaddr *peer,
 				      socklen_t peerlen,

@@ -81,6 +81,31 @@ static void add_guard_counters(json_t *o, const struct pvx_link_stats *st)
 			    json_integer((json_int_t)st->timeout_header));
 }
 
+/* Backend health (docs/xconnect.md): state, since when it is down, the
+ * last dial error, connect latency (last and mean, in ms), held clients. */
+static void add_health(json_t *o, const struct pvx_link_stats *st)
+{
+	const struct pvx_link_health *h = &st->health;
+
+	json_object_set_new(o, "health",
+			    json_string(pvx_health_name(h->state)));
+	if (h->state == PVX_HEALTH_DOWN)
+		json_object_set_new(o, "down_since",
+				    json_integer((json_int_t)h->down_since));
+	if (h->last_error[0])
+		json_object_set_new(o, "last_error",
+				    json_string(h->last_error));
+	if (h->connects) {
+		json_object_set_new(
+		    o, "connect_ms_last",
+		    json_real((double)h->connect_us_last / 1000.0));
+		json_object_set_new(o, "connect_ms_avg",
+				    json_real((double)h->connect_us_sum /
+					      (double)h->connects / 1000.0));
+	}
+	json_object_set_new(o, "held", json_integer((json_int_t)st->held));
+}
+
 static void add_link_json(const struct pvx_rc_info *info, void *arg)
 {
 	json_t *a = arg;
@@ -110,6 +135,7 @@ static void add_link_json(const struct pvx_rc_info *info, void *arg)
 	if (info->error && *info->error)
 		json_object_set_new(o, "error", json_string(info->error));
 	json_object_set_new(o, "denied", json_integer((json_int_t)st->denied));
+	add_health(o, st);
 	json_array_append_new(a, o);
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # http plugin: routing by the longest path prefix on one shared listener,
-# prefix stripping, 404 without a route, 502 for an unreachable backend or
-# socket "", keep-alive across routes, and the X-Forwarded-For / X-PV-*
+# prefix stripping, 404 without a route, 503 for a refusing backend or
+# socket "" (held until the connect timeout first, issue 9), keep-alive across routes, and the X-Forwarded-For / X-PV-*
 # headers the backend sees.
 # shellcheck source=tests/e2e/lib/xc_http_lib.sh
 source "$(dirname "$0")/lib/xc_http_lib.sh"
@@ -20,7 +20,7 @@ write_graph "$(http_link api "127.0.0.1:$P/api" "127.0.0.1:$A" consumer-role)" \
 	"$(http_link only "127.0.0.1:$Q/only" "127.0.0.1:$A")" \
 	"$(http_link dead "127.0.0.1:$Q/dead" "127.0.0.1:$DEAD")" \
 	"$(http_link none "127.0.0.1:$Q/none" "")"
-start_xc
+start_xc --connect-timeout 700
 wait_listen "$P"
 wait_listen "$Q"
 
@@ -42,11 +42,11 @@ check "http://127.0.0.1:$P/api/v2x" A /v2x
 check "http://127.0.0.1:$P/" U /
 check "http://127.0.0.1:$Q/only/1" A /1
 
-log "404, 502"
+log "404, 503"
 [[ $(code "http://127.0.0.1:$Q/other") == 404 ]] || fail "no route: not 404"
 [[ $(code "http://127.0.0.1:$Q/onlyx") == 404 ]] || fail "/onlyx: not 404"
-[[ $(code "http://127.0.0.1:$Q/dead/x") == 502 ]] || fail "dead backend: not 502"
-[[ $(code "http://127.0.0.1:$Q/none") == 502 ]] || fail "socket \"\": not 502"
+[[ $(code "http://127.0.0.1:$Q/dead/x") == 503 ]] || fail "dead backend: not 503"
+[[ $(code "http://127.0.0.1:$Q/none") == 503 ]] || fail "socket \"\": not 503"
 [[ $(code "http://127.0.0.1:$P/a/../api/x" --path-as-is) == 400 ]] || fail "dot segment: not 400"
 out=$(curl -sS --max-time 10 -D "$TMP/404.h" "http://127.0.0.1:$Q/other")
 [[ $(jget "$out" error) == "no route" ]] || fail "404 body: $out"

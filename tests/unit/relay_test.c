@@ -429,7 +429,8 @@ static void test_session_idle_timeout(void **state)
 
 static void test_session_start_fails(void **state)
 {
-	static const char *paths[] = {"@/none.sock", "relative", ""};
+	/* Refused for good (no valid path): closed at once. */
+	static const char *paths[] = {"relative", ""};
 	struct pvx_link_stats stats = {0};
 	struct pvx_session_list list;
 	struct pvx_session_params p = {0};
@@ -445,15 +446,9 @@ static void test_session_start_fails(void **state)
 	p.limits.buf_size = 4096;
 	p.list = &list;
 	p.on_close = on_close;
-	for (size_t i = 0; i < 4; i++) {
-		if (i < 3 && paths[i][0] == '@')
-			snprintf(path, sizeof(path), "%s%s", tmpdir,
-				 paths[i] + 1);
-		else
-			snprintf(path, sizeof(path), "%s",
-				 i < 3 ? paths[i] : "");
-		make_backend(&be, i < 3 ? PVX_BACKEND_UNIX : PVX_BACKEND_NONE,
-			     NULL, path, 0);
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s", paths[i]);
+		make_backend(&be, PVX_BACKEND_UNIX, NULL, path, 0);
 		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 		assert_null(pvx_session_start(&p, sv[1], NULL, 0, &be));
 		/* The client's connection was closed at once. */
@@ -461,6 +456,58 @@ static void test_session_start_fails(void **state)
 		assert_int_equal(read(sv[0], &c, 1), 0);
 		close(sv[0]);
 		assert_int_equal(stats.failed, i + 1);
+		assert_int_equal(stats.active, 0);
+		assert_true(LIST_EMPTY(&list));
+	}
+	event_base_free(p.base);
+}
+
+/* Not there yet (no socket file, no address): the client is held, not
+ * closed, and counted held; at the connect timeout it is closed and
+ * counted failed, the backend marked down. */
+static void on_close_count(void *arg, struct pvx_session *s)
+{
+	(void)s;
+	(*(int *)arg)++;
+}
+
+static void test_session_held_then_fails(void **state)
+{
+	struct pvx_link_stats stats = {0};
+	int closed = 0;
+	struct pvx_session_list list;
+	struct pvx_session_params p = {0};
+	struct pvx_backend be;
+	char path[PVX_PATH_MAX];
+	int sv[2];
+	(void)state;
+	LIST_INIT(&list);
+	p.base = event_base_new();
+	p.link_name = "unit";
+	p.stats = &stats;
+	p.limits.connect_timeout_ms = 100;
+	p.limits.buf_size = 4096;
+	p.list = &list;
+	p.on_close = on_close_count;
+	p.arg = &closed;
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/none.sock", tmpdir);
+		make_backend(&be, i == 0 ? PVX_BACKEND_UNIX : PVX_BACKEND_NONE,
+			     NULL, path, 0);
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+		assert_non_null(pvx_session_start(&p, sv[1], NULL, 0, &be));
+		assert_int_equal(stats.held, 1);
+		assert_int_equal(stats.active, 1);
+		assert_int_equal(stats.failed, i);
+		assert_int_equal(stats.health.state, PVX_HEALTH_DOWN);
+		/* Retries until the timeout, then the close. */
+		event_base_dispatch(p.base);
+		char c;
+		assert_int_equal(read(sv[0], &c, 1), 0);
+		close(sv[0]);
+		assert_int_equal(stats.failed, i + 1);
+		assert_int_equal(closed, (int)i + 1);
+		assert_int_equal(stats.held, 0);
 		assert_int_equal(stats.active, 0);
 		assert_true(LIST_EMPTY(&list));
 	}
@@ -519,6 +566,7 @@ int main(void)
 	    cmocka_unit_test(test_session_copy_mode),
 	    cmocka_unit_test(test_session_idle_timeout),
 	    cmocka_unit_test(test_session_start_fails),
+	    cmocka_unit_test(test_session_held_then_fails),
 	};
 	return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }

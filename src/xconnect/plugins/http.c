@@ -27,6 +27,7 @@
 #include "xconnect/access.h"
 #include "xconnect/addrcount.h"
 #include "xconnect/http_parse.h"
+#include "xconnect/health.h"
 #include "xconnect/link.h"
 #include "xconnect/relay.h"
 
@@ -50,6 +51,7 @@ struct http_route {
 	unsigned inflight; /* requests using the route now */
 	bool stopping;	   /* stop() was called: free with the last request */
 	struct event *drain_ev;
+	struct pvx_probe *probe; /* health probes until stop() */
 };
 
 /* Listening socket of one (netns, address, port). */
@@ -94,7 +96,12 @@ struct http_conn {
 	char client_ip[INET6_ADDRSTRLEN];
 	struct sockaddr_storage peer; /* the client, for allow and PROXY */
 	socklen_t peerlen;
-	int64_t body_in;	 /* request body bytes so far */
+	struct event *hold_ev;		/* retry of a refused backend dial */
+	struct pvx_link_stats *held_in; /* stats counting this as held */
+	unsigned attempts;		/* refused dials of this request */
+	struct timespec t_req;		/* request head routed */
+	struct timespec t_dial;		/* current dial started */
+	int64_t body_in;		/* request body bytes so far */
 	bool req_chunked;	 /* re-encode the request body as chunks */
 	bool resp_chunked;	 /* re-encode the response body as chunks */
 	bool resp_started;	 /* bytes of the answer went to the client */
@@ -640,8 +647,21 @@ static int resp_status(const struct http_conn *c)
 	return c->resp.head_done ? c->resp.head.status : 0;
 }
 
+static void hold_end(struct http_conn *c)
+{
+	if (c->hold_ev) {
+		event_free(c->hold_ev);
+		c->hold_ev = NULL;
+	}
+	if (c->held_in) {
+		c->held_in->held--;
+		c->held_in = NULL;
+	}
+}
+
 static void backend_drop(struct http_conn *c)
 {
+	hold_end(c);
 	if (c->conn_ev) {
 		event_free(c->conn_ev);
 		c->conn_ev = NULL;
@@ -745,7 +765,7 @@ static void conn_error(struct http_conn *c, int status, const char *why)
 	char body[256];
 	int n;
 
-	if (c->route && (status == 502 || status == 504))
+	if (c->route && (status == 502 || status == 503 || status == 504))
 		c->route->link->stats.failed++;
 	pvx_debug("http %s client=%s: %d %s", c->l->name, c->client, status,
 		  why);
@@ -890,6 +910,17 @@ static void backend_connected(struct http_conn *c)
 	pump_request(c);
 }
 
+static bool http_hold(struct http_conn *c, int err);
+
+static uint64_t since_us(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)((now.tv_sec - t0->tv_sec) * 1000000 +
+			  (now.tv_nsec - t0->tv_nsec) / 1000);
+}
+
 static void on_connect(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_conn *c = arg;
@@ -900,18 +931,27 @@ static void on_connect(evutil_socket_t fd, short what, void *arg)
 	event_free(c->conn_ev);
 	c->conn_ev = NULL;
 	if (what & EV_TIMEOUT) {
+		pvx_health_down(&c->route->link->stats, strerror(ETIMEDOUT));
 		conn_error(c, 504, "backend connect timeout");
 		return;
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0)
 		err = errno;
 	if (err) {
+		close(c->bfd);
+		c->bfd = -1;
+		if (http_hold(c, err))
+			return;
+		pvx_health_down(&c->route->link->stats, strerror(err));
 		pvx_backend_format(&c->be, be, sizeof(be));
 		pvx_warn("http link=%s backend %s: %s",
 			 c->route->link->conf.name, be, strerror(err));
-		conn_error(c, 502, "backend unreachable");
+		conn_error(c, pvx_backend_err_retryable(err) ? 503 : 502,
+			   "backend unreachable");
 		return;
 	}
+	pvx_health_up(&c->route->link->stats, since_us(&c->t_dial));
+	hold_end(c);
 	backend_connected(c);
 }
 
@@ -1030,13 +1070,128 @@ static void log_denied(const struct pvx_link *link, const char *client)
 	quiet = 0;
 }
 
+/* The PROXY protocol header goes first on the backend connection: each
+ * request has a connection of its own (no reuse), so the header always
+ * names this request's client. A Unix backend gets LOCAL. */
+static int add_proxy_header(struct http_conn *c)
+{
+	struct sockaddr_storage local;
+	socklen_t ll = sizeof(local);
+	uint8_t hdr[PVX_PP_MAX];
+	int n;
+
+	if (getsockname(bufferevent_getfd(c->cb), (struct sockaddr *)&local,
+			&ll) < 0)
+		ll = 0;
+	n = pvx_pp_encode(c->route->link->conf.proxy_protocol,
+			  c->peerlen ? (struct sockaddr *)&c->peer : NULL,
+			  ll ? (struct sockaddr *)&local : NULL,
+			  c->be.kind == PVX_BACKEND_UNIX, hdr, sizeof(hdr));
+	if (n < 0)
+		return n;
+	return evbuffer_prepend(c->pending, hdr, (size_t)n) == 0 ? 0 : -ENOMEM;
+}
+
+static void http_dial(struct http_conn *c);
+
+static void on_hold_end(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	http_dial(c);
+}
+
+/* The backend refused (err): the request is held (the client is not
+ * read) and the dial retried after 25 ms doubling to 500 ms, until the
+ * route's connect timeout from the request's routing. false: not
+ * retryable or no time left. */
+static bool http_hold(struct http_conn *c, int err)
+{
+	uint64_t ct = (uint64_t)conn_limits(c).connect_timeout_ms;
+	uint64_t spent = since_us(&c->t_req) / 1000, wait;
+	struct timeval tv;
+
+	if (!pvx_backend_err_retryable(err) || spent >= ct)
+		return false;
+	pvx_health_down(&c->route->link->stats, c->be.kind == PVX_BACKEND_NONE
+						    ? "no backend address yet"
+						    : strerror(err));
+	if (!c->hold_ev) {
+		c->hold_ev = evtimer_new(c->l->base, on_hold_end, c);
+		if (!c->hold_ev)
+			return false;
+	}
+	if (!c->held_in) {
+		c->held_in = &c->route->link->stats;
+		c->held_in->held++;
+	}
+	wait = pvx_hold_backoff_ms(c->attempts++);
+	if (spent + wait > ct)
+		wait = ct - spent;
+	tv = ms_tv((int)wait);
+	evtimer_add(c->hold_ev, &tv);
+	return true;
+}
+
+/* Dials the route's backend as the link says now (a graph update during
+ * a hold counts). */
+static void http_dial(struct http_conn *c)
+{
+	struct pvx_link *link = c->route->link;
+	char be[PVX_PATH_MAX + 32];
+	struct timeval tv;
+	int ret;
+
+	pvx_backend_from_conf(&c->be, &link->conf);
+	clock_gettime(CLOCK_MONOTONIC, &c->t_dial);
+	ret = pvx_backend_connect(&c->be, &c->bfd);
+	if (ret < 0 && ret != -EINPROGRESS) {
+		c->bfd = -1;
+		if (http_hold(c, -ret))
+			return;
+		pvx_health_down(&link->stats,
+				c->be.kind == PVX_BACKEND_NONE
+				    ? "no backend address yet"
+				    : pvx_backend_strerror(&c->be, -ret));
+		pvx_backend_format(&c->be, be, sizeof(be));
+		if (c->be.kind != PVX_BACKEND_NONE)
+			pvx_warn("http link=%s backend %s: %s", link->conf.name,
+				 be, pvx_backend_strerror(&c->be, -ret));
+		/* Refused until the connect timeout: unavailable (503);
+		 * anything else: a bad gateway. */
+		conn_error(c, pvx_backend_err_retryable(-ret) ? 503 : 502,
+			   c->be.kind == PVX_BACKEND_NONE
+			       ? "no backend address yet"
+			       : "backend unreachable");
+		return;
+	}
+	if (ret == 0) {
+		pvx_health_up(&link->stats, since_us(&c->t_dial));
+		hold_end(c);
+		backend_connected(c);
+		return;
+	}
+	{
+		uint64_t ct = (uint64_t)conn_limits(c).connect_timeout_ms;
+		uint64_t spent = since_us(&c->t_req) / 1000;
+
+		tv = ms_tv((int)(spent < ct ? ct - spent : 1));
+	}
+	c->conn_ev = event_new(c->l->base, c->bfd, EV_WRITE, on_connect, c);
+	if (!c->conn_ev || event_add(c->conn_ev, &tv) < 0) {
+		conn_error(c, 502, "out of memory");
+		return;
+	}
+}
+
 /* A request head is complete at the start of the client's input. */
 static void start_request(struct http_conn *c, char *buf, size_t hlen)
 {
 	struct pvx_http_head *hd = &c->req.head;
 	struct http_route *r;
 	struct pvx_link *link;
-	int ret;
 
 	head_clock_stop(c);
 	pvx_http_init(&c->req, true, req_body_cb, c);
@@ -1097,39 +1252,17 @@ static void start_request(struct http_conn *c, char *buf, size_t hlen)
 	evbuffer_drain(bufferevent_get_input(c->cb), hlen);
 	if (c->req.msg_done && c->req_chunked)
 		evbuffer_add(c->pending, "0\r\n\r\n", 5);
-	pvx_backend_from_conf(&c->be, &link->conf);
-	ret = pvx_backend_connect(&c->be, &c->bfd);
-	if (ret < 0 && ret != -EINPROGRESS) {
-		char be[PVX_PATH_MAX + 32];
-
-		pvx_backend_format(&c->be, be, sizeof(be));
-		if (c->be.kind != PVX_BACKEND_NONE)
-			pvx_warn("http link=%s backend %s: %s", link->conf.name,
-				 be, pvx_backend_strerror(&c->be, -ret));
-		conn_error(c, 502,
-			   c->be.kind == PVX_BACKEND_NONE
-			       ? "no backend address yet"
-			       : "backend unreachable");
-		return;
-	}
 	c->state = C_CONNECTING;
 	bufferevent_disable(c->cb, EV_READ);
-	if (ret == 0) {
-		backend_connected(c);
+	clock_gettime(CLOCK_MONOTONIC, &c->t_req);
+	c->attempts = 0;
+	pvx_backend_from_conf(&c->be, &link->conf);
+	if (link->conf.proxy_protocol != PVX_PP_OFF &&
+	    add_proxy_header(c) < 0) {
+		conn_error(c, 500, "out of memory");
 		return;
 	}
-	{
-		struct timeval tv = {
-		    conn_limits(c).connect_timeout_ms / 1000,
-		    (conn_limits(c).connect_timeout_ms % 1000) * 1000};
-
-		c->conn_ev =
-		    event_new(c->l->base, c->bfd, EV_WRITE, on_connect, c);
-		if (!c->conn_ev || event_add(c->conn_ev, &tv) < 0) {
-			conn_error(c, 502, "out of memory");
-			return;
-		}
-	}
+	http_dial(c);
 }
 
 static void read_head(struct http_conn *c)
@@ -1647,6 +1780,7 @@ static int http_start(struct pvx_link *link, char *err, size_t errlen)
 		free(r);
 		return ret;
 	}
+	r->probe = pvx_probe_new(link);
 	link->priv = r;
 	return 0;
 }
@@ -1705,6 +1839,8 @@ static void http_stop(struct pvx_link *link)
 		return;
 	}
 	route_detach(r);
+	pvx_probe_free(r->probe);
+	r->probe = NULL;
 	r->stopping = true;
 	if (r->inflight == 0) {
 		free(r);

@@ -18,6 +18,7 @@
 #include "common/fdlimit.h"
 #include "common/log.h"
 #include "xconnect/addrcount.h"
+#include "xconnect/health.h"
 #include "xconnect/pipes.h"
 #include "xconnect/relay.h"
 
@@ -35,7 +36,8 @@ struct stream_link {
 	struct event *accept_ev;
 	struct event *pause_ev; /* resumes accepting after ACCEPT_PAUSE_MS */
 	bool paused;
-	struct event *drain_ev; /* after stop: closes what is left */
+	struct event *drain_ev;	 /* after stop: closes what is left */
+	struct pvx_probe *probe; /* health probes while listening */
 	struct pvx_session_list sessions;
 	unsigned nsessions;
 	bool stopping; /* stop() was called: free when the last one goes */
@@ -208,6 +210,7 @@ static void stream_free(struct stream_link *t)
 	if (t->drain_ev)
 		event_free(t->drain_ev);
 	pvx_addrcount_clear(&t->clients);
+	pvx_probe_free(t->probe);
 	free(t);
 	link->priv = NULL;
 }
@@ -317,6 +320,36 @@ static void on_pause_end(evutil_socket_t fd, short what, void *arg)
 	event_add(t->accept_ev, NULL);
 }
 
+/* For a held client: the backend the link has now. */
+static void backend_now(void *arg, struct pvx_backend *be)
+{
+	struct stream_link *t = arg;
+
+	pvx_backend_from_conf(be, &t->link->conf);
+}
+
+/* The PROXY protocol header for a client of the link into hdr (its
+ * length; 0 when the link sends none): the client's address and the
+ * address it reached. A Unix backend gets LOCAL (docs/xconnect.md). */
+static size_t proxy_header(const struct pvx_link *link, int fd,
+			   const struct sockaddr_storage *peer, socklen_t pl,
+			   const struct pvx_backend *be, uint8_t *hdr)
+{
+	struct sockaddr_storage local;
+	socklen_t ll = sizeof(local);
+	int n;
+
+	if (link->conf.proxy_protocol == PVX_PP_OFF)
+		return 0;
+	if (getsockname(fd, (struct sockaddr *)&local, &ll) < 0)
+		ll = 0;
+	n = pvx_pp_encode(link->conf.proxy_protocol,
+			  pl ? (const struct sockaddr *)peer : NULL,
+			  ll ? (const struct sockaddr *)&local : NULL,
+			  be->kind == PVX_BACKEND_UNIX, hdr, PVX_PP_MAX);
+	return n > 0 ? (size_t)n : 0;
+}
+
 /* One line per second at most for clients outside the allowlist, with
  * the number left out. */
 static void log_denied(struct stream_link *t, const struct sockaddr_storage *ss,
@@ -347,6 +380,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 	struct pvx_session_params p;
 	struct pvx_limits lim;
 	struct pvx_backend be;
+	uint8_t hdr[PVX_PP_MAX];
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	int fd;
@@ -411,7 +445,10 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		    .client_nodelay = t->ops->nodelay,
 		    .on_close = on_session_close,
 		    .arg = t,
+		    .backend_now = backend_now,
 		};
+		p.hdr_len = proxy_header(link, fd, &ss, sl, &be, hdr);
+		p.hdr = hdr;
 		if (pvx_session_start(&p, fd, (struct sockaddr *)&ss, sl,
 				      &be)) {
 			t->nsessions++;
@@ -456,6 +493,7 @@ int pvx_stream_start(struct pvx_link *link, const struct pvx_stream_ops *ops,
 		r = -ENOMEM;
 		goto fail;
 	}
+	t->probe = pvx_probe_new(link);
 	link->priv = t;
 	return 0;
 fail:
@@ -535,6 +573,8 @@ void pvx_stream_stop(struct pvx_link *link)
 		pvx_link_free(link);
 		return;
 	}
+	pvx_probe_free(t->probe);
+	t->probe = NULL;
 	/* The listener refuses new connections from now on. */
 	event_free(t->accept_ev);
 	t->accept_ev = NULL;
