@@ -89,6 +89,16 @@ struct pvx_session {
 	unsigned attempts;	    /* refused dials so far */
 	bool held;		    /* counted in stats->held */
 	size_t hdr_left;	    /* header bytes not yet written */
+	size_t hdr_len;		    /* the whole header */
+	/* Replay (docs/xconnect.md): the bytes written to the backend before
+	 * its first byte back, sent again to a new dial when it closes or
+	 * resets without answering (a backend that died while restarting).
+	 * Meanwhile the client's direction copies (no splice), so that every
+	 * byte written passes through user space once. */
+	char *replay;
+	size_t replay_len;
+	bool replay_on;
+	bool copy_saved; /* the direction's copy flag before */
 	bool closing;
 	bool spliced; /* a direction ran in splice mode */
 };
@@ -412,6 +422,7 @@ void pvx_session_close(struct pvx_session *s, const char *reason)
 		event_free(s->fb_timer);
 	if (s->held)
 		s->p.stats->held--;
+	free(s->replay);
 	s->p.stats->active--;
 	s->p.on_close(s->p.arg, s);
 	free(s->link_name);
@@ -421,6 +432,7 @@ void pvx_session_close(struct pvx_session *s, const char *reason)
 static void connect_failed(struct pvx_session *s, int err);
 static void backend_up(struct pvx_session *s);
 static bool hold(struct pvx_session *s, int err);
+static bool replay(struct pvx_session *s);
 
 /* Closes with "<what> <end>: <strerror>"; returns -1 for the callers. An
  * error of the backend before it was known connected is the connect's. */
@@ -433,6 +445,12 @@ static int close_errno(struct pvx_session *s, const char *what, int end,
 		connect_failed(s, err);
 		return -1;
 	}
+	/* A reset (not a clean EOF: a server that answers nothing is
+	 * legitimate) before the backend's first byte: a backend going
+	 * away under a restart. */
+	if (end == END_BACKEND && (err == ECONNRESET || err == EPIPE) &&
+	    replay(s))
+		return -1;
 
 	snprintf(reason, sizeof(reason), "%s %s: %s", what,
 		 end == END_CLIENT ? "client" : "backend", strerror(err));
@@ -513,8 +531,37 @@ static int dir_to_copy_mode(struct dir *d)
 	return 0;
 }
 
+static void replay_off(struct pvx_session *s)
+{
+	if (!s->replay_on)
+		return;
+	free(s->replay);
+	s->replay = NULL;
+	s->replay_len = 0;
+	s->replay_on = false;
+	s->d[END_CLIENT].copy = s->copy_saved;
+}
+
+/* n bytes at p were written to the backend. */
+static void replay_keep(struct pvx_session *s, const char *p, size_t n)
+{
+	size_t cap = s->d[END_CLIENT].cap;
+
+	if (!s->replay_on || n == 0)
+		return;
+	if (s->replay_len + n > cap ||
+	    (!s->replay && !(s->replay = malloc(cap)))) {
+		replay_off(s); /* too much to keep: no replay */
+		return;
+	}
+	memcpy(s->replay + s->replay_len, p, n);
+	s->replay_len += n;
+}
+
 static void count_written(struct pvx_session *s, int i, size_t n)
 {
+	if (i == END_BACKEND && n > 0)
+		replay_off(s); /* the backend answered */
 	s->d[i].bytes += (uint64_t)n;
 	if (i == END_CLIENT && s->hdr_left) {
 		/* The PROXY header is ours, not the client's. */
@@ -568,6 +615,8 @@ static int dir_fill_scratch(struct pvx_session *s, int i, size_t *got,
 	}
 	if (w < 0)
 		w = 0;
+	if (w > 0 && dst == END_BACKEND)
+		replay_keep(s, scratch, (size_t)w);
 	if (w > 0) {
 		count_written(s, i, (size_t)w);
 		if (dst == END_BACKEND)
@@ -693,6 +742,8 @@ static int dir_flush(struct pvx_session *s, int i)
 		} else {
 			n = send(s->fd[dst], d->buf + d->off, d->len - d->off,
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n > 0 && dst == END_BACKEND)
+				replay_keep(s, d->buf + d->off, (size_t)n);
 			if (n > 0) {
 				d->off += (size_t)n;
 				if (d->off == d->len)
@@ -895,6 +946,49 @@ static bool hold(struct pvx_session *s, int err)
 	evtimer_del(s->timer);
 	evtimer_add(s->timer, &tv);
 	update_interest(s);
+	return true;
+}
+
+/* The backend reset the connection before its first byte back,
+ * within the connect timeout (counted from the accept), and what it was
+ * sent is all kept: it is taken as a backend that was going away (a
+ * restart), and the client is held and its bytes replayed to the next
+ * dial. false: none of that holds, the caller goes on as before. */
+static bool replay(struct pvx_session *s)
+{
+	struct dir *d = &s->d[END_CLIENT];
+	uint64_t deadline = s->t_start + connect_timeout_ms(s);
+	size_t n = s->replay_len, hdr;
+	char *nb;
+
+	if (!s->replay_on || s->state != SESS_RELAYING ||
+	    s->d[END_BACKEND].bytes || s->d[END_BACKEND].pending ||
+	    now_ms() >= deadline || d->pipe[0] >= 0 || n + d->pending > d->cap)
+		return false;
+	nb = malloc(d->cap);
+	if (!nb)
+		return false;
+	/* Copy mode: the direction's pending bytes are buf[off, len). */
+	memcpy(nb, s->replay, n);
+	if (d->pending)
+		memcpy(nb + n, d->buf + d->off, d->pending);
+	free(d->buf);
+	d->buf = nb;
+	d->off = 0;
+	d->len = d->pending = n + d->pending;
+	d->shut = false;
+	d->full = false;
+	/* The replayed bytes are counted again when written. */
+	hdr = n < s->hdr_len ? n : s->hdr_len;
+	d->bytes -= n;
+	s->p.stats->bytes_in -= n - hdr;
+	s->hdr_left = hdr + s->hdr_left;
+	s->replay_len = 0;
+	s->state = SESS_CONNECTING;
+	if (!hold(s, ECONNRESET)) {
+		/* Cannot happen (checked above); fail like a refusal. */
+		connect_failed(s, ECONNRESET);
+	}
 	return true;
 }
 
@@ -1135,6 +1229,9 @@ struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 		s->d[i].cap = s->p.limits.buf_size;
 		s->d[i].copy = !pvx_relay_splice;
 	}
+	s->copy_saved = s->d[END_CLIENT].copy;
+	s->d[END_CLIENT].copy = true;
+	s->replay_on = true;
 	if (p->hdr_len > 0) {
 		/* The header waits in the client's direction like bytes
 		 * of the client, ahead of them. */
@@ -1144,7 +1241,7 @@ struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 			goto fail;
 		memcpy(d->buf, p->hdr, p->hdr_len);
 		d->len = d->pending = p->hdr_len;
-		s->hdr_left = p->hdr_len;
+		s->hdr_left = s->hdr_len = p->hdr_len;
 	}
 
 	LIST_INSERT_HEAD(p->list, s, entry);

@@ -4,8 +4,9 @@
 # (held, then served); a graph update during the hold (socket "" -> an
 # address) is used by the next try; with the backend gone longer than the
 # connect timeout the held clients are closed and counted `failed`; held
-# clients show in the status and count against max_conns. http: held too,
-# then 503. (The seed scenario through pv-ctrld: ing_seed_restart.sh.)
+# clients show in the status and count against max_conns; a backend
+# that resets the connection before answering gets the request again on
+# a new dial. http: held too, then 503. (The seed scenario through pv-ctrld: ing_seed_restart.sh.)
 # shellcheck source=tests/e2e/lib/xc_http_lib.sh
 source "$(dirname "$0")/lib/xc_http_lib.sh"
 ING="$PVX_SRC/tests/e2e/lib/ingpeers.py"
@@ -79,6 +80,18 @@ f=$(status_field gone failed)
 ((f >= 3)) || fail "gone: failed=$f, want >= 3"
 [[ $(status_field gone held) == 0 ]] || fail "gone: still held"
 log "closed after the connect timeout, counted failed ($f, with the one over max_conns)"
+
+log "a backend that resets before answering: the request is replayed"
+rm -f "$TMP/accepts"
+spawn resetter "$PY" -u "$ING" counted "127.0.0.1:$PB" "$TMP/accepts" --reset-first 2
+BE_PID=$SPAWNED
+wait_ready resetter "$BE_PID"
+got=$("$PY" "$ING" fetch "127.0.0.1:$P")
+[[ $got == data:hello ]] || fail "after two resets: got '$got'"
+[[ $(wc -l <"$TMP/accepts") == 3 ]] || fail "backend saw $(wc -l <"$TMP/accepts") connections, want 3 (two reset, one served)"
+log "served on the third dial after two resets"
+kill -KILL "$BE_PID"
+wait "$BE_PID" 2>/dev/null || true
 
 c=$(code "http://127.0.0.1:$PH/x")
 [[ $c == 503 ]] || fail "http with the backend gone: $c, want 503"

@@ -2,8 +2,10 @@
 PROXY protocol, hold-and-retry, health). Each server prints
 "READY <port or path>" once listening.
 
-  counted ADDR FILE      server: appends one line per accepted connection to
-                         FILE, answers "hello\\n" and closes
+  counted ADDR FILE [--reset-first N]
+                         server: appends one line per accepted connection to
+                         FILE, answers "hello\\n" and closes (the first N
+                         connections: reads, then resets without answering)
   ppserver ADDR FILE     server: reads a PROXY v1/v2 header, writes what it
                          decoded as one JSON line to FILE, answers
                          "hello\\n" and closes
@@ -51,9 +53,19 @@ def append(path, line):
 
 def cmd_counted(a):
     ls = listen(a.addr)
+    resets = [a.reset_first]
 
     def h(c):
         append(a.file, "conn")
+        if resets[0] > 0:
+            # Reads the request, then resets the connection without a
+            # byte back (a backend dying under a restart).
+            resets[0] -= 1
+            c.recv(4096)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                         struct.pack("ii", 1, 0))
+            c.close()
+            return
         try:
             c.sendall(b"hello\n")
         finally:
@@ -181,6 +193,7 @@ def main():
     c = sub.add_parser("counted")
     c.add_argument("addr")
     c.add_argument("file")
+    c.add_argument("--reset-first", type=int, default=0)
     c.set_defaults(fn=cmd_counted)
     s = sub.add_parser("ppserver")
     s.add_argument("addr")

@@ -66,7 +66,7 @@ start_graphsrv() {
 # start_xc_ctrl [ARGS...]: pv-xconnect following $TMP/ctl.sock.
 start_xc_ctrl() {
 	"$PVX_BIN/pv-xconnect" --ctrl "$TMP/ctl.sock" --status "$TMP/status.sock" \
-		-v "$@" </dev/null >"$TMP/xc.log" 2>&1 &
+		-v --health-interval 0 "$@" </dev/null >"$TMP/xc.log" 2>&1 &
 	XC_PID=$!
 	PIDS+=("$XC_PID")
 	sb_record xconnect "$XC_PID"

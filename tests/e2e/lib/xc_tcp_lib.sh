@@ -121,10 +121,12 @@ write_graph() {
 }
 
 # start_xc [EXTRA-ARGS...]: pv-xconnect on $TMP/graph.json (a wrapper such
-# as prlimit can be given in XC_WRAP); sets XC_PID.
+# as prlimit can be given in XC_WRAP); sets XC_PID. Health probes are off
+# (their connections would show in backends that count them); a test
+# turns them on with --health-interval MS.
 start_xc() {
 	"${ORPHAN_GUARD[@]}" "${XC_WRAP[@]}" "$PVX_BIN/pv-xconnect" --graph-file "$TMP/graph.json" \
-		--status "$TMP/status.sock" -v "$@" </dev/null >"$TMP/xc.log" 2>&1 &
+		--status "$TMP/status.sock" -v --health-interval 0 "$@" </dev/null >"$TMP/xc.log" 2>&1 &
 	XC_PID=$!
 	PIDS+=("$XC_PID")
 	sb_record xconnect "$XC_PID"
