@@ -24,7 +24,7 @@ write_graph "$(link_json web "0.0.0.0:$P" "127.0.0.1:$PB")" \
 start_xc --health-interval 1000
 wait_listen "$P"
 pvc() { "$PVX_BIN/pvcontrol" --status "$TMP/status.sock" "$@"; }
-row() { pvc links ls | awk -v n="$1" '$2 == n'; }
+row() { pvc links ls | awk -v n="$1" '$1 == n'; }
 is_health() { [[ $(status_field "$1" health) == "$2" ]]; }
 
 until_ms 5000 is_health web up >/dev/null || fail "web not up: $(pvc links ls)"

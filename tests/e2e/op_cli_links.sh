@@ -28,14 +28,14 @@ timeout 20 "$PY" "$PEERS" client "127.0.0.1:$P1" --bytes 1000 --conns 2 ||
 CLI=("$PVX_BIN/pvcontrol" --status "$TMP/status.sock")
 for ((i = 0; i < 100; i++)); do
 	table=$("${CLI[@]}" links ls) || fail "links ls failed"
-	grep -q "^web-in .* 2 *0 *0 *2000/2000 *0/0$" <<<"$table" && break
+	grep -q "^web-in .* 2 *0 *0 *2000/2000 *0/0 " <<<"$table" && break
 	sleep 0.05
 done
 log "links ls:"$'\n'"$table"
-head -n1 <<<"$table" | grep -qE '^LINK +TYPE +LISTENER +BACKEND +PROVIDER/PID +STATE +ACCEPTED +ACTIVE +FAILED +BYTES_IN/OUT +REFUSED/TIMEOUTS$' ||
+head -n1 <<<"$table" | grep -qE '^LINK +TYPE +LISTENER +BACKEND +PROVIDER/PID +STATE +ACCEPTED +ACTIVE +FAILED +BYTES_IN/OUT +REFUSED/TIMEOUTS +HEALTH +HELD +DENIED$' ||
 	fail "header: $(head -n1 <<<"$table")"
 row() { grep "^$1 " <<<"$table" || fail "no row $1"; }
-[[ $(row web-in) =~ ^web-in\ +tcp\ +127\.0\.0\.1:$P1\ +127\.0\.0\.1:$BE\ +test/$$\ +bound\ +2\ +0\ +0\ +2000/2000\ +0/0$ ]] ||
+[[ $(row web-in) =~ ^web-in\ +tcp\ +127\.0\.0\.1:$P1\ +127\.0\.0\.1:$BE\ +test/$$\ +bound\ +2\ +0\ +0\ +2000/2000\ +0/0\ +up\ [0-9.]+ms\ +0\ +0$ ]] ||
 	fail "row web-in: $(row web-in)"
 row svc-busy | grep -q " bind failed: Address already in use " ||
 	fail "row svc-busy: $(row svc-busy)"

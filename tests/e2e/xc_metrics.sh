@@ -1,5 +1,5 @@
 # GET /metrics on pv-xconnect's status socket and its access log (issue
-# 11): after tcp and http traffic (200s, a 404, a 502 of a dead backend)
+# 11): after tcp and http traffic (200s, a 404, a 503 of a dead backend, held until the connect timeout)
 # the exposition passes the Prometheus text parser (python3-prometheus-
 # client) and every per-link counter equals `pvcontrol links ls --json`;
 # the access log has one JSON line per connection / request with link,
@@ -29,7 +29,7 @@ write_graph "$(link_json m-tcp "127.0.0.1:$TP" "127.0.0.1:$ECHO")" \
 	"$(http_link m-api "127.0.0.1:$HP/api" "127.0.0.1:$BE" |
 		sed 's/}$/,"ingress":"api-ingress"}/')" \
 	"$(http_link m-dead "127.0.0.1:$HP/dead" "127.0.0.1:$DEAD")"
-start_xc --access-log "$ALOG" --access-log-format json
+start_xc --access-log "$ALOG" --access-log-format json --connect-timeout 500
 wait_listen "$TP"
 wait_listen "$HP"
 
@@ -41,7 +41,7 @@ done
 [[ $(code "http://127.0.0.1:$HP/api/post" --data-binary 0123456789) == 200 ]] ||
 	fail "POST /api/post"
 [[ $(code "http://127.0.0.1:$HP/nowhere") == 404 ]] || fail "no route: not 404"
-[[ $(code "http://127.0.0.1:$HP/dead/x") == 502 ]] || fail "dead backend: not 502"
+[[ $(code "http://127.0.0.1:$HP/dead/x") == 503 ]] || fail "dead backend: not 503"
 
 CLI=("$PVX_BIN/pvcontrol" --status "$TMP/status.sock")
 idle() { [[ $(status_field m-tcp active) == 0 && $(status_field m-api active) == 0 ]]; }
@@ -109,7 +109,7 @@ post = [l for l in ok if l["method"] == "POST"][0]
 assert post["bytes_in"] > 10, post
 nf = [l for l in http if l.get("status") == 404]
 assert len(nf) == 1 and nf[0]["reason"] == "no route" and "link" not in nf[0], nf
-bad = [l for l in http if l.get("status") == 502]
+bad = [l for l in http if l.get("status") == 503]
 assert len(bad) == 1 and bad[0]["link"] == "m-dead", bad
 assert bad[0]["backend"] == "127.0.0.1:" + dead and bad[0]["path"] == "/dead/x", bad
 assert len(lines) == 3 + 5 + 2, len(lines)
