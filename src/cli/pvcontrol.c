@@ -1109,11 +1109,10 @@ static int run_exec(const struct cli *cli, char **a)
 		return EXIT_API;
 	}
 	json_decref(c);
-	if (pvx_ns_enter_all(pid, err, sizeof(err)) < 0) {
-		fprintf(stderr, "pvcontrol: container %s (pid %d): %s\n", a[0],
-			(int)pid, err);
-		return EXIT_API;
-	}
+	/* The namespaces are entered by a child: pvcontrol itself stays in
+	 * its own (a process container has its own PID namespace and /proc,
+	 * where pvcontrol's own pid does not exist). That child forks CMD,
+	 * which is then inside the container's PID namespace too. */
 	fflush(NULL);
 	child = fork();
 	if (child < 0) {
@@ -1121,10 +1120,30 @@ static int run_exec(const struct cli *cli, char **a)
 		return EXIT_API;
 	}
 	if (child == 0) {
-		execvp(cli->rest[0], cli->rest);
-		fprintf(stderr, "pvcontrol: exec %s: %s\n", cli->rest[0],
-			strerror(errno));
-		_exit(127);
+		pid_t cmd;
+
+		if (pvx_ns_enter_all(pid, err, sizeof(err)) < 0) {
+			fprintf(stderr,
+				"pvcontrol: container %s (pid %d): %s\n", a[0],
+				(int)pid, err);
+			_exit(EXIT_API);
+		}
+		cmd = fork();
+		if (cmd < 0) {
+			fprintf(stderr, "pvcontrol: fork: %s\n",
+				strerror(errno));
+			_exit(EXIT_API);
+		}
+		if (cmd == 0) {
+			execvp(cli->rest[0], cli->rest);
+			fprintf(stderr, "pvcontrol: exec %s: %s\n",
+				cli->rest[0], strerror(errno));
+			_exit(127);
+		}
+		while (waitpid(cmd, &st, 0) < 0)
+			if (errno != EINTR)
+				_exit(EXIT_API);
+		_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 	}
 	while (waitpid(child, &st, 0) < 0)
 		if (errno != EINTR)

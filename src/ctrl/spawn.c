@@ -130,6 +130,15 @@ static int child_main(void *arg)
 	 * until the main process ends, then ends with its status; the
 	 * kernel then kills what is left in the namespace. */
 	close(a->st_wr);
+	/* The output (the container's log) is the main process's too: the
+	 * init writes nothing there and holds no end of it. */
+	fd = open("/dev/null", O_WRONLY);
+	if (fd >= 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
 	prctl(PR_SET_NAME, "pvx-init");
 	for (;;) {
 		int status;
