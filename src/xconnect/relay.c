@@ -127,6 +127,7 @@ bool pvx_backend_err_retryable(int err)
 	switch (err) {
 	case ECONNREFUSED: /* nobody listens (yet) */
 	case ENOENT:	   /* no socket file (yet), or the pid is gone */
+	case ESRCH:	   /* the provider's process is gone (restarting) */
 	case EDESTADDRREQ: /* socket "": no address yet */
 	case EAGAIN:	   /* Unix backlog full */
 	case ECONNRESET:

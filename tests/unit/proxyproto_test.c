@@ -215,6 +215,15 @@ static void test_hold_policy(void **state)
 	assert_false(pvx_backend_err_retryable(ETIMEDOUT));
 	assert_false(pvx_backend_err_retryable(EMFILE));
 	assert_false(pvx_backend_err_retryable(EACCES));
+	/* A provider restarting: its old pid is gone, the next graph
+	 * brings the new one. */
+	assert_true(pvx_backend_err_retryable(ESRCH));
+	/* A path refused for leaving the provider's root does not get
+	 * better by waiting: refused at once (docs/security.md). */
+	assert_false(pvx_backend_err_retryable(ELOOP));
+	assert_false(pvx_backend_err_retryable(EXDEV));
+	assert_false(pvx_backend_err_retryable(EPERM));
+	assert_false(pvx_backend_err_retryable(ENOTSOCK));
 }
 
 int main(void)
