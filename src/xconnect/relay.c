@@ -718,6 +718,24 @@ done:
 	return close_errno(s, "read", i, errno);
 }
 
+/* The backend closed cleanly before its first byte back while the client
+ * still talks (no EOF from it yet): a backend going away under a restart
+ * (nginx's fast shutdown closes the connections it accepted), replayed
+ * like a reset (see replay). A server that takes a one-way stream and
+ * closes saw the client's EOF first, and is not replayed. */
+static bool replay_after_eof(struct pvx_session *s)
+{
+	struct dir *b = &s->d[END_BACKEND];
+	bool hup = b->hup;
+
+	b->eof = b->hup = false;
+	if (replay(s))
+		return true;
+	b->eof = true;
+	b->hup = hup;
+	return false;
+}
+
 /* Writes what direction i holds to end 1 - i, and passes EOF on once all
  * is written. -1: the session is gone. */
 static int dir_flush(struct pvx_session *s, int i)
@@ -765,6 +783,9 @@ static int dir_flush(struct pvx_session *s, int i)
 			break;
 		return close_errno(s, "write", dst, n < 0 ? errno : EIO);
 	}
+	if (i == END_BACKEND && d->eof && d->pending == 0 && !d->shut &&
+	    !s->d[END_CLIENT].eof && replay_after_eof(s))
+		return -1;
 	if (d->eof && d->pending == 0 && !d->shut &&
 	    !(dst == END_BACKEND && s->state == SESS_CONNECTING)) {
 		/* Half-close: the destination sees EOF, and may still

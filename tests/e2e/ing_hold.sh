@@ -94,6 +94,8 @@ kill -KILL "$BE_PID"
 wait "$BE_PID" 2>/dev/null || true
 
 c=$(code "http://127.0.0.1:$PH/x")
-[[ $c == 503 ]] || fail "http with the backend gone: $c, want 503"
+# 503 when the last dial was refused, 504 when one was still in flight at
+# the connect timeout (a slow machine): both say "no backend now".
+[[ $c == 503 || $c == 504 ]] || fail "http with the backend gone: $c, want 503 or 504"
 [[ $(status_field hgone failed) == 1 ]] || fail "http: failed=$(status_field hgone failed)"
 log "http: held, then 503"
