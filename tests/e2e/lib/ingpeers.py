@@ -19,25 +19,9 @@ PROXY protocol, hold-and-retry, health). Each server prints
 import argparse, json, os, socket, struct, sys, threading, time
 
 
-def parse_addr(s):
-    if s.startswith("/"):
-        return socket.AF_UNIX, s
-    host, _, port = s.rpartition(":")
-    if host.startswith("["):
-        return socket.AF_INET6, (host[1:-1], int(port))
-    return socket.AF_INET, (host, int(port))
-
-
-def listen(addr):
-    fam, a = parse_addr(addr)
-    ls = socket.socket(fam, socket.SOCK_STREAM)
-    if fam != socket.AF_UNIX:
-        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(a)
-    ls.listen(256)
-    where = addr if fam == socket.AF_UNIX else ls.getsockname()[1]
-    print(f"READY {where}", flush=True)
-    return ls
+# Addresses and listeners as every other peer of the tests parses and
+# opens them (peers.py, in this directory).
+from peers import listen, parse_addr  # noqa: E402
 
 
 def serve(ls, handler):
