@@ -303,7 +303,7 @@ sb_init() {
 	lock=/run/lock/pvx-sandbox-$id.lock
 	[[ -d /run/lock ]] || lock=/tmp/pvx-sandbox-$id.lock
 	exec 9>"$lock"
-	flock -w 30 9 || {
+	flock -w "${SB_LOCK_WAIT:-30}" 9 || {
 		echo "FAIL: another run with sandbox id '$id' holds $lock" >&2
 		exit 1
 	}
