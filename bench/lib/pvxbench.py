@@ -512,12 +512,34 @@ def measure_reconcile_ctrl(raw, rc, trials):
 
 
 # ------------------------------------------------------------ main loop
+def link_stats(sock, name):
+    """The counters of link name from pv-xconnect's status socket."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    try:
+        s.connect(sock)
+        s.sendall(b"GET /links HTTP/1.0\r\nHost: x\r\n\r\n")
+        data = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+    finally:
+        s.close()
+    for link in json.loads(data.split(b"\r\n\r\n", 1)[1]):
+        if link.get("name") == name:
+            return link
+    return {}
+
+
 def one_sample(r, test, secs, wrk_conns):
     """One iperf3 or wrk run through row r, with the proxy's CPU time and
     the machine's other load over it."""
     if r.get("dnat_conf"):
         nft(r["dnat_conf"], True)
     try:
+        l0 = link_stats(r["status"], r["link"]) if r.get("status") else {}
         o0 = others()
         c0 = cpu_split(r["pids"])
         w0 = time.monotonic()
@@ -528,6 +550,11 @@ def one_sample(r, test, secs, wrk_conns):
                           test == "rr_close")
         time.sleep(0.2)  # a forking proxy reaps its children
         c1 = cpu_split(r["pids"])
+        if r.get("status"):
+            l1 = link_stats(r["status"], r["link"])
+            for k in ("requests", "backend_connects", "backend_reused"):
+                if k in l1:
+                    res["link_" + k] = l1[k] - l0.get(k, 0)
         res["others_cores"] = round(others_delta(o0, others()) /
                                     (time.monotonic() - w0), 3)
     finally:

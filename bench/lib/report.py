@@ -110,6 +110,12 @@ def aggregate(raw, cfg):
             sysf = [s["proxy_sys_s"] / s["proxy_cpu_s"] for s in ss
                     if s.get("proxy_cpu_s") and "proxy_sys_s" in s]
             d[test + "_cpu_sys_share"] = med(sysf)
+            # http links: backend connections opened per 100 requests,
+            # from the link's own counters (pv-xconnect's status socket).
+            lr = sum(s.get("link_requests", 0) for s in ss)
+            if lr:
+                d[test + "_backend_per_100"] = 100 * sum(
+                    s.get("link_backend_connects", 0) for s in ss) / lr
         idle = [s for s in samples if s["test"] == "mem_idle"]
         if idle:
             d["rss_idle_kib"] = idle[0]["rss_kib"]
@@ -187,6 +193,45 @@ def best(agg, key, pick):
     return pick(vals) if vals else (None, None)
 
 
+def http_targets(agg):
+    """Issue 8: the http plugin against HAProxy mode http, and backend
+    connections per keep-alive request (from the link's counters)."""
+    t = []
+    ph, hh = agg.get("pvx-http"), agg.get("haproxy-http")
+    if not ph:
+        return t
+
+    def add(name, met, detail):
+        t.append({"target": name, "met": met, "detail": detail})
+
+    for test, what, goal in (("rr_ka", "keep-alive", 1.0),
+                             ("rr_close", "new connection", 1.0)):
+        name = f"http {what} req/s >= {goal:.1f}x HAProxy mode http"
+        pr = paired(agg, "pvx-http", "haproxy-http", test, "rps") \
+            if hh else None
+        if pr is None:
+            add(name, None, "not measured")
+        else:
+            add(name, pr >= goal,
+                f"{pr:.2f}x (median of per-round ratios; medians "
+                f"{ph[test + '_rps']:.0f} vs {hh[test + '_rps']:.0f})")
+    a = ph.get("rr_ka_cpu_us_per_req")
+    b = hh.get("rr_ka_cpu_us_per_req") if hh else None
+    if a is None or b is None:
+        add("http proxy CPU per keep-alive request <= HAProxy's", None,
+            "not measured")
+    else:
+        add("http proxy CPU per keep-alive request <= HAProxy's", a <= b,
+            f"{a:.1f} vs {b:.1f} us/request (medians)")
+    bc = ph.get("rr_ka_backend_per_100")
+    add("http backend connections <= 1 per 100 keep-alive requests",
+        None if bc is None else bc <= 1,
+        "not measured" if bc is None else
+        f"{bc:.3f} per 100 requests (the link's backend_connects over "
+        "its requests, all keep-alive rounds)")
+    return t
+
+
 def targets(agg):
     """Issue 5, "Done when" 2: each target, met or missed and by how much."""
     p = agg.get("pvx")
@@ -243,6 +288,7 @@ def targets(agg):
     elif "pvx-pp" in agg:
         add("new connections with PROXY v2 >= 0.95x plain pvx", None,
             "not measured")
+    t.extend(http_targets(agg))
     mems = sorted((int(k[4:]), v) for k, v in p.items()
                   if k.startswith("mem_") and k[4:].isdigit() and
                   "kib_per_conn_pss" in v)
