@@ -35,8 +35,8 @@ void pvx_status_reason(const struct pvx_rc_info *info, char *buf, size_t len)
 	switch (info->state) {
 	case PVX_RC_FAILED:
 		/* Plugins write "<step> <where>: <reason>" (stream.c,
-		 * http.c): say which step failed and why, the where is in
-		 * the listener column. */
+		 * http/listener.c): say which step failed and why, the
+		 * where is in the listener column. */
 		last = strrchr(e, ':');
 		if (last && strncmp(e, "bind ", 5) == 0)
 			snprintf(buf, len, "bind failed:%s", last + 1);

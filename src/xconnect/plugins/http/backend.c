@@ -1,0 +1,210 @@
+/* The backend connection of a request: the dial, holding a request while
+ * the backend refuses, the connect completion and dropping the
+ * connection. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "xconnect/health.h"
+#include "xconnect/plugins/http/http.h"
+
+static bool http_hold(struct http_conn *c, int err);
+
+void http_hold_end(struct http_conn *c)
+{
+	if (c->hold_ev) {
+		event_free(c->hold_ev);
+		c->hold_ev = NULL;
+	}
+	if (c->held_in) {
+		c->held_in->held--;
+		c->held_in = NULL;
+	}
+}
+
+void http_backend_drop(struct http_conn *c)
+{
+	http_hold_end(c);
+	if (c->conn_ev) {
+		event_free(c->conn_ev);
+		c->conn_ev = NULL;
+	}
+	if (c->bfd >= 0) {
+		close(c->bfd);
+		c->bfd = -1;
+	}
+	if (c->bb) {
+		bufferevent_free(c->bb);
+		c->bb = NULL;
+	}
+	if (c->pending) {
+		evbuffer_free(c->pending);
+		c->pending = NULL;
+	}
+}
+
+static void backend_connected(struct http_conn *c)
+{
+	struct timeval tv = http_ms_tv(http_conn_limits(c).idle_timeout_ms);
+	int fd = c->bfd;
+
+	c->bfd = -1;
+	c->bb = bufferevent_socket_new(c->l->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bb) {
+		close(fd);
+		http_conn_error(c, 502, "out of memory");
+		return;
+	}
+	bufferevent_setcb(c->bb, http_backend_read_cb, http_backend_write_cb,
+			  http_backend_event_cb, c);
+	bufferevent_setwatermark(c->bb, EV_READ, 0, http_room(MAX_RESP_HEAD));
+	/* While the request is being sent, only a backend that stops
+	 * taking it times out; the answer's clock starts after it. */
+	bufferevent_set_timeouts(c->bb, NULL, &tv);
+	bufferevent_write_buffer(c->bb, c->pending);
+	evbuffer_free(c->pending);
+	c->pending = NULL;
+	bufferevent_enable(c->bb, EV_READ | EV_WRITE);
+	c->state = C_EXCHANGE;
+	pvx_http_init(&c->resp, false, NULL, NULL);
+	c->resp.skip_body = c->head_request;
+	http_pump_request(c);
+}
+
+static uint64_t since_us(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)((now.tv_sec - t0->tv_sec) * 1000000 +
+			  (now.tv_nsec - t0->tv_nsec) / 1000);
+}
+
+static void on_connect(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn *c = arg;
+	int err = 0;
+	socklen_t sl = sizeof(err);
+	char be[PVX_PATH_MAX + 32];
+
+	event_free(c->conn_ev);
+	c->conn_ev = NULL;
+	if (what & EV_TIMEOUT) {
+		pvx_health_down(&c->route->link->stats, strerror(ETIMEDOUT));
+		http_conn_error(c, 504, "backend connect timeout");
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0)
+		err = errno;
+	if (err) {
+		close(c->bfd);
+		c->bfd = -1;
+		if (http_hold(c, err))
+			return;
+		pvx_health_down(&c->route->link->stats, strerror(err));
+		pvx_backend_format(&c->be, be, sizeof(be));
+		pvx_warn("http link=%s backend %s: %s",
+			 c->route->link->conf.name, be, strerror(err));
+		http_conn_error(c, pvx_backend_err_retryable(err) ? 503 : 502,
+				"backend unreachable");
+		return;
+	}
+	pvx_health_up(&c->route->link->stats, since_us(&c->t_dial));
+	http_hold_end(c);
+	backend_connected(c);
+}
+
+static void on_hold_end(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	http_dial(c);
+}
+
+/* The backend refused (err): the request is held (the client is not
+ * read) and the dial retried after 25 ms doubling to 500 ms, until the
+ * route's connect timeout from the request's routing. false: not
+ * retryable or no time left. */
+static bool http_hold(struct http_conn *c, int err)
+{
+	uint64_t ct = (uint64_t)http_conn_limits(c).connect_timeout_ms;
+	uint64_t spent = since_us(&c->t_req) / 1000, wait;
+	struct timeval tv;
+
+	if (!pvx_backend_err_retryable(err) || spent >= ct)
+		return false;
+	pvx_health_down(&c->route->link->stats, c->be.kind == PVX_BACKEND_NONE
+						    ? "no backend address yet"
+						    : strerror(err));
+	if (!c->hold_ev) {
+		c->hold_ev = evtimer_new(c->l->base, on_hold_end, c);
+		if (!c->hold_ev)
+			return false;
+	}
+	if (!c->held_in) {
+		c->held_in = &c->route->link->stats;
+		c->held_in->held++;
+	}
+	wait = pvx_hold_backoff_ms(c->attempts++);
+	if (spent + wait > ct)
+		wait = ct - spent;
+	tv = http_ms_tv((int)wait);
+	evtimer_add(c->hold_ev, &tv);
+	return true;
+}
+
+/* Dials the route's backend as the link says now (a graph update during
+ * a hold counts). */
+void http_dial(struct http_conn *c)
+{
+	struct pvx_link *link = c->route->link;
+	char be[PVX_PATH_MAX + 32];
+	struct timeval tv;
+	int ret;
+
+	pvx_backend_from_conf(&c->be, &link->conf);
+	clock_gettime(CLOCK_MONOTONIC, &c->t_dial);
+	ret = pvx_backend_connect(&c->be, &c->bfd);
+	if (ret < 0 && ret != -EINPROGRESS) {
+		c->bfd = -1;
+		if (http_hold(c, -ret))
+			return;
+		pvx_health_down(&link->stats,
+				c->be.kind == PVX_BACKEND_NONE
+				    ? "no backend address yet"
+				    : pvx_backend_strerror(&c->be, -ret));
+		pvx_backend_format(&c->be, be, sizeof(be));
+		if (c->be.kind != PVX_BACKEND_NONE)
+			pvx_warn("http link=%s backend %s: %s", link->conf.name,
+				 be, pvx_backend_strerror(&c->be, -ret));
+		/* Refused until the connect timeout: unavailable (503);
+		 * anything else: a bad gateway. */
+		http_conn_error(c, pvx_backend_err_retryable(-ret) ? 503 : 502,
+				c->be.kind == PVX_BACKEND_NONE
+				    ? "no backend address yet"
+				    : "backend unreachable");
+		return;
+	}
+	if (ret == 0) {
+		pvx_health_up(&link->stats, since_us(&c->t_dial));
+		http_hold_end(c);
+		backend_connected(c);
+		return;
+	}
+	{
+		uint64_t ct = (uint64_t)http_conn_limits(c).connect_timeout_ms;
+		uint64_t spent = since_us(&c->t_req) / 1000;
+
+		tv = http_ms_tv((int)(spent < ct ? ct - spent : 1));
+	}
+	c->conn_ev = event_new(c->l->base, c->bfd, EV_WRITE, on_connect, c);
+	if (!c->conn_ev || event_add(c->conn_ev, &tv) < 0) {
+		http_conn_error(c, 502, "out of memory");
+		return;
+	}
+}

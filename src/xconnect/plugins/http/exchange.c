@@ -1,0 +1,573 @@
+/* The exchange of the http plugin: a request head read, routed and sent
+ * on; request and response bodies streamed through bounded buffers; the
+ * byte tunnel after a 101; the bufferevent callbacks of both sides. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "xconnect/plugins/http/http.h"
+
+static void tunnel_start(struct http_conn *c);
+
+int http_req_body_cb(void *arg, const char *buf, size_t len)
+{
+	struct http_conn *c = arg;
+	struct evbuffer *out =
+	    c->bb ? bufferevent_get_output(c->bb) : c->pending;
+
+	if (len == 0) /* "0" would end a chunked body */
+		return 0;
+	c->body_in += (int64_t)len;
+	if (c->body_in > MAX_BODY)
+		return 1;
+	if (c->req_chunked)
+		evbuffer_add_printf(out, "%zx\r\n", len);
+	evbuffer_add(out, buf, len);
+	if (c->req_chunked)
+		evbuffer_add(out, "\r\n", 2);
+	http_count_in(c, len);
+	return 0;
+}
+
+/* A request head is complete at the start of the client's input. */
+static void start_request(struct http_conn *c, char *buf, size_t hlen)
+{
+	struct pvx_http_head *hd = &c->req.head;
+	struct http_route *r;
+	struct pvx_link *link;
+
+	http_head_clock_stop(c);
+	pvx_http_init(&c->req, true, http_req_body_cb, c);
+	if (pvx_http_parse_head(&c->req, buf, hlen) < 0) {
+		http_conn_error(c, c->req.status, c->req.err);
+		return;
+	}
+	http_access_begin(c);
+	if (hd->url_len == 0 || hd->url[0] != '/') {
+		http_conn_error(c, 400, "request target must be a path");
+		return;
+	}
+	if (http_has_dot_segment(hd->url, hd->url_len)) {
+		http_conn_error(c, 400, "dot segment in path");
+		return;
+	}
+	if (hd->content_length > MAX_BODY) {
+		http_conn_error(c, 413, "request body too large");
+		return;
+	}
+	r = http_route_find(c->l, hd->url, hd->url_len);
+	if (!r) {
+		http_conn_error(c, 404, "no route");
+		return;
+	}
+	link = r->link;
+	if (!pvx_link_allows(&link->conf, (struct sockaddr *)&c->peer)) {
+		/* Per route: a sibling route on this listener may serve
+		 * the same client. */
+		link->stats.denied++;
+		http_log_denied(link, c->client);
+		http_conn_error(c, 403, "client not allowed on this route");
+		return;
+	}
+	if (link->conf.max_conns && r->inflight >= link->conf.max_conns) {
+		link->stats.failed++;
+		http_conn_error(c, 503, "route at its max_conns");
+		return;
+	}
+	c->route = r;
+	r->inflight++;
+	link->stats.accepted++;
+	link->stats.active++;
+	c->upgrade = hd->upgrade && pvx_http_find(hd, "upgrade");
+	c->close_after = !hd->keep_alive || hd->minor == 0 || c->upgrade;
+	c->head_request = hd->method_id == HTTP_HEAD;
+	c->req_chunked = hd->chunked;
+	c->resp_started = false;
+	c->resp_clock = false;
+	c->body_in = 0;
+	c->pending = evbuffer_new();
+	if (!c->pending) {
+		http_conn_error(c, 500, "out of memory");
+		return;
+	}
+	http_build_request(c, hd->url, hd->url_len);
+	/* The head was copied out: the client's bytes can go. */
+	evbuffer_drain(bufferevent_get_input(c->cb), hlen);
+	if (c->req.msg_done && c->req_chunked)
+		evbuffer_add(c->pending, "0\r\n\r\n", 5);
+	c->state = C_CONNECTING;
+	bufferevent_disable(c->cb, EV_READ);
+	clock_gettime(CLOCK_MONOTONIC, &c->t_req);
+	c->attempts = 0;
+	pvx_backend_from_conf(&c->be, &link->conf);
+	if (link->conf.proxy_protocol != PVX_PP_OFF &&
+	    http_add_proxy_header(c) < 0) {
+		http_conn_error(c, 500, "out of memory");
+		return;
+	}
+	http_dial(c);
+}
+
+void http_read_head(struct http_conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->cb);
+	size_t len;
+	char *buf;
+	ssize_t hlen;
+
+	/* Empty lines before a request are allowed (RFC 9112 2.2). */
+	while ((len = evbuffer_get_length(in)) >= 2) {
+		buf = (char *)evbuffer_pullup(in, 2);
+		if (buf[0] != '\r' || buf[1] != '\n')
+			break;
+		evbuffer_drain(in, 2);
+	}
+	len = evbuffer_get_length(in);
+	if (len == 0)
+		return;
+	if (len > PVX_HTTP_MAX_HEAD + 4)
+		len = PVX_HTTP_MAX_HEAD + 4;
+	buf = (char *)evbuffer_pullup(in, (ssize_t)len);
+	hlen = pvx_http_head_len(buf, len);
+	if (hlen < 0) {
+		http_conn_error(c, 400, "malformed header block");
+		return;
+	}
+	if (hlen == 0 || hlen > PVX_HTTP_MAX_HEAD) {
+		if (hlen > PVX_HTTP_MAX_HEAD || len > PVX_HTTP_MAX_HEAD)
+			http_conn_error(c, 431, "header block over 16 KiB");
+		return;
+	}
+	start_request(c, buf, (size_t)hlen);
+}
+
+/* --- streaming ----------------------------------------------------------- */
+
+/* Moves request body bytes from the client to the backend while the
+ * backend's output has room. */
+void http_pump_request(struct http_conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->cb);
+	struct evbuffer *out = bufferevent_get_output(c->bb);
+	size_t len;
+	ssize_t n;
+	char *buf;
+
+	while (!c->req.msg_done) {
+		if (evbuffer_get_length(out) >= http_hwm()) {
+			bufferevent_disable(c->cb, EV_READ);
+			return;
+		}
+		len = evbuffer_get_length(in);
+		if (len == 0)
+			break;
+		if (len > FEED_STEP)
+			len = FEED_STEP;
+		buf = (char *)evbuffer_pullup(in, (ssize_t)len);
+		n = pvx_http_feed_body(&c->req, buf, len);
+		if (n < 0) {
+			if (c->body_in > MAX_BODY)
+				http_conn_error(c, 413,
+						"request body too large");
+			else
+				http_conn_error(c, 400, c->req.err);
+			return;
+		}
+		evbuffer_drain(in, (size_t)n);
+		if (c->req.msg_done && c->req_chunked)
+			evbuffer_add(out, "0\r\n\r\n", 5);
+	}
+	/* After the request, the next one waits for this answer. */
+	if (c->req.msg_done) {
+		bufferevent_disable(c->cb, EV_READ);
+		if (!c->resp.head_done && !c->resp_clock) {
+			int ms = http_conn_limits(c).idle_timeout_ms <
+					 RESP_HEAD_TIMEOUT_S * 1000
+				     ? http_conn_limits(c).idle_timeout_ms
+				     : RESP_HEAD_TIMEOUT_S * 1000;
+			struct timeval rt = http_ms_tv(ms),
+				       wt = http_ms_tv(
+					   http_conn_limits(c).idle_timeout_ms);
+
+			bufferevent_set_timeouts(c->bb, &rt, &wt);
+			c->resp_clock = true;
+		}
+	} else {
+		bufferevent_enable(c->cb, EV_READ);
+	}
+}
+
+static int resp_body_cb(void *arg, const char *buf, size_t len)
+{
+	struct http_conn *c = arg;
+	struct evbuffer *out = bufferevent_get_output(c->cb);
+
+	if (len == 0)
+		return 0;
+	if (c->resp_chunked)
+		evbuffer_add_printf(out, "%zx\r\n", len);
+	evbuffer_add(out, buf, len);
+	if (c->resp_chunked)
+		evbuffer_add(out, "\r\n", 2);
+	http_count_out(c, len);
+	return 0;
+}
+
+static void send_response_head(struct http_conn *c)
+{
+	const struct pvx_http_head *hd = &c->resp.head;
+	const struct pvx_http_header *ch = pvx_http_find(hd, "connection");
+	struct evbuffer *o = evbuffer_new();
+	bool upgrade = hd->status == 101;
+	bool body = !c->resp.msg_done;
+
+	if (!o)
+		return;
+	evbuffer_add_printf(o, "HTTP/1.1 %d ", hd->status);
+	evbuffer_add(o, hd->reason, hd->reason_len);
+	evbuffer_add(o, "\r\n", 2);
+	for (size_t i = 0; i < hd->nh; i++) {
+		const struct pvx_http_header *x = &hd->h[i];
+
+		if (http_hop_by_hop(x, ch))
+			continue;
+		evbuffer_add(o, x->name, x->name_len);
+		evbuffer_add(o, ": ", 2);
+		http_location_prefix(c, x, o);
+		evbuffer_add(o, x->value, x->value_len);
+		evbuffer_add(o, "\r\n", 2);
+	}
+	/* A body framed by the backend's close is sent chunked, so that the
+	 * client connection can stay open (HTTP/1.0 clients: closed). */
+	c->resp_chunked = false;
+	if (upgrade) {
+		const struct pvx_http_header *u = pvx_http_find(hd, "upgrade");
+
+		evbuffer_add_printf(o, "Connection: Upgrade\r\n");
+		if (u) {
+			evbuffer_add_printf(o, "Upgrade: ");
+			evbuffer_add(o, u->value, u->value_len);
+			evbuffer_add(o, "\r\n", 2);
+		}
+	} else if (hd->status >= 200) {
+		if (body && (hd->chunked || hd->content_length < 0)) {
+			if (c->req.head.minor >= 1)
+				c->resp_chunked = true;
+			else
+				c->close_after = true;
+		}
+		if (c->resp_chunked)
+			evbuffer_add_printf(o,
+					    "Transfer-Encoding: chunked\r\n");
+		if (c->close_after)
+			evbuffer_add_printf(o, "Connection: close\r\n");
+	}
+	evbuffer_add(o, "\r\n", 2);
+	http_count_out(c, evbuffer_get_length(o));
+	bufferevent_write_buffer(c->cb, o);
+	evbuffer_free(o);
+	c->resp_started = true;
+}
+
+/* The answer is complete: next request, or close. */
+static void response_done(struct http_conn *c)
+{
+	bool again = !c->close_after && c->req.msg_done && c->l->lfd >= 0;
+
+	if (c->resp_chunked)
+		evbuffer_add(bufferevent_get_output(c->cb), "0\r\n\r\n", 5);
+	http_access_end(c, c->resp.head.status, "done");
+	if (!again) {
+		http_conn_close_after_write(c);
+		return;
+	}
+	http_backend_drop(c);
+	http_route_release(c);
+	c->state = C_HEAD;
+	c->resp_started = false;
+	http_head_clock_start(c, false);
+	bufferevent_enable(c->cb, EV_READ);
+	http_read_head(c);
+}
+
+/* Parses what the backend sent: head, then body, within the room the
+ * client's output has. */
+void http_pump_response(struct http_conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bb);
+	struct evbuffer *out = bufferevent_get_output(c->cb);
+	size_t len;
+	ssize_t n;
+	char *buf;
+
+	while (c->state == C_EXCHANGE) {
+		len = evbuffer_get_length(in);
+		if (!c->resp.head_done) {
+			if (len == 0)
+				return;
+			if (len > MAX_RESP_HEAD)
+				len = MAX_RESP_HEAD;
+			buf = (char *)evbuffer_pullup(in, (ssize_t)len);
+			n = pvx_http_head_len(buf, len);
+			if (n < 0 || (n == 0 && len >= MAX_RESP_HEAD)) {
+				http_conn_error(c, 502, "bad response head");
+				return;
+			}
+			if (n == 0)
+				return;
+			c->resp.on_body = resp_body_cb;
+			c->resp.arg = c;
+			if (pvx_http_parse_head(&c->resp, buf, (size_t)n) < 0) {
+				http_conn_error(c, 502, c->resp.err);
+				return;
+			}
+			if (c->resp.head.status == 101 && !c->upgrade) {
+				http_conn_error(c, 502,
+						"101 without Upgrade asked");
+				return;
+			}
+			send_response_head(c);
+			evbuffer_drain(in, (size_t)n);
+			if (c->resp.head.status == 101) {
+				tunnel_start(c);
+				return;
+			}
+			if (c->resp.head.status < 200) {
+				/* 100 Continue and friends: the real answer
+				 * follows. */
+				pvx_http_init(&c->resp, false, NULL, NULL);
+				c->resp.skip_body = c->head_request;
+				continue;
+			}
+			{
+				struct timeval tv = {
+				    http_conn_limits(c).idle_timeout_ms / 1000,
+				    (http_conn_limits(c).idle_timeout_ms %
+				     1000) *
+					1000};
+				bufferevent_set_timeouts(c->bb, &tv, &tv);
+			}
+			if (c->resp.msg_done) {
+				response_done(c);
+				return;
+			}
+			continue;
+		}
+		if (evbuffer_get_length(out) >= http_hwm()) {
+			bufferevent_disable(c->bb, EV_READ);
+			return;
+		}
+		if (len == 0) {
+			bufferevent_enable(c->bb, EV_READ);
+			return;
+		}
+		if (len > FEED_STEP)
+			len = FEED_STEP;
+		buf = (char *)evbuffer_pullup(in, (ssize_t)len);
+		n = pvx_http_feed_body(&c->resp, buf, len);
+		if (n < 0) {
+			http_conn_error(c, 502, c->resp.err);
+			return;
+		}
+		evbuffer_drain(in, (size_t)n);
+		if (c->resp.msg_done) {
+			response_done(c);
+			return;
+		}
+	}
+}
+
+/* --- tunnel -------------------------------------------------------------- */
+
+static void tunnel_move(struct http_conn *c, struct bufferevent *from,
+			struct bufferevent *to)
+{
+	struct evbuffer *in = bufferevent_get_input(from);
+	struct evbuffer *out = bufferevent_get_output(to);
+
+	if (evbuffer_get_length(in) > 0)
+		clock_gettime(CLOCK_MONOTONIC, &c->last_io);
+	if (from == c->cb)
+		http_count_in(c, evbuffer_get_length(in));
+	else
+		http_count_out(c, evbuffer_get_length(in));
+	evbuffer_add_buffer(out, in);
+	if (evbuffer_get_length(out) >= http_hwm() ||
+	    (from == c->cb && c->client_eof))
+		bufferevent_disable(from, EV_READ);
+	else
+		bufferevent_enable(from, EV_READ);
+	/* The client's EOF goes on once what it sent before is written. */
+	if (c->client_eof && !c->backend_shut &&
+	    evbuffer_get_length(bufferevent_get_output(c->bb)) == 0) {
+		shutdown(bufferevent_getfd(c->bb), SHUT_WR);
+		c->backend_shut = true;
+	}
+}
+
+/* A tunnel is idle when no byte moved either way (one side may be silent
+ * for long, as with server push): checked by one timer, not per side. */
+static void on_tunnel_idle(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn *c = arg;
+	struct timespec now;
+	int64_t ms;
+	struct timeval tv;
+
+	(void)fd;
+	(void)what;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (int64_t)(now.tv_sec - c->last_io.tv_sec) * 1000 +
+	     (now.tv_nsec - c->last_io.tv_nsec) / 1000000;
+	if (ms >= http_conn_limits(c).idle_timeout_ms) {
+		pvx_debug("http %s client=%s: tunnel idle", c->l->name,
+			  c->client);
+		http_conn_free(c);
+		return;
+	}
+	tv = http_ms_tv((int)(http_conn_limits(c).idle_timeout_ms - ms));
+	evtimer_add(c->idle_ev, &tv);
+}
+
+static void tunnel_start(struct http_conn *c)
+{
+	struct timeval tv = http_ms_tv(http_conn_limits(c).idle_timeout_ms);
+
+	c->state = C_TUNNEL;
+	c->close_after = true;
+	clock_gettime(CLOCK_MONOTONIC, &c->last_io);
+	/* Writes that stall still time out per side. */
+	bufferevent_set_timeouts(c->bb, NULL, &tv);
+	bufferevent_set_timeouts(c->cb, NULL, &tv);
+	c->idle_ev = evtimer_new(c->l->base, on_tunnel_idle, c);
+	if (!c->idle_ev || evtimer_add(c->idle_ev, &tv) < 0) {
+		http_conn_error(c, 500, "out of memory");
+		return;
+	}
+	tunnel_move(c, c->cb, c->bb);
+	tunnel_move(c, c->bb, c->cb);
+}
+
+/* --- callbacks ----------------------------------------------------------- */
+
+void http_client_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct http_conn *c = arg;
+
+	(void)bev;
+	switch (c->state) {
+	case C_HEAD:
+		c->head_bytes = true;
+		http_read_head(c);
+		break;
+	case C_LINGER:
+		evbuffer_drain(
+		    bufferevent_get_input(c->cb),
+		    evbuffer_get_length(bufferevent_get_input(c->cb)));
+		break;
+	case C_EXCHANGE:
+		http_pump_request(c);
+		break;
+	case C_TUNNEL:
+		tunnel_move(c, c->cb, c->bb);
+		break;
+	default:
+		break;
+	}
+}
+
+void http_client_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct http_conn *c = arg;
+
+	(void)bev;
+	switch (c->state) {
+	case C_CLOSING:
+		http_conn_linger(c);
+		break;
+	case C_EXCHANGE:
+		http_pump_response(c);
+		break;
+	case C_TUNNEL:
+		tunnel_move(c, c->bb, c->cb);
+		break;
+	default:
+		break;
+	}
+}
+
+void http_client_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct http_conn *c = arg;
+
+	(void)bev;
+	if (c->state == C_TUNNEL && (what & BEV_EVENT_EOF)) {
+		/* Pass on what is left, then the EOF; the backend's close
+		 * ends the connection. */
+		c->client_eof = true;
+		tunnel_move(c, c->cb, c->bb);
+		return;
+	}
+	/* EOF, error or timeout on the client side: nothing more to do. */
+	http_conn_free(c);
+}
+
+void http_backend_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct http_conn *c = arg;
+
+	(void)bev;
+	if (c->state == C_TUNNEL)
+		tunnel_move(c, c->bb, c->cb);
+	else
+		http_pump_response(c);
+}
+
+void http_backend_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct http_conn *c = arg;
+
+	(void)bev;
+	if (c->state == C_TUNNEL)
+		tunnel_move(c, c->cb, c->bb);
+	else if (c->state == C_EXCHANGE)
+		http_pump_request(c);
+}
+
+void http_backend_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct http_conn *c = arg;
+
+	(void)bev;
+	if (c->state == C_TUNNEL) {
+		tunnel_move(c, c->bb, c->cb);
+		http_conn_close_after_write(c);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		http_conn_error(c, 504,
+				c->resp.head_done ? "backend idle"
+						  : "backend response "
+						    "timeout");
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		http_pump_response(c);
+		if (c->state != C_EXCHANGE)
+			return;
+		if (!c->resp.head_done) {
+			http_conn_error(c, 502,
+					"backend closed without answer");
+			return;
+		}
+		if (pvx_http_eof(&c->resp) == 0) {
+			response_done(c);
+			return;
+		}
+	}
+	http_conn_error(c, 502, "backend connection lost");
+}

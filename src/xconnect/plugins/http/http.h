@@ -1,0 +1,200 @@
+/* Internal to the http plugin (docs/xconnect.md, "The http plugin"): the
+ * objects shared by its files. listener.c: listeners, routes, accept and
+ * the plugin's start/update/stop; route.c: routing and the rewrite of
+ * heads; backend.c: dialling the backend; conn.c: a client connection's
+ * life (head clock, access log, close); exchange.c: request and response
+ * pumping, the tunnel after a 101 and the bufferevent callbacks. */
+#ifndef PVX_PLUGINS_HTTP_H
+#define PVX_PLUGINS_HTTP_H
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "xconnect/addrcount.h"
+#include "xconnect/http_parse.h"
+#include "xconnect/link.h"
+#include "xconnect/relay.h"
+
+/* Limits of the protocol layer (the byte buffers follow pvx_limits). */
+#define MAX_BODY ((int64_t)64 << 20) /* request body: 413 beyond */
+#define MAX_RESP_HEAD 65536	     /* backend header block: 502 beyond */
+#define RESP_HEAD_TIMEOUT_S 30 /* no response head by then (or idle): 504 */
+#define FEED_STEP 16384	       /* bytes parsed per step */
+#define ACCEPT_PAUSE_MS 100    /* out of fds: accepting pauses that long */
+#define LINGER_S 2 /* reading after the last answer, before the close */
+
+struct http_listener;
+
+/* One http link: a route on a shared listener. link->priv. */
+struct http_route {
+	LIST_ENTRY(http_route) le;
+	struct pvx_link *link;
+	struct http_listener *l;   /* NULL once the route was removed */
+	char prefix[PVX_PATH_MAX]; /* "" (everything) or "/api" */
+	size_t plen;
+	unsigned inflight; /* requests using the route now */
+	bool stopping;	   /* stop() was called: free with the last request */
+	struct event *drain_ev;
+	struct pvx_probe *probe; /* health probes until stop() */
+};
+
+/* Listening socket of one (netns, address, port). */
+struct http_listener {
+	LIST_ENTRY(http_listener) le;
+	struct event_base *base;
+	struct pvx_hostport hp;
+	pid_t pid; /* consumer_pid whose netns it is in (0: ours) */
+	int lfd;
+	struct event *accept_ev;
+	struct event *pause_ev; /* accepting again after running out of fds */
+	LIST_HEAD(, http_route) routes;
+	unsigned nconns;
+	char name[PVX_ADDRSTRLEN];
+	/* Live connections per client address (--max-conns-per-client). */
+	struct pvx_addrcount clients;
+	struct pvx_ratelimit warn_full, warn_client;
+};
+
+enum conn_state {
+	C_HEAD,	      /* reading a request head (idle between requests) */
+	C_CONNECTING, /* request head read, backend connect in progress */
+	C_EXCHANGE,   /* request body and response flowing */
+	C_TUNNEL,     /* after 101: bytes both ways */
+	C_CLOSING,    /* writing the last bytes to the client, then close */
+	C_LINGER,     /* written and shut down: discarding input until EOF */
+};
+
+struct http_conn {
+	LIST_ENTRY(http_conn) le;
+	struct http_listener *l;
+	enum conn_state state;
+	struct bufferevent *cb;	  /* client */
+	struct bufferevent *bb;	  /* backend, during a request */
+	int bfd;		  /* backend socket while connecting */
+	struct event *conn_ev;	  /* connect completion or timeout */
+	struct http_route *route; /* of the current request */
+	struct pvx_backend be;
+	struct pvx_http req, resp;
+	struct evbuffer *pending;    /* request bytes before the connect */
+	char client[PVX_ADDRSTRLEN]; /* "ip:port" */
+	char client_ip[INET6_ADDRSTRLEN];
+	struct sockaddr_storage peer; /* the client, for allow and PROXY */
+	socklen_t peerlen;
+	struct event *hold_ev;		/* retry of a refused backend dial */
+	struct pvx_link_stats *held_in; /* stats counting this as held */
+	unsigned attempts;		/* refused dials of this request */
+	struct timespec t_req;		/* request head routed */
+	struct timespec t_dial;		/* current dial started */
+	int64_t body_in;		/* request body bytes so far */
+	bool req_chunked;	 /* re-encode the request body as chunks */
+	bool resp_chunked;	 /* re-encode the response body as chunks */
+	bool resp_started;	 /* bytes of the answer went to the client */
+	bool close_after;	 /* no keep-alive after this answer */
+	bool head_request;	 /* HEAD: the response has no body */
+	bool resp_clock;	 /* the response-head timeout runs */
+	bool upgrade;		 /* the request asks for Upgrade */
+	struct event *idle_ev;	 /* tunnel: closes it after idle_timeout_ms */
+	struct timespec last_io; /* tunnel: last byte moved either way */
+	bool client_eof;	 /* tunnel: the client has finished sending */
+	bool backend_shut;	 /* tunnel: that EOF was passed on */
+	/* The request being served, for its access log line. */
+	bool req_open;		  /* a head was read, no line written yet */
+	struct timespec req_t0;	  /* when its head was complete */
+	uint64_t req_in, req_out; /* bytes of it each way */
+	char req_method[16];
+	char req_path[256];
+	struct pvx_addr_key key; /* the client's address ... */
+	bool counted;		 /* ... counted in l->clients */
+	/* Waiting for a request head (docs/xconnect.md, "Slow and idle
+	 * clients"): one deadline from the start of the wait, never pushed
+	 * back by a byte. */
+	struct event *head_ev;
+	uint64_t head_t0; /* ms, monotonic: the wait began */
+	bool head_fresh;  /* the first request of the connection */
+	bool head_bytes;  /* a byte of the awaited head arrived */
+};
+
+/* Every client connection of the plugin. */
+LIST_HEAD(http_conn_list, http_conn);
+extern struct http_conn_list http_conns;
+
+static inline size_t http_hwm(void)
+{
+	return pvx_limits.buf_size ? pvx_limits.buf_size : 65536;
+}
+
+/* An input high-water mark of at least min bytes. */
+static inline size_t http_room(size_t min)
+{
+	return http_hwm() > min ? http_hwm() : min;
+}
+
+static inline struct timeval http_ms_tv(int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	return tv;
+}
+
+/* listener.c */
+void http_count_on_routes(struct http_listener *l, size_t field);
+#define COUNT_ON_ROUTES(l, f)                                                  \
+	http_count_on_routes(l, offsetof(struct pvx_link_stats, f))
+void http_listener_maybe_free(struct http_listener *l);
+void http_route_release(struct http_conn *c);
+
+/* conn.c */
+uint64_t http_mono_ms(void);
+void http_head_clock_start(struct http_conn *c, bool fresh);
+void http_head_clock_stop(struct http_conn *c);
+void http_on_head_deadline(evutil_socket_t fd, short what, void *arg);
+void http_count_in(struct http_conn *c, size_t n);
+void http_count_out(struct http_conn *c, size_t n);
+void http_access_begin(struct http_conn *c);
+void http_access_end(struct http_conn *c, int status, const char *reason);
+int http_resp_status(const struct http_conn *c);
+void http_conn_free(struct http_conn *c);
+void http_conn_linger(struct http_conn *c);
+void http_conn_close_after_write(struct http_conn *c);
+void http_conn_error(struct http_conn *c, int status, const char *why);
+struct pvx_limits http_conn_limits(const struct http_conn *c);
+
+/* route.c */
+struct http_route *http_route_find(struct http_listener *l, const char *url,
+				   size_t len);
+bool http_has_dot_segment(const char *url, size_t len);
+bool http_hop_by_hop(const struct pvx_http_header *x,
+		     const struct pvx_http_header *conn_hdr);
+bool http_route_strips(const struct http_route *r);
+void http_location_prefix(struct http_conn *c, const struct pvx_http_header *x,
+			  struct evbuffer *o);
+void http_build_request(struct http_conn *c, const char *url, size_t len);
+void http_log_denied(const struct pvx_link *link, const char *client);
+int http_add_proxy_header(struct http_conn *c);
+
+/* backend.c */
+void http_hold_end(struct http_conn *c);
+void http_backend_drop(struct http_conn *c);
+void http_dial(struct http_conn *c);
+
+/* exchange.c */
+int http_req_body_cb(void *arg, const char *buf, size_t len);
+void http_read_head(struct http_conn *c);
+void http_pump_request(struct http_conn *c);
+void http_pump_response(struct http_conn *c);
+void http_client_read_cb(struct bufferevent *bev, void *arg);
+void http_client_write_cb(struct bufferevent *bev, void *arg);
+void http_client_event_cb(struct bufferevent *bev, short what, void *arg);
+void http_backend_read_cb(struct bufferevent *bev, void *arg);
+void http_backend_write_cb(struct bufferevent *bev, void *arg);
+void http_backend_event_cb(struct bufferevent *bev, short what, void *arg);
+
+#endif

@@ -1,0 +1,207 @@
+/* Routing of a request head to a route of its listener (longest
+ * prefix) and the rewrite of heads: the request for the backend, the
+ * Location of its answer, the PROXY protocol header. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "xconnect/plugins/http/http.h"
+
+struct http_route *http_route_find(struct http_listener *l, const char *url,
+				   size_t len)
+{
+	struct http_route *r, *best = NULL;
+
+	LIST_FOREACH(r, &l->routes, le)
+	{
+		if (r->plen > len || strncmp(url, r->prefix, r->plen) != 0)
+			continue;
+		if (r->plen < len && url[r->plen] != '/' && url[r->plen] != '?')
+			continue;
+		if (!best || r->plen > best->plen)
+			best = r;
+	}
+	return best;
+}
+
+/* "/." or "/.." as a path segment: could escape a prefix at the backend. */
+bool http_has_dot_segment(const char *url, size_t len)
+{
+	for (size_t i = 0; i < len && url[i] != '?'; i++) {
+		size_t j = i + 1;
+
+		if (url[i] != '/')
+			continue;
+		while (j < len && url[j] == '.' && j - i <= 2)
+			j++;
+		if (j > i + 1 && j - i <= 3 &&
+		    (j == len || url[j] == '/' || url[j] == '?'))
+			return true;
+	}
+	return false;
+}
+
+bool http_hop_by_hop(const struct pvx_http_header *x,
+		     const struct pvx_http_header *conn_hdr)
+{
+	static const char *const names[] = {
+	    "connection", "keep-alive",	       "te",
+	    "trailer",	  "transfer-encoding", "upgrade",
+	};
+	char name[64];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (x->name_len == strlen(names[i]) &&
+		    strncasecmp(x->name, names[i], x->name_len) == 0)
+			return true;
+	if (x->name_len >= 6 && strncasecmp(x->name, "proxy-", 6) == 0)
+		return true;
+	/* Headers the sender listed in Connection are for this hop only. */
+	if (conn_hdr && x->name_len < sizeof(name)) {
+		memcpy(name, x->name, x->name_len);
+		name[x->name_len] = '\0';
+		if (pvx_http_list_has(conn_hdr->value, conn_hdr->value_len,
+				      name))
+			return true;
+	}
+	return false;
+}
+
+/* Whether the route's prefix is cut from the path (the default; a rule's
+ * "strip_prefix": false keeps it). */
+bool http_route_strips(const struct http_route *r)
+{
+	return r->plen > 0 && !r->link->conf.keep_prefix;
+}
+
+/* A backend behind a stripped prefix answers Location: /sub/ for what
+ * the client knows as /api/sub/: an absolute-path Location (one '/', not
+ * "//host") gets the prefix back in front. Absolute URLs and relative
+ * references are left as they are (docs/xconnect.md). */
+void http_location_prefix(struct http_conn *c, const struct pvx_http_header *x,
+			  struct evbuffer *o)
+{
+	if (x->name_len == 8 && strncasecmp(x->name, "location", 8) == 0 &&
+	    c->route && http_route_strips(c->route) && x->value_len >= 1 &&
+	    x->value[0] == '/' && (x->value_len == 1 || x->value[1] != '/'))
+		evbuffer_add(o, c->route->prefix, c->route->plen);
+}
+
+/* Builds the head for the backend in c->pending from the parsed request. */
+void http_build_request(struct http_conn *c, const char *url, size_t len)
+{
+	const struct pvx_http_head *hd = &c->req.head;
+	const struct pvx_http_header *ch = pvx_http_find(hd, "connection");
+	struct evbuffer *o = c->pending;
+	size_t cut = http_route_strips(c->route) ? c->route->plen : 0;
+	const char *rest = url + cut;
+	size_t rlen = len - cut;
+	bool xff = false;
+
+	evbuffer_add_printf(o, "%s ", hd->method);
+	if (rlen == 0 || rest[0] == '?')
+		evbuffer_add(o, "/", 1);
+	evbuffer_add(o, rest, rlen);
+	evbuffer_add_printf(o, " HTTP/1.1\r\n");
+	for (size_t i = 0; i < hd->nh; i++) {
+		const struct pvx_http_header *x = &hd->h[i];
+
+		if (http_hop_by_hop(x, ch))
+			continue;
+		if ((x->name_len == 11 &&
+		     strncasecmp(x->name, "x-pv-client", 11) == 0) ||
+		    (x->name_len == 9 &&
+		     strncasecmp(x->name, "x-pv-role", 9) == 0))
+			continue; /* ours alone: a client cannot forge them */
+		if (x->name_len == 18 &&
+		    strncasecmp(x->name, "x-forwarded-prefix", 18) == 0)
+			continue; /* ours alone, below */
+		if (x->name_len == 15 &&
+		    strncasecmp(x->name, "x-forwarded-for", 15) == 0) {
+			if (xff)
+				continue; /* folded into the first one */
+			xff = true;
+			evbuffer_add_printf(o, "X-Forwarded-For: ");
+			for (size_t j = i; j < hd->nh; j++)
+				if (hd->h[j].name_len == 15 &&
+				    strncasecmp(hd->h[j].name,
+						"x-forwarded-for", 15) == 0) {
+					evbuffer_add(o, hd->h[j].value,
+						     hd->h[j].value_len);
+					evbuffer_add(o, ", ", 2);
+				}
+			evbuffer_add_printf(o, "%s\r\n", c->client_ip);
+			continue;
+		}
+		evbuffer_add(o, x->name, x->name_len);
+		evbuffer_add(o, ": ", 2);
+		evbuffer_add(o, x->value, x->value_len);
+		evbuffer_add(o, "\r\n", 2);
+	}
+	if (!xff)
+		evbuffer_add_printf(o, "X-Forwarded-For: %s\r\n", c->client_ip);
+	/* HTTP/1.0 may come without Host; what goes out is HTTP/1.1. */
+	if (!pvx_http_find(hd, "host"))
+		evbuffer_add_printf(o, "Host: %s\r\n", c->l->name);
+	evbuffer_add_printf(o, "X-PV-Client: %s\r\nX-PV-Role: %s\r\n",
+			    c->client, c->route->link->conf.role);
+	if (cut)
+		evbuffer_add_printf(o, "X-Forwarded-Prefix: %s\r\n",
+				    c->route->prefix);
+	if (c->req_chunked)
+		evbuffer_add_printf(o, "Transfer-Encoding: chunked\r\n");
+	if (c->upgrade) {
+		const struct pvx_http_header *u = pvx_http_find(hd, "upgrade");
+
+		evbuffer_add_printf(o, "Connection: Upgrade\r\nUpgrade: ");
+		evbuffer_add(o, u->value, u->value_len);
+		evbuffer_add(o, "\r\n\r\n", 4);
+	} else {
+		evbuffer_add_printf(o, "Connection: close\r\n\r\n");
+	}
+	http_count_in(c, evbuffer_get_length(o));
+}
+
+/* One line per second at most for denied clients, with the number left
+ * out (one limiter for the plugin: denials come in floods). */
+void http_log_denied(const struct pvx_link *link, const char *client)
+{
+	static time_t last;
+	static unsigned quiet;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	if (last != 0 && ts.tv_sec <= last) {
+		quiet++;
+		return;
+	}
+	last = ts.tv_sec;
+	pvx_warn("http link=%s target=%s: client %s not in allow: 403 "
+		 "suppressed=%u",
+		 link->conf.name, link->conf.target, client, quiet);
+	quiet = 0;
+}
+
+/* The PROXY protocol header goes first on the backend connection: each
+ * request has a connection of its own (no reuse), so the header always
+ * names this request's client. A Unix backend gets LOCAL. */
+int http_add_proxy_header(struct http_conn *c)
+{
+	struct sockaddr_storage local;
+	socklen_t ll = sizeof(local);
+	uint8_t hdr[PVX_PP_MAX];
+	int n;
+
+	if (getsockname(bufferevent_getfd(c->cb), (struct sockaddr *)&local,
+			&ll) < 0)
+		ll = 0;
+	n = pvx_pp_encode(c->route->link->conf.proxy_protocol,
+			  c->peerlen ? (struct sockaddr *)&c->peer : NULL,
+			  ll ? (struct sockaddr *)&local : NULL,
+			  c->be.kind == PVX_BACKEND_UNIX, hdr, sizeof(hdr));
+	if (n < 0)
+		return n;
+	return evbuffer_prepend(c->pending, hdr, (size_t)n) == 0 ? 0 : -ENOMEM;
+}
