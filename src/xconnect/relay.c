@@ -97,6 +97,7 @@ struct pvx_session {
 	 * byte written passes through user space once. */
 	char *replay;
 	size_t replay_len;
+	size_t replay_cap; /* grown as needed up to the direction's cap */
 	bool replay_on;
 	bool copy_saved; /* the direction's copy flag before */
 	bool closing;
@@ -539,6 +540,7 @@ static void replay_off(struct pvx_session *s)
 	free(s->replay);
 	s->replay = NULL;
 	s->replay_len = 0;
+	s->replay_cap = 0;
 	s->replay_on = false;
 	s->d[END_CLIENT].copy = s->copy_saved;
 }
@@ -546,14 +548,31 @@ static void replay_off(struct pvx_session *s)
 /* n bytes at p were written to the backend. */
 static void replay_keep(struct pvx_session *s, const char *p, size_t n)
 {
-	size_t cap = s->d[END_CLIENT].cap;
+	size_t cap = s->d[END_CLIENT].cap, want = s->replay_len + n, grow;
+	char *nb;
 
 	if (!s->replay_on || n == 0)
 		return;
-	if (s->replay_len + n > cap ||
-	    (!s->replay && !(s->replay = malloc(cap)))) {
+	if (want > cap) {
 		replay_off(s); /* too much to keep: no replay */
 		return;
+	}
+	/* Mostly a request head: start small and grow. A buffer of the
+	 * direction's full size per session made each new connection pay
+	 * for a heap grow and trim. */
+	if (want > s->replay_cap) {
+		grow = s->replay_cap ? s->replay_cap : 1024;
+		while (grow < want)
+			grow *= 2;
+		if (grow > cap)
+			grow = cap;
+		nb = realloc(s->replay, grow);
+		if (!nb) {
+			replay_off(s);
+			return;
+		}
+		s->replay = nb;
+		s->replay_cap = grow;
 	}
 	memcpy(s->replay + s->replay_len, p, n);
 	s->replay_len += n;

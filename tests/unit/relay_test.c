@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,6 +368,75 @@ static void test_session_halfclose(void **state)
 	rig_free(&r);
 }
 
+/* Accepts the next connection on r->lfd, running the loop meanwhile (the
+ * replay dials after a retry pause). -1 when none came. */
+static int accept_next(struct rig *r)
+{
+	struct pollfd pfd = {.fd = r->lfd, .events = POLLIN};
+
+	for (int i = 0; i < 300; i++) {
+		event_base_loop(r->base, EVLOOP_NONBLOCK);
+		if (poll(&pfd, 1, 10) == 1)
+			return accept4(r->lfd, NULL, NULL,
+				       SOCK_NONBLOCK | SOCK_CLOEXEC);
+	}
+	return -1;
+}
+
+/* The bytes written to a backend that closes before answering are sent
+ * again to the next dial: whole and in order, across several client
+ * writes (the replay buffer grows); beyond the buffer size there is no
+ * replay and the backend's EOF reaches the client. */
+static void test_session_replay(void **state)
+{
+	static const size_t pieces[] = {100, 3000, 20000, 1};
+	static char sent[32768], got[32768];
+	size_t total = 0, n;
+	struct rig r;
+	int eof;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(sent); i++)
+		sent[i] = (char)(i * 13 + i / 97);
+	rig_start(&r, 0, 65536);
+	for (size_t i = 0; i < sizeof(pieces) / sizeof(*pieces); i++) {
+		assert_int_equal(write(r.client, sent + total, pieces[i]),
+				 (ssize_t)pieces[i]);
+		total += pieces[i];
+		n = drain(&r, r.bfd, got, total, &eof);
+		(void)n;
+	}
+	/* The first backend read everything, then goes away silently. */
+	close(r.bfd);
+	r.bfd = accept_next(&r);
+	assert_true(r.bfd >= 0);
+	n = drain(&r, r.bfd, got, sizeof(got), &eof);
+	assert_int_equal(n, total);
+	assert_memory_equal(got, sent, total);
+	assert_int_equal(r.closed, 0);
+	/* The second answers: no more replay, the answer reaches the client. */
+	assert_int_equal(write(r.bfd, "ok", 2), 2);
+	n = drain(&r, r.client, got, 2, &eof);
+	assert_int_equal(n, 2);
+	assert_memory_equal(got, "ok", 2);
+	rig_free(&r);
+
+	/* More than the buffer before the backend's first byte: not kept. */
+	rig_start(&r, 0, 4096);
+	for (total = 0; total < 6000;) {
+		assert_int_equal(write(r.client, sent + total, 1000), 1000);
+		total += 1000;
+		n = drain(&r, r.bfd, got, 1000, &eof);
+		assert_int_equal(n, 1000);
+	}
+	/* The backend's EOF is passed on (a replay would hold it back). */
+	close(r.bfd);
+	r.bfd = -1;
+	assert_int_equal(drain(&r, r.client, got, sizeof(got), &eof), 0);
+	assert_true(eof);
+	rig_free(&r);
+}
+
 static void test_session_backpressure(void **state)
 {
 	static char chunk[65536];
@@ -562,6 +632,7 @@ int main(void)
 	    cmocka_unit_test(test_backend_connect_unix),
 	    cmocka_unit_test(test_backend_connect_tcp),
 	    cmocka_unit_test(test_session_halfclose),
+	    cmocka_unit_test(test_session_replay),
 	    cmocka_unit_test(test_session_backpressure),
 	    cmocka_unit_test(test_session_copy_mode),
 	    cmocka_unit_test(test_session_idle_timeout),
