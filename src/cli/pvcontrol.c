@@ -431,6 +431,22 @@ static void c_health(json_t *r, char *buf, size_t len)
 INT_CELL(c_held, "held")
 INT_CELL(c_denied, "denied")
 
+/* http links: requests / new backend connections / requests sent on a
+ * kept-alive one (docs/xconnect.md, "Backend keep-alive"); "-" for the
+ * stream plugins. */
+static void c_requests(json_t *r, char *buf, size_t len)
+{
+	char q[24], n[24], u[24];
+
+	if (strcmp(jstr(r, "type"), "http") != 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	snprintf(buf, len, "%s/%s/%s", jint(r, "requests", q, sizeof(q)),
+		 jint(r, "backend_connects", n, sizeof(n)),
+		 jint(r, "backend_reused", u, sizeof(u)));
+}
+
 static const struct column link_cols[] = {
     {"LINK", c_link},
     {"TYPE", c_type},
@@ -446,6 +462,7 @@ static const struct column link_cols[] = {
     {"HEALTH", c_health},
     {"HELD", c_held},
     {"DENIED", c_denied},
+    {"REQUESTS/NEW/REUSED", c_requests},
 };
 
 static int cmd_links_ls(const struct cli *cli)

@@ -21,6 +21,8 @@ struct pvx_limits pvx_limits = {
     .max_conns_per_client = 128, /* pvx_limits_default_per_client(512) */
     .per_client_auto = true,
     .health_interval_ms = 2000,
+    .http_pool_size = 32,
+    .http_pool_idle_ms = 2000,
 };
 
 unsigned pvx_limits_default_per_client(unsigned max_conns)

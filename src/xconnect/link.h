@@ -100,6 +100,10 @@ struct pvx_link_stats {
 	uint64_t refused_per_client; /* same: its address over the cap */
 	uint64_t timeout_first_byte; /* nothing sent either way in time */
 	uint64_t timeout_header;     /* http: 408, request head too slow */
+	/* http: backend keep-alive (docs/xconnect.md). */
+	uint64_t requests;	   /* requests routed to the link */
+	uint64_t backend_connects; /* new backend connections opened */
+	uint64_t backend_reused;   /* requests sent on a pooled one */
 };
 
 /* A dial to the backend connected after us microseconds. */
@@ -162,6 +166,10 @@ struct pvx_limits {
 	bool per_client_auto;
 	int health_interval_ms; /* probe of an idle link's backend; 0: off */
 	bool health_unix;	/* probe Unix-socket backends too */
+	/* http: idle backend connections kept per backend (0: none) and how
+	 * long one may idle (docs/xconnect.md, "Backend keep-alive"). */
+	unsigned http_pool_size;
+	int http_pool_idle_ms;
 };
 extern struct pvx_limits pvx_limits;
 /* The limits of one link: pvx_limits with the link's own max_conns,

@@ -49,8 +49,9 @@ static void usage(FILE *f)
 		"                   [--buf-size BYTES] [--unix-mode MODE]\n"
 		"                   [--access-log PATH|-] "
 		"[--access-log-format kv|json]\n"
-		"                   [--health-interval MS] [--health-unix] "
-		"[-v]\n"
+		"                   [--health-interval MS] [--health-unix]\n"
+		"                   [--http-pool-size N] "
+		"[--http-pool-idle-ms MS] [-v]\n"
 		"  --ctrl SOCK          control socket (default $PVX_CTRL or "
 		"%s)\n"
 		"  --graph-file FILE    read the graph from FILE instead "
@@ -91,6 +92,13 @@ static void usage(FILE *f)
 		"  --health-interval MS probe an idle link's backend this "
 		"often (2000; 0: off)\n"
 		"  --health-unix        probe Unix-socket backends too\n"
+		"  --http-pool-size N   http: idle backend connections kept "
+		"per backend (32;\n"
+		"                       0: a new one per request)\n"
+		"  --http-pool-idle-ms MS\n"
+		"                       http: an idle backend connection is "
+		"closed after this\n"
+		"                       (2000)\n"
 		"  -v                   debug logging\n"
 		"  --version            print the version and exit\n",
 		DEFAULT_CTRL);
@@ -143,7 +151,8 @@ static void log_counters(const struct pvx_rc_info *i, void *arg)
 		 "state=%s accepted=%llu active=%llu failed=%llu "
 		 "bytes_in=%llu bytes_out=%llu refused_max_conns=%llu "
 		 "refused_per_client=%llu timeout_first_byte=%llu "
-		 "timeout_header=%llu",
+		 "timeout_header=%llu requests=%llu backend_connects=%llu "
+		 "backend_reused=%llu",
 		 i->conf->type, i->conf->name, i->conf->consumer,
 		 i->conf->target, *i->conf->socket ? i->conf->socket : "(none)",
 		 pvx_rc_state_name(i->state),
@@ -155,7 +164,10 @@ static void log_counters(const struct pvx_rc_info *i, void *arg)
 		 (unsigned long long)i->stats->refused_max_conns,
 		 (unsigned long long)i->stats->refused_per_client,
 		 (unsigned long long)i->stats->timeout_first_byte,
-		 (unsigned long long)i->stats->timeout_header);
+		 (unsigned long long)i->stats->timeout_header,
+		 (unsigned long long)i->stats->requests,
+		 (unsigned long long)i->stats->backend_connects,
+		 (unsigned long long)i->stats->backend_reused);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -245,6 +257,8 @@ enum {
 	OPT_HEADER_TIMEOUT,
 	OPT_HEALTH_INTERVAL,
 	OPT_HEALTH_UNIX,
+	OPT_HTTP_POOL_SIZE,
+	OPT_HTTP_POOL_IDLE,
 };
 
 int main(int argc, char **argv)
@@ -271,6 +285,8 @@ int main(int argc, char **argv)
 	    {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
 	    {"health-interval", required_argument, NULL, OPT_HEALTH_INTERVAL},
 	    {"health-unix", no_argument, NULL, OPT_HEALTH_UNIX},
+	    {"http-pool-size", required_argument, NULL, OPT_HTTP_POOL_SIZE},
+	    {"http-pool-idle-ms", required_argument, NULL, OPT_HTTP_POOL_IDLE},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -381,6 +397,18 @@ int main(int argc, char **argv)
 			break;
 		case OPT_HEALTH_UNIX:
 			pvx_limits.health_unix = true;
+			break;
+		case OPT_HTTP_POOL_SIZE:
+			if (parse_num("--http-pool-size", optarg, 0, 100000,
+				      &v))
+				return 2;
+			pvx_limits.http_pool_size = (unsigned)v;
+			break;
+		case OPT_HTTP_POOL_IDLE:
+			if (parse_num("--http-pool-idle-ms", optarg, 1, 3600000,
+				      &v))
+				return 2;
+			pvx_limits.http_pool_idle_ms = (int)v;
 			break;
 		case 'v':
 			verbose = true;

@@ -49,6 +49,9 @@ enum stat_id {
 	ST_REFUSED_CLIENT, /* same */
 	ST_TIMEOUT_FIRST,  /* same */
 	ST_TIMEOUT_HEADER, /* same */
+	ST_REQUESTS,	   /* http, "Backend keep-alive" */
+	ST_BE_CONNECTS,	   /* same */
+	ST_BE_REUSED,	   /* same */
 };
 
 static uint64_t stat_of(const struct pvx_rc_info *i, enum stat_id id)
@@ -76,6 +79,12 @@ static uint64_t stat_of(const struct pvx_rc_info *i, enum stat_id id)
 		return i->stats->timeout_first_byte;
 	case ST_TIMEOUT_HEADER:
 		return i->stats->timeout_header;
+	case ST_REQUESTS:
+		return i->stats->requests;
+	case ST_BE_CONNECTS:
+		return i->stats->backend_connects;
+	case ST_BE_REUSED:
+		return i->stats->backend_reused;
 	}
 	return 0;
 }
@@ -156,6 +165,13 @@ char *pvx_metrics_text(struct pvx_reconciler *rc, size_t *len)
 	link_family(f, &s, "pvx_link_timeout_header_total", "counter",
 		    "http: requests answered 408, their head too slow.",
 		    ST_TIMEOUT_HEADER);
+	link_family(f, &s, "pvx_link_requests_total", "counter",
+		    "http: requests routed to the link.", ST_REQUESTS);
+	link_family(f, &s, "pvx_link_backend_connects_total", "counter",
+		    "http: new backend connections opened.", ST_BE_CONNECTS);
+	link_family(f, &s, "pvx_link_backend_reused_total", "counter",
+		    "http: requests sent on a kept-alive backend connection.",
+		    ST_BE_REUSED);
 	if (fclose(f) != 0) {
 		s.err = ENOMEM;
 		free(text);

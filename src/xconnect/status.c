@@ -81,6 +81,18 @@ static void add_guard_counters(json_t *o, const struct pvx_link_stats *st)
 			    json_integer((json_int_t)st->timeout_header));
 }
 
+/* http: requests and the backend connections they used (docs/xconnect.md,
+ * "Backend keep-alive"); 0 for the stream plugins. */
+static void add_http_counters(json_t *o, const struct pvx_link_stats *st)
+{
+	json_object_set_new(o, "requests",
+			    json_integer((json_int_t)st->requests));
+	json_object_set_new(o, "backend_connects",
+			    json_integer((json_int_t)st->backend_connects));
+	json_object_set_new(o, "backend_reused",
+			    json_integer((json_int_t)st->backend_reused));
+}
+
 /* Backend health (docs/xconnect.md): state, since when it is down, the
  * last dial error, connect latency (last and mean, in ms), held clients. */
 static void add_health(json_t *o, const struct pvx_link_stats *st)
@@ -132,6 +144,7 @@ static void add_link_json(const struct pvx_rc_info *info, void *arg)
 	if (c->ingress)
 		json_object_set_new(o, "ingress", json_string(c->ingress));
 	add_guard_counters(o, st);
+	add_http_counters(o, st);
 	if (info->error && *info->error)
 		json_object_set_new(o, "error", json_string(info->error));
 	json_object_set_new(o, "denied", json_integer((json_int_t)st->denied));

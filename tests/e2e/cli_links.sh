@@ -28,7 +28,7 @@ log "accepted=$accepted bytes_in=$bin bytes_out=$bout active=$active state=$stat
 
 table=$("${CLI[@]}" links ls) || fail "links ls failed"
 grep -q "^LINK *TYPE *LISTENER" <<<"$table" || fail "no table header: $table"
-grep -q "^cli-links .* 3 *0 *0 *12288/12288 *0/0 .* 0 *0$" <<<"$table" || fail "row wrong: $table"
+grep -q "^cli-links .* 3 *0 *0 *12288/12288 *0/0 .* 0 *0 *-$" <<<"$table" || fail "row wrong: $table"
 
 # No status socket there: cannot connect (3), saying what to do.
 rc=0

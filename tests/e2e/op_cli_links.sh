@@ -32,10 +32,10 @@ for ((i = 0; i < 100; i++)); do
 	sleep 0.05
 done
 log "links ls:"$'\n'"$table"
-head -n1 <<<"$table" | grep -qE '^LINK +TYPE +LISTENER +BACKEND +PROVIDER/PID +STATE +ACCEPTED +ACTIVE +FAILED +BYTES_IN/OUT +REFUSED/TIMEOUTS +HEALTH +HELD +DENIED$' ||
+head -n1 <<<"$table" | grep -qE '^LINK +TYPE +LISTENER +BACKEND +PROVIDER/PID +STATE +ACCEPTED +ACTIVE +FAILED +BYTES_IN/OUT +REFUSED/TIMEOUTS +HEALTH +HELD +DENIED +REQUESTS/NEW/REUSED$' ||
 	fail "header: $(head -n1 <<<"$table")"
 row() { grep "^$1 " <<<"$table" || fail "no row $1"; }
-[[ $(row web-in) =~ ^web-in\ +tcp\ +127\.0\.0\.1:$P1\ +127\.0\.0\.1:$BE\ +test/$$\ +bound\ +2\ +0\ +0\ +2000/2000\ +0/0\ +up\ [0-9.]+ms\ +0\ +0$ ]] ||
+[[ $(row web-in) =~ ^web-in\ +tcp\ +127\.0\.0\.1:$P1\ +127\.0\.0\.1:$BE\ +test/$$\ +bound\ +2\ +0\ +0\ +2000/2000\ +0/0\ +up\ [0-9.]+ms\ +0\ +0\ +-$ ]] ||
 	fail "row web-in: $(row web-in)"
 row svc-busy | grep -q " bind failed: Address already in use " ||
 	fail "row svc-busy: $(row svc-busy)"

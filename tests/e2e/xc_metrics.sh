@@ -66,7 +66,10 @@ want = {"pvx_link_accepted": "accepted", "pvx_link_failed": "failed",
         "pvx_link_refused_max_conns": "refused_max_conns",
         "pvx_link_refused_per_client": "refused_per_client",
         "pvx_link_timeout_first_byte": "timeout_first_byte",
-        "pvx_link_timeout_header": "timeout_header"}
+        "pvx_link_timeout_header": "timeout_header",
+        "pvx_link_requests": "requests",
+        "pvx_link_backend_connects": "backend_connects",
+        "pvx_link_backend_reused": "backend_reused"}
 for fam, key in want.items():
     assert fam in fams, f"no family {fam}: {sorted(fams)}"
     samples = {s.labels["name"]: s.value for s in fams[fam].samples
