@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+
 struct idle_conn {
 	TAILQ_ENTRY(idle_conn) le;
 	struct bucket *b;
@@ -106,8 +108,7 @@ static void on_idle_event(evutil_socket_t fd, short what, void *arg)
 int pvx_bepool_put(struct pvx_bepool *p, const struct pvx_backend *be,
 		   const void *tag, size_t tag_len, int fd)
 {
-	struct timeval tv = {p->lim.idle_ms / 1000,
-			     (p->lim.idle_ms % 1000) * 1000};
+	struct timeval tv = pvx_ms_tv((uint64_t)p->lim.idle_ms);
 	struct bucket *b;
 	struct idle_conn *c = NULL;
 	int r;
