@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,4 +121,48 @@ int pvx_file_lock(const char *path, pid_t *holder)
 		return e ? e : -EIO;
 	}
 	return fd;
+}
+
+int pvx_file_fsync_dir(const char *path)
+{
+	char *copy = strdup(path);
+	int fd, r = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(copy);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+int pvx_file_move_aside(const char *src, const char *name, time_t now,
+			char **moved)
+{
+	char stamp[32], *dst = NULL;
+	struct tm tm;
+
+	*moved = NULL;
+	if (!gmtime_r(&now, &tm) ||
+	    !strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm))
+		snprintf(stamp, sizeof(stamp), "%lld", (long long)now);
+	for (int i = 0; i < 100; i++) {
+		int n = i ? asprintf(&dst, "%s.damaged-%s-%d", name, stamp, i)
+			  : asprintf(&dst, "%s.damaged-%s", name, stamp);
+		if (n < 0)
+			return -ENOMEM;
+		if (renameat2(AT_FDCWD, src, AT_FDCWD, dst, RENAME_NOREPLACE) ==
+		    0) {
+			*moved = dst;
+			return pvx_file_fsync_dir(name);
+		}
+		free(dst);
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
 }

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* Reads path into a new NUL-terminated buffer (*buf, *len without the
  * NUL). Returns 0 or -errno: -ENOENT and other open errors, -EINVAL when
@@ -20,5 +21,15 @@ const char *pvx_file_strerror(int r);
  * the lock, with its pid in *holder (0 if it has not written it yet), or
  * another -errno. */
 int pvx_file_lock(const char *path, pid_t *holder);
+
+/* fsync of path's directory: makes a rename in it durable. 0 or -errno. */
+int pvx_file_fsync_dir(const char *path);
+/* Keeps a damaged file for a human: renames src to
+ * NAME.damaged-<UTC time of now>[-N] (NAME: the file's usual path, which
+ * may differ from src, e.g. for an older generation), never over an
+ * existing file, and syncs the directory. The new name goes to *moved
+ * (the caller frees it). 0 or -errno. */
+int pvx_file_move_aside(const char *src, const char *name, time_t now,
+			char **moved);
 
 #endif

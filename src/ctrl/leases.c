@@ -214,24 +214,6 @@ int pvc_leases_load(const char *path, struct pvc_leases *out,
 
 /* ------------------------------------------------------ generations */
 
-/* fsync of the directory makes the rename itself durable. */
-static int fsync_dir_of(const char *path)
-{
-	char *copy = strdup(path);
-	int fd, r = 0;
-
-	if (!copy)
-		return -ENOMEM;
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(copy);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
 enum pvc_lease_gen pvc_lease_gen_of(int load_result)
 {
 	switch (load_result) {
@@ -264,35 +246,6 @@ static char *gen_path(const char *path, size_t gen)
 	if (asprintf(&p, "%s.prev", path) < 0)
 		return NULL;
 	return p;
-}
-
-/* Renames a damaged generation to PATH.damaged-<UTC time>[-N], never over
- * an existing file; the new name goes to *moved. */
-static int move_aside(const char *gpath, const char *path, time_t now,
-		      char **moved)
-{
-	char stamp[32], *dst = NULL;
-	struct tm tm;
-
-	*moved = NULL;
-	if (!gmtime_r(&now, &tm) ||
-	    !strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm))
-		snprintf(stamp, sizeof(stamp), "%lld", (long long)now);
-	for (int i = 0; i < 100; i++) {
-		int n = i ? asprintf(&dst, "%s.damaged-%s-%d", path, stamp, i)
-			  : asprintf(&dst, "%s.damaged-%s", path, stamp);
-		if (n < 0)
-			return -ENOMEM;
-		if (renameat2(AT_FDCWD, gpath, AT_FDCWD, dst,
-			      RENAME_NOREPLACE) == 0) {
-			*moved = dst;
-			return fsync_dir_of(path);
-		}
-		free(dst);
-		if (errno != EEXIST)
-			return -errno;
-	}
-	return -EEXIST;
 }
 
 int pvc_leases_recover(const char *path, time_t now, struct pvc_leases *out,
@@ -335,7 +288,7 @@ int pvc_leases_recover(const char *path, time_t now, struct pvc_leases *out,
 			continue;
 		}
 		/* Never overwritten, never read again: kept for a look. */
-		e = move_aside(paths[i], path, now, &moved);
+		e = pvx_file_move_aside(paths[i], path, now, &moved);
 		if (e < 0)
 			pvx_errlist_add(warnings,
 					"LEASE FILE DAMAGED: %s; cannot move "
@@ -465,7 +418,7 @@ static int write_atomic(const char *path, const char *text, size_t len)
 		goto fail;
 	}
 	free(tmp);
-	return fsync_dir_of(path);
+	return pvx_file_fsync_dir(path);
 fail:
 	if (fd >= 0)
 		close(fd);
@@ -499,7 +452,7 @@ static int rotate(const char *path)
 			: write_atomic(prev, buf, len);
 		break;
 	case PVC_LEASE_GEN_DAMAGED:
-		r = move_aside(path, path, time(NULL), &moved);
+		r = pvx_file_move_aside(path, path, time(NULL), &moved);
 		break;
 	default:
 		r = r == -ENOMEM ? r : 0;

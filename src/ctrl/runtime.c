@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "common/log.h"
 #include "common/ns.h"
 #include "ctrl/etcfiles.h"
@@ -347,18 +348,16 @@ static bool record_valid(json_t *j, char *err, size_t errlen)
 }
 
 /* A damaged record is kept for a human, never overwritten: moved to
- * runtime.json.damaged, said loudly. */
+ * runtime.json.damaged-<UTC time>, said loudly. */
 static void record_set_aside(struct pvc_runtime *rt, const char *why)
 {
 	char *aside = NULL;
+	int r = pvx_file_move_aside(rt->record_path, rt->record_path,
+				    time(NULL), &aside);
 
-	if (asprintf(&aside, "%s.damaged", rt->record_path) < 0) {
-		pvx_err("%s: damaged (%s)", rt->record_path, why);
-		return;
-	}
-	if (rename(rt->record_path, aside) < 0)
-		pvx_err("%s: damaged (%s); cannot move it to %s: %s",
-			rt->record_path, why, aside, strerror(errno));
+	if (!aside)
+		pvx_err("%s: damaged (%s); cannot move it aside: %s",
+			rt->record_path, why, strerror(-r));
 	else
 		pvx_err("%s: damaged (%s); moved to %s. Links with alias "
 			"\"%s\" are removed; addresses it gave foreign "

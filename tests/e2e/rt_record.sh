@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 12, item 7: runtime.json damage. After a crash, a damaged record
-# (truncated JSON, wrong shape) is moved aside to runtime.json.damaged and
+# (truncated JSON, wrong shape) is moved aside to runtime.json.damaged-<UTC time> (never over an older one) and
 # said loudly; the links pv-ctrld made (marked with the alias
 # "pv-ctrld <state dir>") are removed all the same, never adopted as
 # foreign; foreign links, even "pvx"-named ones, stay. A record that cannot
@@ -69,14 +69,20 @@ for damage in truncated shape; do
 	shape) echo '{"bridges": "br0", "veths": 7}' >"$SB_TMP/bad" ;;
 	esac
 	cp "$SB_TMP/bad" "$SB_STATE/runtime.json"
-	rm -f "$SB_STATE/runtime.json.damaged"
 	ctrld_up "ctrld$n-b" "$SB_TMP/st/empty.json"
 	sb_wait_for "br0 (ours) removed despite the damaged record" 10 eval '! has_link br0'
 	sb_wait_for "our veths removed" 10 eval '[[ -z $(our_veths) ]]'
 	check_foreign
-	cmp -s "$SB_TMP/bad" "$SB_STATE/runtime.json.damaged" ||
+	# Each damaged record is kept under a name of its own: the first
+	# one is still there after the second.
+	mapfile -t aside < <(ls -tr "$SB_STATE"/runtime.json.damaged-*)
+	((${#aside[@]} == n)) || sb_fail "${#aside[@]} records moved aside, want $n: ${aside[*]}"
+	cmp -s "$SB_TMP/bad" "${aside[n - 1]}" ||
 		sb_fail "the damaged record was not moved aside intact"
-	grep -q "runtime.json: damaged .*moved to .*runtime.json.damaged" "$SB_TMP/ctrld$n-b.log" ||
+	((n < 2)) || cmp -s "$SB_TMP/bad1" "${aside[0]}" ||
+		sb_fail "the first damaged record was overwritten"
+	cp "$SB_TMP/bad" "$SB_TMP/bad$n"
+	grep -q "runtime.json: damaged .*moved to .*runtime.json.damaged-" "$SB_TMP/ctrld$n-b.log" ||
 		sb_fail "no loud log line about the damaged record"
 	sb_stop "ctrld$n-b" 10 || sb_fail "pv-ctrld exited with status $?"
 	sb_ok "$(grep -m1 'damaged' "$SB_TMP/ctrld$n-b.log" | cut -c1-160)"
