@@ -137,8 +137,8 @@ static int clear_stale(int dir, const char *name, struct pvx_sock_err *e)
 	r = socket_live(pfd);
 	if (r == 1) {
 		r = fail_at(e, "bind",
-			    "a live socket is there (another process "
-			    "listens on it); not replacing it",
+			    "a live socket is there (another server answers "
+			    "on it); not replacing it",
 			    -EADDRINUSE);
 		goto out;
 	}

@@ -6,6 +6,7 @@
 #include "ctrl/api_req.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/http.h>
@@ -26,6 +27,7 @@
 #include "common/fdlimit.h"
 #include "common/log.h"
 #include "common/prom.h"
+#include "common/sock.h"
 
 /* A held GET /xconnect-graph?wait=<etag>, answered when the graph changes
  * (200), when its timer fires (304) or dropped when the client goes. */
@@ -723,106 +725,27 @@ static void accept_error(struct evconnlistener *lev, void *arg)
 		evconnlistener_enable(lev);
 }
 
-static int mkdir_parents(const char *path)
-{
-	char *p = strdup(path), *s;
-	int r = 0;
-
-	if (!p)
-		return -ENOMEM;
-	s = strrchr(p, '/');
-	if (s && s != p) {
-		*s = '\0';
-		for (char *q = p + 1; *q; q++) {
-			if (*q != '/')
-				continue;
-			*q = '\0';
-			if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-				r = -errno;
-				break;
-			}
-			*q = '/';
-		}
-		if (r == 0 && mkdir(p, 0755) < 0 && errno != EEXIST)
-			r = -errno;
-	}
-	free(p);
-	return r;
-}
-
 int pvc_api_listen_unix(const char *path, mode_t mode, char *err, size_t errlen)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	struct stat sb;
-	mode_t old_umask;
-	int fd, r;
+	struct pvx_sock_err e = {0};
+	int r;
 
-	if (strlen(path) >= sizeof(sun.sun_path)) {
+	if (strlen(path) >= PVX_PATH_MAX) {
 		snprintf(err, errlen, "%s: path too long for a socket", path);
 		return -ENAMETOOLONG;
 	}
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	r = mkdir_parents(path);
+	r = pvx_mkdir_parents(path, 0755);
 	if (r < 0) {
 		snprintf(err, errlen, "%s: mkdir: %s", path, strerror(-r));
 		return r;
 	}
-	if (lstat(path, &sb) == 0) {
-		if (!S_ISSOCK(sb.st_mode)) {
-			snprintf(err, errlen, "%s: exists and is not a socket",
-				 path);
-			return -EEXIST;
-		}
-		/* A socket file: alive if a server accepts on it. */
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			    0);
-		if (fd < 0) {
-			snprintf(err, errlen, "socket: %s", strerror(errno));
-			return -errno;
-		}
-		r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
-		r = r < 0 ? errno : 0;
-		close(fd);
-		if (r == 0 || r == EAGAIN) {
-			snprintf(err, errlen,
-				 "%s: another server answers on it", path);
-			return -EADDRINUSE;
-		}
-		if (r != ECONNREFUSED && r != ENOENT) {
-			snprintf(err, errlen, "%s: connect: %s", path,
-				 strerror(r));
-			return -r;
-		}
-		if (unlink(path) < 0 && errno != ENOENT) {
-			snprintf(err, errlen, "%s: unlink stale socket: %s",
-				 path, strerror(errno));
-			return -errno;
-		}
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -errno;
-	}
-	/* The file gets its mode at bind time from the umask: there is no
-	 * window in which it is more open than asked. */
-	old_umask = umask((mode_t)(~mode & 0777));
-	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-	umask(old_umask);
-	if (r < 0) {
-		r = -errno;
-		snprintf(err, errlen, "%s: bind: %s", path, strerror(errno));
-		close(fd);
-		return r;
-	}
-	if (chmod(path, mode) < 0 || listen(fd, 64) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		unlink(path);
-		close(fd);
-		return r;
-	}
-	return fd;
+	/* A crashed daemon's socket is replaced; a live one (another
+	 * pv-ctrld) or anything else at the path is left alone. */
+	r = pvx_sock_listen_unix(AT_FDCWD, path, mode, 64, NULL, &e);
+	if (r < 0)
+		snprintf(err, errlen, "%s %s: %s", e.step, path,
+			 pvx_sock_strerror(&e, r));
+	return r;
 }
 
 struct pvc_api *pvc_api_new(struct event_base *base, struct pvc_daemon *d,

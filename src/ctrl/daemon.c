@@ -15,6 +15,7 @@
 
 #include "common/file.h"
 #include "common/log.h"
+#include "common/sock.h"
 #include "ctrl/graph.h"
 #include "ctrl/metrics.h"
 #include "ctrl/observe.h"
@@ -194,30 +195,6 @@ static void runtime_changed(void *arg)
 	run_ops(d);
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char *p = strdup(path);
-	int r = 0;
-
-	if (!p)
-		return -ENOMEM;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST) {
-			r = -errno;
-			goto out;
-		}
-		*s = '/';
-	}
-	if (mkdir(p, mode) < 0 && errno != EEXIST)
-		r = -errno;
-out:
-	free(p);
-	return r;
-}
-
 /* The directory of the state source: itself, or the dirname of a file. */
 static char *state_workdir(const char *path)
 {
@@ -276,7 +253,7 @@ struct pvc_daemon *pvc_daemon_new(struct event_base *base,
 	if (!d->graph)
 		goto nomem;
 
-	r = mkdir_p(d->state_dir, 0755);
+	r = pvx_mkdir_p(d->state_dir, 0755);
 	if (r < 0) {
 		pvx_errlist_add(errors, "state dir %s: %s", d->state_dir,
 				strerror(-r));

@@ -4,6 +4,7 @@
 #include "xconnect/status.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "common/prom.h"
+#include "common/sock.h"
 #include "xconnect/metrics.h"
 
 struct pvx_status {
@@ -242,59 +244,22 @@ static void handle(struct evhttp_request *req, void *arg)
 	json_decref(body);
 }
 
-static bool socket_answers(const struct sockaddr_un *sun)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool live;
-
-	if (fd < 0)
-		return false;
-	live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
-	close(fd);
-	return live;
-}
-
 struct pvx_status *pvx_status_new(struct event_base *base, const char *path,
 				  struct pvx_reconciler *rc, char *err,
 				  size_t errlen)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct pvx_sock_err e = {0};
 	struct pvx_status *st = NULL;
-	struct stat sb;
-	mode_t old;
-	int fd = -1, r;
+	int fd;
 
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "%s: path too long", path);
-		return NULL;
-	}
-	memcpy(sun.sun_path, path, strlen(path) + 1);
 	/* A socket left by an earlier run is replaced; a live one (another
-	 * pv-xconnect) or anything else at that path is not ours. */
-	if (lstat(path, &sb) == 0) {
-		if (!S_ISSOCK(sb.st_mode)) {
-			snprintf(err, errlen, "%s: exists and is not a socket",
-				 path);
-			return NULL;
-		}
-		if (socket_answers(&sun)) {
-			snprintf(err, errlen,
-				 "%s: another server answers on it", path);
-			return NULL;
-		}
-		unlink(path);
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	 * pv-xconnect) or anything else at that path is not ours, and is
+	 * left alone (common/sock.h). */
+	fd = pvx_sock_listen_unix(AT_FDCWD, path, 0600, 16, NULL, &e);
 	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
+		snprintf(err, errlen, "%s %s: %s", e.step, path,
+			 pvx_sock_strerror(&e, fd));
 		return NULL;
-	}
-	old = umask(077);
-	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-	umask(old);
-	if (r < 0 || chmod(path, 0600) < 0 || listen(fd, 16) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto fail;
 	}
 	st = calloc(1, sizeof(*st));
 	if (!st || !(st->path = strdup(path)) ||
@@ -318,8 +283,7 @@ struct pvx_status *pvx_status_new(struct event_base *base, const char *path,
 	}
 	return st;
 fail:
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	if (st) {
 		if (st->http)
 			evhttp_free(st->http);

@@ -13,109 +13,9 @@
 #include <unistd.h>
 
 #include "common/inroot.h"
-#include "common/log.h"
+#include "common/sock.h"
 #include "xconnect/link.h"
 #include "xconnect/plugins/stream.h"
-
-/* Runs fn(arg) with dir as the working directory, so that a socket call
- * given a bare name acts in exactly that directory, and comes back. */
-static int in_dir(int dir, int (*fn)(int fd, const struct sockaddr_un *sa),
-		  int fd, const char *name)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int cwd, r;
-
-	if (strlen(name) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, name, strlen(name) + 1);
-	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (cwd < 0)
-		return -errno;
-	r = fchdir(dir) < 0 ? -errno : fn(fd, &sa);
-	if (fchdir(cwd) < 0) {
-		/* Later relative paths would land in a container. */
-		pvx_err("fchdir back: %s", strerror(errno));
-		abort();
-	}
-	close(cwd);
-	return r;
-}
-
-static int do_bind(int fd, const struct sockaddr_un *sa)
-{
-	/* The file gets the socket inode's mode (set by fchmod before)
-	 * less the umask: cleared for this one call, pv-xconnect is
-	 * single-threaded. */
-	mode_t old = umask(0);
-	int r =
-	    bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 ? -errno : 0;
-	umask(old);
-	return r;
-}
-
-/* Whether a live server answers on the socket file at (dir, name): 1, 0
- * (refused: stale), or -errno. The file is opened without following a
- * link in its place and reached through this process's /proc, so the
- * probe touches that very socket and nothing a link could name. */
-static int socket_live(int dir, const char *name)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int pfd, fd, r;
-
-	pfd = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (pfd < 0)
-		return -errno;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d", pfd);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		r = -errno;
-		close(pfd);
-		return r;
-	}
-	r = connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno
-								      : 0;
-	close(fd);
-	close(pfd);
-	if (r == 0 || r == -EAGAIN)
-		return 1;
-	return r == -ECONNREFUSED ? 0 : r;
-}
-
-/* What is at (dir, name) must not stop the bind: nothing, or a socket
- * nobody listens on any more (left by a crash), which is removed.
- * Anything else is left alone and refused: -EEXIST (not a socket: a
- * file, a directory, a symlink) or -EADDRINUSE (a live socket), with the
- * reason in *why. */
-static int clear_stale(int dir, const char *name, const char **why)
-{
-	struct stat st;
-	int r;
-
-	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode)) {
-		*why = S_ISREG(st.st_mode)   ? "path is a regular file, not a "
-					       "socket; not replacing it"
-		       : S_ISDIR(st.st_mode) ? "path is a directory, not a "
-					       "socket; not replacing it"
-		       : S_ISLNK(st.st_mode) ? "path is a symlink, not a "
-					       "socket; not replacing it"
-					     : "path is not a socket; not "
-					       "replacing it";
-		return -EEXIST;
-	}
-	r = socket_live(dir, name);
-	if (r == 1) {
-		*why = "a live socket is there (another process listens on "
-		       "it); not replacing it";
-		return -EADDRINUSE;
-	}
-	if (r < 0)
-		return r;
-	if (unlinkat(dir, name, 0) < 0 && errno != ENOENT)
-		return -errno;
-	return 0;
-}
 
 static const char *root_why(int r)
 {
@@ -141,10 +41,11 @@ static int unix_bind(const struct pvx_link_conf *c,
 		     struct pvx_stream_listener *l, const char **step,
 		     const char **why)
 {
+	struct pvx_sock_err e = {0};
 	struct pvx_root root;
 	const char *name;
 	struct stat st;
-	int dir = -1, fd = -1, r;
+	int dir, fd, r;
 
 	if (strlen(c->target) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		*step = "bind";
@@ -163,49 +64,20 @@ static int unix_bind(const struct pvx_link_conf *c,
 		*why = root_why(dir);
 		return dir;
 	}
-	*step = "bind";
-	r = clear_stale(dir, name, why);
-	if (r < 0)
-		goto fail;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* The socket's mode is exact (no umask, no chmod by path): consumers
+	 * need write permission to connect, and may not be root. */
+	fd = pvx_sock_listen_unix(dir, name, pvx_limits.unix_mode, 0, &st, &e);
 	if (fd < 0) {
-		*step = "socket";
-		r = -errno;
-		goto fail;
-	}
-	/* Consumers need write permission to connect, and may not be root:
-	 * the mode is set on the socket before bind creates the file, so no
-	 * chmod ever follows a path the consumer could swap. */
-	if (fchmod(fd, pvx_limits.unix_mode) < 0) {
-		*step = "fchmod";
-		r = -errno;
-		goto fail;
-	}
-	r = in_dir(dir, do_bind, fd, name);
-	if (r < 0)
-		goto fail;
-	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		*step = "stat";
-		r = -errno;
-		goto unlink;
-	}
-	if (listen(fd, SOMAXCONN) < 0) {
-		*step = "listen";
-		r = -errno;
-		goto unlink;
+		*step = e.step;
+		*why = e.why;
+		close(dir);
+		return fd;
 	}
 	l->fd = fd;
 	l->dirfd = dir;
 	l->dev = st.st_dev;
 	l->ino = st.st_ino;
 	return 0;
-unlink:
-	unlinkat(dir, name, 0);
-fail:
-	if (fd >= 0)
-		close(fd);
-	close(dir);
-	return r;
 }
 
 /* Removes the socket file, unless it is not the one bind created any more
