@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/sock.h"
+
 static char *dup_range(const char *s, size_t n)
 {
 	char *d = malloc(n + 1);
@@ -318,35 +320,22 @@ static int wait_fd(int fd, short events, int64_t deadline)
 static int connect_unix(const char *path, int64_t deadline, char *err,
 			size_t errlen)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	int fd, r;
 
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "%s: path too long", path);
-		return -ENAMETOOLONG;
-	}
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -errno;
-	}
 	/* EAGAIN: the server's backlog is full; try again for a while. */
-	while ((r = connect(fd, (struct sockaddr *)&sun, sizeof(sun))) < 0 &&
-	       (errno == EAGAIN || errno == EINTR)) {
+	while ((r = pvx_sock_connect_unix(path, &fd)) == -EAGAIN) {
 		if (now_ms() >= deadline) {
-			errno = ETIMEDOUT;
+			r = -ETIMEDOUT;
 			break;
 		}
 		usleep(10000);
 	}
-	if (r < 0) {
-		r = -errno;
-		snprintf(err, errlen, "connect %s: %s", path, strerror(errno));
-		close(fd);
-		return r;
-	}
-	return fd;
+	if (r == -ENAMETOOLONG)
+		snprintf(err, errlen, "%s: path too long", path);
+	else if (r < 0)
+		snprintf(err, errlen, "connect %s: %s", path, strerror(-r));
+	/* In progress: writing waits for it (wait_fd). */
+	return r < 0 && r != -EINPROGRESS ? r : fd;
 }
 
 int pvx_httpc_request(const char *sock, const char *method, const char *path,

@@ -24,6 +24,7 @@
 
 #include "common/file.h"
 #include "common/log.h"
+#include "common/sock.h"
 
 /* Graph files are small; a larger one is a mistake, not a graph. */
 #define GRAPH_FILE_MAX (8u << 20)
@@ -462,9 +463,8 @@ static void urlencode(const char *in, char *out, size_t outlen)
 
 static void ctrl_request(struct pvx_graph_src *s)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	char q[3 * sizeof(s->etag) + 8];
-	int fd;
+	int fd, r;
 
 	ctrl_close(s);
 	s->need = 0;
@@ -473,17 +473,9 @@ static void ctrl_request(struct pvx_graph_src *s)
 	/* Connect by hand: a Unix connect succeeds or fails at once, and
 	 * bufferevent_socket_connect would report that failure through a
 	 * callback run inside the call. */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		ctrl_fail(s, "socket: %s", strerror(errno));
-		return;
-	}
-	memcpy(sun.sun_path, s->sock, strlen(s->sock) + 1);
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 &&
-	    errno != EINPROGRESS) {
-		int e = errno;
-		close(fd);
-		ctrl_fail(s, "connect: %s", strerror(e));
+	r = pvx_sock_connect_unix(s->sock, &fd);
+	if (r < 0 && r != -EINPROGRESS) {
+		ctrl_fail(s, "connect: %s", strerror(-r));
 		return;
 	}
 	s->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);

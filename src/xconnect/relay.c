@@ -21,6 +21,7 @@
 
 #include "common/inroot.h"
 #include "common/log.h"
+#include "common/sock.h"
 #include "xconnect/access.h"
 #include "xconnect/pipes.h"
 
@@ -315,13 +316,12 @@ int pvx_backend_connect(const struct pvx_backend *be, int *fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = 0;
-	int s, r, pathfd = -1, family;
+	int r, pathfd = -1;
 
 	*fd = -1;
 	switch (be->kind) {
 	case PVX_BACKEND_TCP:
 		sl = pvx_hostport_to_sockaddr(&be->hp, &ss);
-		family = be->hp.family;
 		break;
 	case PVX_BACKEND_UNIX:
 		r = unix_sockaddr(be, (struct sockaddr_un *)&ss, &sl, &pathfd);
@@ -330,34 +330,13 @@ int pvx_backend_connect(const struct pvx_backend *be, int *fd)
 				close(pathfd);
 			return r;
 		}
-		family = AF_UNIX;
 		break;
 	default:
 		return -EDESTADDRREQ;
 	}
-	s = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (family != AF_UNIX) {
-		int one = 1;
-		/* A relay adds latency to every small write otherwise. */
-		setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	}
-	if (connect(s, (struct sockaddr *)&ss, sl) == 0) {
-		*fd = s;
-		r = 0;
-	} else if (errno == EINPROGRESS) {
-		*fd = s;
-		r = -EINPROGRESS;
-	} else {
-		/* Unix sockets say EAGAIN when the backlog is full: a
-		 * failure like a refusal, the client is closed. */
-		r = -errno;
-		close(s);
-	}
-out:
+	/* Unix sockets say EAGAIN when the backlog is full: a failure like
+	 * a refusal, the client is closed. */
+	r = pvx_sock_connect((struct sockaddr *)&ss, sl, PVX_SOCK_NODELAY, fd);
 	if (pathfd >= 0)
 		close(pathfd);
 	return r;
@@ -888,25 +867,6 @@ static uint64_t connect_timeout_ms(const struct pvx_session *s)
 		   : 5000;
 }
 
-/* Whether a connect in flight is done: 0 connected, -EINPROGRESS not yet,
- * another -errno failed. */
-static int backend_check(struct pvx_session *s)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(int);
-	int err = 0;
-
-	if (getsockopt(s->fd[END_BACKEND], SOL_SOCKET, SO_ERROR, &err, &len) <
-	    0)
-		return -errno;
-	if (err != 0)
-		return -err;
-	len = sizeof(ss);
-	if (getpeername(s->fd[END_BACKEND], (struct sockaddr *)&ss, &len) < 0)
-		return errno == ENOTCONN ? -EINPROGRESS : -errno;
-	return 0;
-}
-
 static void connect_failed(struct pvx_session *s, int err)
 {
 	char be[PVX_PATH_MAX + 32];
@@ -1084,7 +1044,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		/* Connected but nothing moved yet (both ends wait for the
 		 * other) is not a connect timeout, and the idle timeout
 		 * counts from the accept. */
-		int r = backend_check(s);
+		int r = pvx_sock_connect_result(s->fd[END_BACKEND]);
 		uint64_t ct = connect_timeout_ms(s);
 		if (r == -EINPROGRESS && now - s->t_start < ct) {
 			tv = ms_to_tv(ct - (now - s->t_start));
@@ -1120,7 +1080,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 	if (s->state == SESS_CONNECTING && end == END_BACKEND) {
 		/* Data (a server speaking first), EOF or the connect's
 		 * error: which one, the socket says. */
-		int r = backend_check(s);
+		int r = pvx_sock_connect_result(s->fd[END_BACKEND]);
 		if (r < 0 && r != -EINPROGRESS) {
 			connect_failed(s, -r);
 			return;
