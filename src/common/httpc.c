@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/sock.h"
 
 static char *dup_range(const char *s, size_t n)
@@ -288,21 +289,13 @@ void pvx_http_response_free(struct pvx_http_response *resp)
 	resp->connected = connected;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits for fd to be ready for events before the deadline. */
 static int wait_fd(int fd, short events, int64_t deadline)
 {
 	struct pollfd pfd = {.fd = fd, .events = events};
 
 	for (;;) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - (int64_t)pvx_now_ms();
 		int r;
 
 		if (left <= 0)
@@ -324,7 +317,7 @@ static int connect_unix(const char *path, int64_t deadline, char *err,
 
 	/* EAGAIN: the server's backlog is full; try again for a while. */
 	while ((r = pvx_sock_connect_unix(path, &fd)) == -EAGAIN) {
-		if (now_ms() >= deadline) {
+		if ((int64_t)pvx_now_ms() >= deadline) {
 			r = -ETIMEDOUT;
 			break;
 		}
@@ -342,7 +335,7 @@ int pvx_httpc_request(const char *sock, const char *method, const char *path,
 		      const char *body, size_t body_len, int timeout_ms,
 		      struct pvx_http_response *resp, char *err, size_t errlen)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = (int64_t)pvx_now_ms() + timeout_ms;
 	bool head = strcmp(method, "HEAD") == 0;
 	char *hdr = NULL, *in = NULL;
 	size_t hlen, inlen = 0, incap = 0, off;

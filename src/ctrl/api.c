@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/addr.h"
+#include "common/clock.h"
 #include "common/fdlimit.h"
 #include "common/log.h"
 #include "common/prom.h"
@@ -711,7 +712,7 @@ static void accept_resume(evutil_socket_t fd, short what, void *arg)
 static void accept_error(struct evconnlistener *lev, void *arg)
 {
 	int err = EVUTIL_SOCKET_ERROR();
-	struct timeval tv = {.tv_usec = 200 * 1000};
+	struct timeval tv = pvx_ms_tv(200);
 	bool shed = false;
 
 	(void)arg;

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "common/ns.h"
@@ -88,11 +89,11 @@ struct rt_ct {
 	struct timespec exited_at; /* CLOCK_REALTIME */
 	unsigned exits;		   /* exits seen */
 	/* auto_recovery (docs/runtime.md). */
-	struct pvc_runtime *rt;	 /* for the retry timer */
-	struct event *retry_ev;	 /* pending restart */
-	unsigned restarts;	 /* done by auto_recovery */
-	unsigned retries;	 /* restarts in a row (reset_window) */
-	struct timespec started; /* CLOCK_MONOTONIC, last start */
+	struct pvc_runtime *rt; /* for the retry timer */
+	struct event *retry_ev; /* pending restart */
+	unsigned restarts;	/* done by auto_recovery */
+	unsigned retries;	/* restarts in a row (reset_window) */
+	uint64_t started_ms;	/* pvx_now_ms() of the last start */
 };
 
 struct rt_br {
@@ -698,7 +699,6 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 static void ct_recover(struct pvc_runtime *rt, struct rt_ct *c)
 {
 	const struct pvc_recovery *r = &c->conf->recovery;
-	struct timespec now;
 	struct timeval tv;
 	double ran, delay;
 	bool want;
@@ -714,9 +714,7 @@ static void ct_recover(struct pvc_runtime *rt, struct rt_ct *c)
 	}
 	if (!want || !c->own || !rt->conf.enabled)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ran = (double)(now.tv_sec - c->started.tv_sec) +
-	      (double)(now.tv_nsec - c->started.tv_nsec) / 1e9;
+	ran = (double)(pvx_now_ms() - c->started_ms) / 1000;
 	if (ran >= r->reset_window)
 		c->retries = 0;
 	if (r->max_retries && c->retries >= r->max_retries) {
@@ -736,8 +734,7 @@ static void ct_recover(struct pvc_runtime *rt, struct rt_ct *c)
 		delay = PVC_RECOVERY_DELAY_MAX;
 	if (!c->retry_ev)
 		c->retry_ev = evtimer_new(rt->base, retry_cb, c);
-	tv.tv_sec = (time_t)delay;
-	tv.tv_usec = (suseconds_t)((delay - (double)tv.tv_sec) * 1e6);
+	tv = pvx_ms_tv(delay > 0 ? (uint64_t)(delay * 1000) : 0);
 	if (!c->retry_ev || evtimer_add(c->retry_ev, &tv) < 0) {
 		pvx_err("container %s: cannot schedule its restart", c->name);
 		return;
@@ -849,8 +846,7 @@ static void stop_timeout_cb(evutil_socket_t fd, short what, void *arg)
 static bool ct_stop_begin(struct pvc_runtime *rt, struct rt_ct *c,
 			  enum ct_after after)
 {
-	struct timeval tv = {.tv_sec = rt->conf.stop_grace_ms / 1000,
-			     .tv_usec = (rt->conf.stop_grace_ms % 1000) * 1000};
+	struct timeval tv = pvx_ms_tv((uint64_t)rt->conf.stop_grace_ms);
 
 	if (!c->own || c->init <= 0)
 		return false;
@@ -878,7 +874,7 @@ static bool ct_stop_begin(struct pvc_runtime *rt, struct rt_ct *c,
  * gets SIGTERM at once, SIGKILL after the grace period, and is reaped. */
 static void stop_now(struct pvc_runtime *rt, struct rt_ct **v, size_t n)
 {
-	struct timespec t0, now;
+	uint64_t t0;
 	size_t left = 0;
 	int status;
 
@@ -893,10 +889,8 @@ static void stop_now(struct pvc_runtime *rt, struct rt_ct **v, size_t n)
 		v[i]->after = AFTER_NOTHING;
 		left++;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = pvx_now_ms();
 	while (left) {
-		long ms;
-
 		left = 0;
 		for (size_t i = 0; i < n; i++) {
 			if (!v[i]->own || v[i]->init <= 0)
@@ -906,10 +900,8 @@ static void stop_now(struct pvc_runtime *rt, struct rt_ct **v, size_t n)
 			else
 				left++;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		ms = (now.tv_sec - t0.tv_sec) * 1000 +
-		     (now.tv_nsec - t0.tv_nsec) / 1000000;
-		if (!left || ms >= rt->conf.stop_grace_ms)
+		if (!left ||
+		    pvx_now_ms() - t0 >= (uint64_t)rt->conf.stop_grace_ms)
 			break;
 		usleep(5000);
 	}
@@ -1067,7 +1059,7 @@ static int ct_start(struct pvc_runtime *rt, struct rt_ct *c)
 	c->err[0] = '\0';
 	c->stopping = false;
 	ct_cancel_retry(c);
-	clock_gettime(CLOCK_MONOTONIC, &c->started);
+	c->started_ms = pvx_now_ms();
 	free(c->fp);
 	c->fp = fingerprint(rt, cc);
 	if ((r = out_open(rt, c, &sc.out_fd)) < 0)

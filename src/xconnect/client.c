@@ -22,6 +22,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include "common/clock.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "common/sock.h"
@@ -56,8 +57,8 @@ struct pvx_graph_src {
 	struct bufferevent *bev; /* the request in flight, if any */
 	struct event *deadline;	 /* of the request in flight */
 	bool sent_wait;		 /* the request in flight is a ?wait= */
-	struct timespec sent_at;
-	char etag[128]; /* last one received; "" when none */
+	uint64_t sent_at;	 /* pvx_now_ms() */
+	char etag[128];		 /* last one received; "" when none */
 	int backoff_ms;
 	bool failing; /* a failure was logged; quiet until recovery */
 	size_t need;  /* bytes needed before parsing again (0: unknown) */
@@ -76,8 +77,8 @@ void pvx_client_opts_default(struct pvx_client_opts *o)
 
 static void arm(struct event *ev, int ms)
 {
-	struct timeval tv = {.tv_sec = ms / 1000,
-			     .tv_usec = (ms % 1000) * 1000};
+	struct timeval tv = pvx_ms_tv((uint64_t)ms);
+
 	evtimer_add(ev, &tv);
 }
 
@@ -294,15 +295,6 @@ static void ctrl_close(struct pvx_graph_src *s)
 	evtimer_del(s->deadline);
 }
 
-static long ms_since(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t->tv_sec) * 1000 +
-	       (now.tv_nsec - t->tv_nsec) / 1000000;
-}
-
 /* Any failure: keep the links, log once per streak, retry with backoff. */
 static void ctrl_fail(struct pvx_graph_src *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -336,7 +328,7 @@ static void ctrl_fail(struct pvx_graph_src *s, const char *fmt, ...)
 static void ctrl_done(struct pvx_graph_src *s, struct pvx_http_resp *r)
 {
 	bool was_wait = s->sent_wait;
-	long took = ms_since(&s->sent_at);
+	long took = (long)(pvx_now_ms() - s->sent_at);
 
 	if (r->status != 200 && r->status != 304) {
 		ctrl_fail(s, "HTTP status %d", r->status);
@@ -469,7 +461,7 @@ static void ctrl_request(struct pvx_graph_src *s)
 	ctrl_close(s);
 	s->need = 0;
 	s->sent_wait = s->etag[0] != '\0';
-	clock_gettime(CLOCK_MONOTONIC, &s->sent_at);
+	s->sent_at = pvx_now_ms();
 	/* Connect by hand: a Unix connect succeeds or fails at once, and
 	 * bufferevent_socket_connect would report that failure through a
 	 * callback run inside the call. */
@@ -572,14 +564,6 @@ static void file_load(struct pvx_graph_src *s)
 #define FILE_QUIET_MS 30
 #define FILE_MAX_MS 500
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void file_debounce_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pvx_graph_src *s = arg;
@@ -593,7 +577,7 @@ static void file_debounce_cb(evutil_socket_t fd, short what, void *arg)
 /* The delay before reading after one more change. */
 static int file_delay(struct pvx_graph_src *s)
 {
-	uint64_t now = mono_ms(), left;
+	uint64_t now = pvx_now_ms(), left;
 
 	if (s->first_change == 0)
 		s->first_change = now ? now : 1;

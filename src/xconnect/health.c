@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+#include "common/sock.h"
 #include "xconnect/relay.h"
 
 struct pvx_probe {
@@ -18,25 +20,8 @@ struct pvx_probe {
 	struct event *timer;   /* every health_interval_ms */
 	struct event *conn_ev; /* the probe's connect, while in flight */
 	int fd;
-	struct timespec t0;
+	uint64_t t0_us; /* the dial's start, pvx_now_us() */
 };
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t since_us(const struct timespec *t0)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)((now.tv_sec - t0->tv_sec) * 1000000 +
-			  (now.tv_nsec - t0->tv_nsec) / 1000);
-}
 
 static void probe_end(struct pvx_probe *p)
 {
@@ -53,17 +38,16 @@ static void probe_end(struct pvx_probe *p)
 static void on_probe(evutil_socket_t fd, short what, void *arg)
 {
 	struct pvx_probe *p = arg;
-	socklen_t sl = sizeof(int);
 	int err = 0;
 
 	if (what & EV_TIMEOUT)
 		err = ETIMEDOUT;
-	else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0)
-		err = errno;
+	else
+		err = -pvx_sock_connect_result(fd);
 	if (err)
 		pvx_health_down(&p->link->stats, strerror(err));
 	else
-		pvx_health_up(&p->link->stats, since_us(&p->t0));
+		pvx_health_up(&p->link->stats, pvx_now_us() - p->t0_us);
 	probe_end(p);
 }
 
@@ -81,16 +65,16 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		return; /* the last one is still in flight */
 	/* A dial in the last interval told already. */
 	if (link->stats.health.last_dial_ms &&
-	    mono_ms() - link->stats.health.last_dial_ms < (uint64_t)interval)
+	    pvx_now_ms() - link->stats.health.last_dial_ms < (uint64_t)interval)
 		return;
 	pvx_backend_from_conf(&be, &link->conf);
 	if (be.kind == PVX_BACKEND_NONE ||
 	    (be.kind == PVX_BACKEND_UNIX && !pvx_limits.health_unix))
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &p->t0);
+	p->t0_us = pvx_now_us();
 	r = pvx_backend_connect(&be, &p->fd);
 	if (r == 0) {
-		pvx_health_up(&link->stats, since_us(&p->t0));
+		pvx_health_up(&link->stats, pvx_now_us() - p->t0_us);
 		probe_end(p);
 		return;
 	}
@@ -102,8 +86,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	ms = pvx_link_limits(&link->conf).connect_timeout_ms;
 	if (ms > interval)
 		ms = interval;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
+	tv = pvx_ms_tv((uint64_t)ms);
 	p->conn_ev = event_new(link->base, p->fd, EV_WRITE, on_probe, p);
 	if (!p->conn_ev || event_add(p->conn_ev, &tv) < 0)
 		probe_end(p);
@@ -123,8 +106,7 @@ struct pvx_probe *pvx_probe_new(struct pvx_link *link)
 	p->link = link;
 	p->fd = -1;
 	p->timer = event_new(link->base, -1, EV_PERSIST, on_tick, p);
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
+	tv = pvx_ms_tv((uint64_t)ms);
 	if (!p->timer || event_add(p->timer, &tv) < 0) {
 		pvx_probe_free(p);
 		return NULL;

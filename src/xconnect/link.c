@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
+
 struct pvx_limits pvx_limits = {
     .connect_timeout_ms = 5000,
     .idle_timeout_ms = 300 * 1000,
@@ -32,11 +34,8 @@ unsigned pvx_limits_default_per_client(unsigned max_conns)
 
 bool pvx_ratelimit_ok(struct pvx_ratelimit *rl, unsigned *suppressed)
 {
-	struct timespec ts;
-	uint64_t now;
+	uint64_t now = pvx_now_ms() + 1; /* 0 is "never" */
 
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + 1;
 	if (rl->last_ms && now - rl->last_ms < 1000) {
 		rl->suppressed++;
 		return false;
@@ -116,14 +115,6 @@ bool pvx_link_allows(const struct pvx_link_conf *c, const struct sockaddr *sa)
 	return !c->allow || pvx_prefix_list_match(c->allow, c->n_allow, sa);
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 void pvx_health_up(struct pvx_link_stats *st, uint64_t us)
 {
 	struct pvx_link_health *h = &st->health;
@@ -133,7 +124,7 @@ void pvx_health_up(struct pvx_link_stats *st, uint64_t us)
 	h->connect_us_last = us;
 	h->connect_us_sum += us;
 	h->connects++;
-	h->last_dial_ms = mono_ms();
+	h->last_dial_ms = pvx_now_ms();
 }
 
 void pvx_health_down(struct pvx_link_stats *st, const char *reason)
@@ -144,7 +135,7 @@ void pvx_health_down(struct pvx_link_stats *st, const char *reason)
 		h->down_since = (int64_t)time(NULL);
 	h->state = PVX_HEALTH_DOWN;
 	snprintf(h->last_error, sizeof(h->last_error), "%s", reason);
-	h->last_dial_ms = mono_ms();
+	h->last_dial_ms = pvx_now_ms();
 }
 
 const char *pvx_health_name(enum pvx_health_state s)

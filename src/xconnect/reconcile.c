@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/queue.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 /* glibc's sys/queue.h lacks the _SAFE iterators of the BSDs. */
@@ -99,10 +100,7 @@ static void log_link(const char *what, const struct pvx_link_conf *c,
 
 static void schedule_retry(struct rc_entry *e)
 {
-	struct timeval tv = {
-	    .tv_sec = e->backoff_ms / 1000,
-	    .tv_usec = (e->backoff_ms % 1000) * 1000,
-	};
+	struct timeval tv = pvx_ms_tv((uint64_t)e->backoff_ms);
 
 	if (e->retry)
 		evtimer_add(e->retry, &tv);

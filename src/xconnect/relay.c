@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/inroot.h"
 #include "common/log.h"
 #include "common/sock.h"
@@ -116,14 +117,6 @@ bool pvx_relay_splice = true;
 #define SCRATCH_SIZE (16 * 1024)
 static char scratch[SCRATCH_SIZE];
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 bool pvx_backend_err_retryable(int err)
 {
 	switch (err) {
@@ -151,24 +144,6 @@ unsigned pvx_hold_backoff_ms(unsigned attempt)
 	return ms < 500 ? ms : 500;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	/* Coarse is enough for timeouts and cheap (vDSO, no syscall). */
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static struct timeval ms_to_tv(uint64_t ms)
-{
-	struct timeval tv = {
-	    .tv_sec = (time_t)(ms / 1000),
-	    .tv_usec = (suseconds_t)((ms % 1000) * 1000),
-	};
-	return tv;
-}
-
 /* Backend failures repeat in bursts (a backend down and many clients):
  * one line per second with the number of lines left out. */
 static void log_backend_failure(const char *link, const char *backend,
@@ -177,7 +152,7 @@ static void log_backend_failure(const char *link, const char *backend,
 	static uint64_t last;
 	static bool logged;
 	static unsigned suppressed;
-	uint64_t now = now_ms();
+	uint64_t now = pvx_now_ms();
 
 	if (logged && now - last < 1000) {
 		suppressed++;
@@ -380,12 +355,12 @@ void pvx_session_close(struct pvx_session *s, const char *reason)
 			  "in=%" PRIu64 " out=%" PRIu64 " ms=%" PRIu64
 			  " mode=%s reason=\"%s\"",
 			  s->link_name, s->peer, be, s->d[END_CLIENT].bytes,
-			  s->d[END_BACKEND].bytes, now_ms() - s->t_start,
+			  s->d[END_BACKEND].bytes, pvx_now_ms() - s->t_start,
 			  s->spliced ? "splice" : "copy", reason);
 	}
 	access_log_session(s->p.link_type, s->link_name, s->peer, &s->be,
 			   s->d[END_CLIENT].bytes, s->d[END_BACKEND].bytes,
-			   now_ms() - s->t_start, reason);
+			   pvx_now_ms() - s->t_start, reason);
 	for (int i = 0; i < 2; i++) {
 		if (s->rev[i])
 			event_free(s->rev[i]);
@@ -829,7 +804,7 @@ static int dir_pump(struct pvx_session *s, int i)
 			break;
 	}
 	if (moved || d->bytes != before)
-		s->t_active = now_ms();
+		s->t_active = pvx_now_ms();
 	if (s->d[0].shut && s->d[1].shut) {
 		pvx_session_close(s, "done");
 		return -1;
@@ -847,15 +822,15 @@ static void backend_up(struct pvx_session *s)
 	if (s->state != SESS_CONNECTING)
 		return;
 	s->state = SESS_RELAYING;
-	s->t_active = now_ms();
-	pvx_health_up(s->p.stats, now_us() - s->t_dial_us);
+	s->t_active = pvx_now_ms();
+	pvx_health_up(s->p.stats, pvx_now_us() - s->t_dial_us);
 	if (s->held) {
 		s->held = false;
 		s->p.stats->held--;
 	}
 	evtimer_del(s->timer);
 	if (s->p.limits.idle_timeout_ms > 0) {
-		tv = ms_to_tv((uint64_t)s->p.limits.idle_timeout_ms);
+		tv = pvx_ms_tv((uint64_t)s->p.limits.idle_timeout_ms);
 		evtimer_add(s->timer, &tv);
 	}
 }
@@ -924,7 +899,8 @@ static void backend_drop(struct pvx_session *s)
  * retryable or no time left, the caller fails the session. */
 static bool hold(struct pvx_session *s, int err)
 {
-	uint64_t now = now_ms(), deadline = s->t_start + connect_timeout_ms(s);
+	uint64_t now = pvx_now_ms(),
+		 deadline = s->t_start + connect_timeout_ms(s);
 	uint64_t wait;
 	struct timeval tv;
 
@@ -943,7 +919,7 @@ static bool hold(struct pvx_session *s, int err)
 	wait = pvx_hold_backoff_ms(s->attempts++);
 	if (now + wait > deadline)
 		wait = deadline - now;
-	tv = ms_to_tv(wait);
+	tv = pvx_ms_tv(wait);
 	evtimer_del(s->timer);
 	evtimer_add(s->timer, &tv);
 	update_interest(s);
@@ -964,7 +940,8 @@ static bool replay(struct pvx_session *s)
 
 	if (!s->replay_on || s->state != SESS_RELAYING ||
 	    s->d[END_BACKEND].bytes || s->d[END_BACKEND].pending ||
-	    now_ms() >= deadline || d->pipe[0] >= 0 || n + d->pending > d->cap)
+	    pvx_now_ms() >= deadline || d->pipe[0] >= 0 ||
+	    n + d->pending > d->cap)
 		return false;
 	nb = malloc(d->cap);
 	if (!nb)
@@ -1003,7 +980,7 @@ static void hold_retry(struct pvx_session *s)
 
 	if (s->p.backend_now)
 		s->p.backend_now(s->p.arg, &s->be);
-	s->t_dial_us = now_us();
+	s->t_dial_us = pvx_now_us();
 	r = pvx_backend_connect(&s->be, &s->fd[END_BACKEND]);
 	if (r < 0 && r != -EINPROGRESS) {
 		s->fd[END_BACKEND] = -1;
@@ -1018,9 +995,9 @@ static void hold_retry(struct pvx_session *s)
 	if (r == 0) {
 		backend_up(s);
 	} else {
-		now = now_ms();
-		tv = ms_to_tv(now - s->t_start < ct ? ct - (now - s->t_start)
-						    : 1);
+		now = pvx_now_ms();
+		tv = pvx_ms_tv(now - s->t_start < ct ? ct - (now - s->t_start)
+						     : 1);
 		evtimer_del(s->timer);
 		evtimer_add(s->timer, &tv);
 	}
@@ -1035,7 +1012,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	now = now_ms();
+	now = pvx_now_ms();
 	if (s->state == SESS_HOLDING) {
 		hold_retry(s);
 		return;
@@ -1047,7 +1024,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		int r = pvx_sock_connect_result(s->fd[END_BACKEND]);
 		uint64_t ct = connect_timeout_ms(s);
 		if (r == -EINPROGRESS && now - s->t_start < ct) {
-			tv = ms_to_tv(ct - (now - s->t_start));
+			tv = pvx_ms_tv(ct - (now - s->t_start));
 			evtimer_add(s->timer, &tv);
 			return;
 		}
@@ -1068,7 +1045,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		pvx_session_close(s, "idle timeout");
 		return;
 	}
-	tv = ms_to_tv(idle - (now - s->t_active));
+	tv = pvx_ms_tv(idle - (now - s->t_active));
 	evtimer_add(s->timer, &tv);
 }
 
@@ -1155,7 +1132,7 @@ static int fb_arm(struct pvx_session *s)
 	s->fb_timer = evtimer_new(s->p.base, on_first_byte_deadline, s);
 	if (!s->fb_timer)
 		return -ENOMEM;
-	tv = ms_to_tv((uint64_t)ms);
+	tv = pvx_ms_tv((uint64_t)ms);
 	evtimer_add(s->fb_timer, &tv);
 	return 0;
 }
@@ -1186,9 +1163,9 @@ struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 	s->fd[END_BACKEND] = -1;
 	for (int i = 0; i < 2; i++)
 		s->d[i].pipe[0] = s->d[i].pipe[1] = -1;
-	s->t_start = now_ms();
+	s->t_start = pvx_now_ms();
 	s->t_active = s->t_start;
-	s->t_dial_us = now_us();
+	s->t_dial_us = pvx_now_us();
 	pvx_sockaddr_format(peer, peerlen, s->peer, sizeof(s->peer));
 	if (peer && peerlen <= sizeof(s->peer_sa)) {
 		memcpy(&s->peer_sa, peer, peerlen);
@@ -1265,7 +1242,7 @@ struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 		if (p->limits.idle_timeout_ms > 0 &&
 		    (uint64_t)p->limits.idle_timeout_ms < ms)
 			ms = (uint64_t)p->limits.idle_timeout_ms;
-		tv = ms_to_tv(ms);
+		tv = pvx_ms_tv(ms);
 		evtimer_add(s->timer, &tv);
 	}
 	update_interest(s);
