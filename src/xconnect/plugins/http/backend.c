@@ -69,7 +69,7 @@ static void backend_connected(struct http_conn *c)
 	c->pending = NULL;
 	bufferevent_enable(c->bb, EV_READ | EV_WRITE);
 	c->state = C_EXCHANGE;
-	pvx_http_init(&c->resp, false, NULL, NULL);
+	pvx_http1_init(&c->resp, false, NULL, NULL);
 	c->resp.skip_body = c->head_request;
 	http_pump_request(c);
 }

@@ -84,36 +84,6 @@ void http_on_head_deadline(evutil_socket_t fd, short what, void *arg)
 	http_conn_error(c, 408, "request head timeout");
 }
 
-/* --- answers of our own -------------------------------------------------- */
-
-static const char *status_text(int status)
-{
-	switch (status) {
-	case 400:
-		return "Bad Request";
-	case 403:
-		return "Forbidden";
-	case 404:
-		return "Not Found";
-	case 408:
-		return "Request Timeout";
-	case 413:
-		return "Content Too Large";
-	case 431:
-		return "Request Header Fields Too Large";
-	case 500:
-		return "Internal Server Error";
-	case 502:
-		return "Bad Gateway";
-	case 503:
-		return "Service Unavailable";
-	case 504:
-		return "Gateway Timeout";
-	default:
-		return "Error";
-	}
-}
-
 /* --- access log and byte counts ---------------------------------------- */
 
 void http_count_in(struct http_conn *c, size_t n)
@@ -131,7 +101,7 @@ void http_count_out(struct http_conn *c, size_t n)
 /* A request head was parsed: its line starts now. */
 void http_access_begin(struct http_conn *c)
 {
-	const struct pvx_http_head *hd = &c->req.head;
+	const struct pvx_http1_head *hd = &c->req.head;
 
 	c->req_open = true;
 	c->req_in = c->req_out = 0;
@@ -272,7 +242,7 @@ void http_conn_error(struct http_conn *c, int status, const char *why)
 				    "HTTP/1.1 %d %s\r\nContent-Type: "
 				    "application/json\r\nContent-Length: "
 				    "%d\r\nConnection: close\r\n\r\n%s",
-				    status, status_text(status), n, body);
+				    status, pvx_http1_reason(status), n, body);
 		c->resp_started = true;
 	}
 	http_conn_close_after_write(c);

@@ -36,13 +36,13 @@ int http_req_body_cb(void *arg, const char *buf, size_t len)
 /* A request head is complete at the start of the client's input. */
 static void start_request(struct http_conn *c, char *buf, size_t hlen)
 {
-	struct pvx_http_head *hd = &c->req.head;
+	struct pvx_http1_head *hd = &c->req.head;
 	struct http_route *r;
 	struct pvx_link *link;
 
 	http_head_clock_stop(c);
-	pvx_http_init(&c->req, true, http_req_body_cb, c);
-	if (pvx_http_parse_head(&c->req, buf, hlen) < 0) {
+	pvx_http1_init(&c->req, true, http_req_body_cb, c);
+	if (pvx_http1_parse_head(&c->req, buf, hlen) < 0) {
 		http_conn_error(c, c->req.status, c->req.err);
 		return;
 	}
@@ -82,7 +82,7 @@ static void start_request(struct http_conn *c, char *buf, size_t hlen)
 	r->inflight++;
 	link->stats.accepted++;
 	link->stats.active++;
-	c->upgrade = hd->upgrade && pvx_http_find(hd, "upgrade");
+	c->upgrade = hd->upgrade && pvx_http1_find(hd, "upgrade");
 	c->close_after = !hd->keep_alive || hd->minor == 0 || c->upgrade;
 	c->head_request = hd->method_id == HTTP_HEAD;
 	c->req_chunked = hd->chunked;
@@ -129,16 +129,16 @@ void http_read_head(struct http_conn *c)
 	len = evbuffer_get_length(in);
 	if (len == 0)
 		return;
-	if (len > PVX_HTTP_MAX_HEAD + 4)
-		len = PVX_HTTP_MAX_HEAD + 4;
+	if (len > PVX_HTTP1_MAX_HEAD + 4)
+		len = PVX_HTTP1_MAX_HEAD + 4;
 	buf = (char *)evbuffer_pullup(in, (ssize_t)len);
-	hlen = pvx_http_head_len(buf, len);
+	hlen = pvx_http1_head_len(buf, len);
 	if (hlen < 0) {
 		http_conn_error(c, 400, "malformed header block");
 		return;
 	}
-	if (hlen == 0 || hlen > PVX_HTTP_MAX_HEAD) {
-		if (hlen > PVX_HTTP_MAX_HEAD || len > PVX_HTTP_MAX_HEAD)
+	if (hlen == 0 || hlen > PVX_HTTP1_MAX_HEAD) {
+		if (hlen > PVX_HTTP1_MAX_HEAD || len > PVX_HTTP1_MAX_HEAD)
 			http_conn_error(c, 431, "header block over 16 KiB");
 		return;
 	}
@@ -168,7 +168,7 @@ void http_pump_request(struct http_conn *c)
 		if (len > FEED_STEP)
 			len = FEED_STEP;
 		buf = (char *)evbuffer_pullup(in, (ssize_t)len);
-		n = pvx_http_feed_body(&c->req, buf, len);
+		n = pvx_http1_feed_body(&c->req, buf, len);
 		if (n < 0) {
 			if (c->body_in > MAX_BODY)
 				http_conn_error(c, 413,
@@ -219,8 +219,8 @@ static int resp_body_cb(void *arg, const char *buf, size_t len)
 
 static void send_response_head(struct http_conn *c)
 {
-	const struct pvx_http_head *hd = &c->resp.head;
-	const struct pvx_http_header *ch = pvx_http_find(hd, "connection");
+	const struct pvx_http1_head *hd = &c->resp.head;
+	const struct pvx_http1_header *ch = pvx_http1_find(hd, "connection");
 	struct evbuffer *o = evbuffer_new();
 	bool upgrade = hd->status == 101;
 	bool body = !c->resp.msg_done;
@@ -231,9 +231,9 @@ static void send_response_head(struct http_conn *c)
 	evbuffer_add(o, hd->reason, hd->reason_len);
 	evbuffer_add(o, "\r\n", 2);
 	for (size_t i = 0; i < hd->nh; i++) {
-		const struct pvx_http_header *x = &hd->h[i];
+		const struct pvx_http1_header *x = &hd->h[i];
 
-		if (http_hop_by_hop(x, ch))
+		if (pvx_http1_hop_by_hop(x, ch))
 			continue;
 		evbuffer_add(o, x->name, x->name_len);
 		evbuffer_add(o, ": ", 2);
@@ -245,7 +245,8 @@ static void send_response_head(struct http_conn *c)
 	 * client connection can stay open (HTTP/1.0 clients: closed). */
 	c->resp_chunked = false;
 	if (upgrade) {
-		const struct pvx_http_header *u = pvx_http_find(hd, "upgrade");
+		const struct pvx_http1_header *u =
+		    pvx_http1_find(hd, "upgrade");
 
 		evbuffer_add_printf(o, "Connection: Upgrade\r\n");
 		if (u) {
@@ -312,7 +313,7 @@ void http_pump_response(struct http_conn *c)
 			if (len > MAX_RESP_HEAD)
 				len = MAX_RESP_HEAD;
 			buf = (char *)evbuffer_pullup(in, (ssize_t)len);
-			n = pvx_http_head_len(buf, len);
+			n = pvx_http1_head_len(buf, len);
 			if (n < 0 || (n == 0 && len >= MAX_RESP_HEAD)) {
 				http_conn_error(c, 502, "bad response head");
 				return;
@@ -321,7 +322,8 @@ void http_pump_response(struct http_conn *c)
 				return;
 			c->resp.on_body = resp_body_cb;
 			c->resp.arg = c;
-			if (pvx_http_parse_head(&c->resp, buf, (size_t)n) < 0) {
+			if (pvx_http1_parse_head(&c->resp, buf, (size_t)n) <
+			    0) {
 				http_conn_error(c, 502, c->resp.err);
 				return;
 			}
@@ -339,7 +341,7 @@ void http_pump_response(struct http_conn *c)
 			if (c->resp.head.status < 200) {
 				/* 100 Continue and friends: the real answer
 				 * follows. */
-				pvx_http_init(&c->resp, false, NULL, NULL);
+				pvx_http1_init(&c->resp, false, NULL, NULL);
 				c->resp.skip_body = c->head_request;
 				continue;
 			}
@@ -368,7 +370,7 @@ void http_pump_response(struct http_conn *c)
 		if (len > FEED_STEP)
 			len = FEED_STEP;
 		buf = (char *)evbuffer_pullup(in, (ssize_t)len);
-		n = pvx_http_feed_body(&c->resp, buf, len);
+		n = pvx_http1_feed_body(&c->resp, buf, len);
 		if (n < 0) {
 			http_conn_error(c, 502, c->resp.err);
 			return;
@@ -564,7 +566,7 @@ void http_backend_event_cb(struct bufferevent *bev, short what, void *arg)
 					"backend closed without answer");
 			return;
 		}
-		if (pvx_http_eof(&c->resp) == 0) {
+		if (pvx_http1_eof(&c->resp) == 0) {
 			response_done(c);
 			return;
 		}

@@ -19,7 +19,7 @@
 #include <time.h>
 
 #include "xconnect/addrcount.h"
-#include "xconnect/http_parse.h"
+#include "common/http1.h"
 #include "xconnect/link.h"
 #include "xconnect/relay.h"
 
@@ -82,7 +82,7 @@ struct http_conn {
 	struct event *conn_ev;	  /* connect completion or timeout */
 	struct http_route *route; /* of the current request */
 	struct pvx_backend be;
-	struct pvx_http req, resp;
+	struct pvx_http1 req, resp;
 	struct evbuffer *pending;    /* request bytes before the connect */
 	char client[PVX_ADDRSTRLEN]; /* "ip:port" */
 	char client_ip[INET6_ADDRSTRLEN];
@@ -171,10 +171,8 @@ struct pvx_limits http_conn_limits(const struct http_conn *c);
 struct http_route *http_route_find(struct http_listener *l, const char *url,
 				   size_t len);
 bool http_has_dot_segment(const char *url, size_t len);
-bool http_hop_by_hop(const struct pvx_http_header *x,
-		     const struct pvx_http_header *conn_hdr);
 bool http_route_strips(const struct http_route *r);
-void http_location_prefix(struct http_conn *c, const struct pvx_http_header *x,
+void http_location_prefix(struct http_conn *c, const struct pvx_http1_header *x,
 			  struct evbuffer *o);
 void http_build_request(struct http_conn *c, const char *url, size_t len);
 void http_log_denied(const struct pvx_link *link, const char *client);

@@ -254,7 +254,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 				  c);
 		/* Room for a whole head, whatever --buf-size says. */
 		bufferevent_setwatermark(c->cb, EV_READ, 0,
-					 http_room(PVX_HTTP_MAX_HEAD + 4));
+					 http_room(PVX_HTTP1_MAX_HEAD + 4));
 		tv.tv_sec = pvx_limits.idle_timeout_ms / 1000;
 		tv.tv_usec = (pvx_limits.idle_timeout_ms % 1000) * 1000;
 		bufferevent_set_timeouts(c->cb, &tv, &tv);

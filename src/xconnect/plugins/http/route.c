@@ -43,32 +43,6 @@ bool http_has_dot_segment(const char *url, size_t len)
 	return false;
 }
 
-bool http_hop_by_hop(const struct pvx_http_header *x,
-		     const struct pvx_http_header *conn_hdr)
-{
-	static const char *const names[] = {
-	    "connection", "keep-alive",	       "te",
-	    "trailer",	  "transfer-encoding", "upgrade",
-	};
-	char name[64];
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (x->name_len == strlen(names[i]) &&
-		    strncasecmp(x->name, names[i], x->name_len) == 0)
-			return true;
-	if (x->name_len >= 6 && strncasecmp(x->name, "proxy-", 6) == 0)
-		return true;
-	/* Headers the sender listed in Connection are for this hop only. */
-	if (conn_hdr && x->name_len < sizeof(name)) {
-		memcpy(name, x->name, x->name_len);
-		name[x->name_len] = '\0';
-		if (pvx_http_list_has(conn_hdr->value, conn_hdr->value_len,
-				      name))
-			return true;
-	}
-	return false;
-}
-
 /* Whether the route's prefix is cut from the path (the default; a rule's
  * "strip_prefix": false keeps it). */
 bool http_route_strips(const struct http_route *r)
@@ -80,7 +54,7 @@ bool http_route_strips(const struct http_route *r)
  * the client knows as /api/sub/: an absolute-path Location (one '/', not
  * "//host") gets the prefix back in front. Absolute URLs and relative
  * references are left as they are (docs/xconnect.md). */
-void http_location_prefix(struct http_conn *c, const struct pvx_http_header *x,
+void http_location_prefix(struct http_conn *c, const struct pvx_http1_header *x,
 			  struct evbuffer *o)
 {
 	if (x->name_len == 8 && strncasecmp(x->name, "location", 8) == 0 &&
@@ -92,8 +66,8 @@ void http_location_prefix(struct http_conn *c, const struct pvx_http_header *x,
 /* Builds the head for the backend in c->pending from the parsed request. */
 void http_build_request(struct http_conn *c, const char *url, size_t len)
 {
-	const struct pvx_http_head *hd = &c->req.head;
-	const struct pvx_http_header *ch = pvx_http_find(hd, "connection");
+	const struct pvx_http1_head *hd = &c->req.head;
+	const struct pvx_http1_header *ch = pvx_http1_find(hd, "connection");
 	struct evbuffer *o = c->pending;
 	size_t cut = http_route_strips(c->route) ? c->route->plen : 0;
 	const char *rest = url + cut;
@@ -106,9 +80,9 @@ void http_build_request(struct http_conn *c, const char *url, size_t len)
 	evbuffer_add(o, rest, rlen);
 	evbuffer_add_printf(o, " HTTP/1.1\r\n");
 	for (size_t i = 0; i < hd->nh; i++) {
-		const struct pvx_http_header *x = &hd->h[i];
+		const struct pvx_http1_header *x = &hd->h[i];
 
-		if (http_hop_by_hop(x, ch))
+		if (pvx_http1_hop_by_hop(x, ch))
 			continue;
 		if ((x->name_len == 11 &&
 		     strncasecmp(x->name, "x-pv-client", 11) == 0) ||
@@ -143,7 +117,7 @@ void http_build_request(struct http_conn *c, const char *url, size_t len)
 	if (!xff)
 		evbuffer_add_printf(o, "X-Forwarded-For: %s\r\n", c->client_ip);
 	/* HTTP/1.0 may come without Host; what goes out is HTTP/1.1. */
-	if (!pvx_http_find(hd, "host"))
+	if (!pvx_http1_find(hd, "host"))
 		evbuffer_add_printf(o, "Host: %s\r\n", c->l->name);
 	evbuffer_add_printf(o, "X-PV-Client: %s\r\nX-PV-Role: %s\r\n",
 			    c->client, c->route->link->conf.role);
@@ -153,7 +127,8 @@ void http_build_request(struct http_conn *c, const char *url, size_t len)
 	if (c->req_chunked)
 		evbuffer_add_printf(o, "Transfer-Encoding: chunked\r\n");
 	if (c->upgrade) {
-		const struct pvx_http_header *u = pvx_http_find(hd, "upgrade");
+		const struct pvx_http1_header *u =
+		    pvx_http1_find(hd, "upgrade");
 
 		evbuffer_add_printf(o, "Connection: Upgrade\r\nUpgrade: ");
 		evbuffer_add(o, u->value, u->value_len);
