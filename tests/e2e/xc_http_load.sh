@@ -42,8 +42,8 @@ ts = [threading.Thread(target=worker, args=(n,)) for n in range(20)]
 print("done", done[0], "errors", errs[:3])
 sys.exit(1 if errs else 0)
 PY
-a=$(status_field a accepted)
-u=$(status_field u accepted)
-((a + u == 1000)) || fail "accepted $a + $u, not 1000"
+a=$(status_field a requests)
+u=$(status_field u requests)
+((a + u == 1000)) || fail "requests $a + $u, not 1000"
 [[ $(status_field a active) == 0 && $(status_field u active) == 0 ]] || fail "requests still active"
 ! grep -E ' (warn|error) ' "$TMP/xc.log" || fail "warnings logged"

@@ -1,6 +1,8 @@
-/* The backend connection of a request: the dial, holding a request while
- * the backend refuses, the connect completion and dropping the
- * connection. */
+/* The backend connection of a request: the dial (or a kept connection
+ * from the listener's pool), holding a request while the backend refuses,
+ * the connect completion, giving the connection back to the pool or
+ * dropping it, and the one retry of a request whose kept connection the
+ * backend closed (docs/xconnect.md, "Backend keep-alive"). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +27,79 @@ void http_hold_end(struct http_conn *c)
 	}
 }
 
+void http_backend_close(struct http_conn *c, bool keep)
+{
+	int fd;
+
+	if (!c->bb)
+		return;
+	fd = bufferevent_getfd(c->bb);
+	bufferevent_free(c->bb);
+	c->bb = NULL;
+	if (keep)
+		pvx_bepool_put(c->l->pool, &c->be, c->tag, c->tag_len, fd);
+	else
+		close(fd);
+}
+
+/* The backend was asked to keep the connection, the request went out
+ * whole, the answer was framed by its length or chunks (not by the close:
+ * keep_alive says so) and allows keep-alive, nothing more came, and the
+ * route still leads to that backend. */
+bool http_backend_reusable(const struct http_conn *c)
+{
+	struct pvx_backend now;
+
+	if (!c->be_keep || !c->bb || !c->route || c->route->stopping ||
+	    !c->req.msg_done || !c->resp.msg_done || !c->resp.head.keep_alive ||
+	    evbuffer_get_length(bufferevent_get_output(c->bb)) > 0 ||
+	    evbuffer_get_length(bufferevent_get_input(c->bb)) > 0)
+		return false;
+	pvx_backend_from_conf(&now, &c->route->link->conf);
+	return pvx_backend_same(&now, &c->be);
+}
+
+/* Once, for an idempotent method whose body (if any) has not started: a
+ * POST never goes twice. */
+bool http_may_retry(const struct http_conn *c)
+{
+	switch (c->req.head.method_id) {
+	case HTTP_GET:
+	case HTTP_HEAD:
+	case HTTP_OPTIONS:
+	case HTTP_PUT:
+	case HTTP_DELETE:
+		break;
+	default:
+		return false;
+	}
+	return c->be_reused && !c->retried && !c->resp_any && c->body_in == 0 &&
+	       !c->req_chunked && c->state == C_EXCHANGE;
+}
+
+/* The request again on a new backend connection (never a kept one): its
+ * head as sent, after the PROXY header if any. */
+void http_backend_retry(struct http_conn *c)
+{
+	pvx_debug("http %s client=%s: kept backend connection closed "
+		  "before the answer; sending the request again",
+		  c->l->name, c->client);
+	http_backend_close(c, false);
+	c->retried = true;
+	c->be_reused = false;
+	c->resp_clock = false;
+	c->pending = evbuffer_new();
+	if (!c->pending ||
+	    evbuffer_add(c->pending, evbuffer_pullup(c->head_copy, -1),
+			 evbuffer_get_length(c->head_copy)) < 0) {
+		http_conn_error(c, 502, "out of memory");
+		return;
+	}
+	c->state = C_CONNECTING;
+	bufferevent_disable(c->cb, EV_READ);
+	http_dial(c);
+}
+
 void http_backend_drop(struct http_conn *c)
 {
 	http_hold_end(c);
@@ -36,10 +111,7 @@ void http_backend_drop(struct http_conn *c)
 		close(c->bfd);
 		c->bfd = -1;
 	}
-	if (c->bb) {
-		bufferevent_free(c->bb);
-		c->bb = NULL;
-	}
+	http_backend_close(c, false);
 	if (c->pending) {
 		evbuffer_free(c->pending);
 		c->pending = NULL;
@@ -52,7 +124,8 @@ static void backend_connected(struct http_conn *c)
 	int fd = c->bfd;
 
 	c->bfd = -1;
-	c->bb = bufferevent_socket_new(c->l->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	/* The fd is ours (http_backend_close): it may go back to the pool. */
+	c->bb = bufferevent_socket_new(c->l->base, fd, 0);
 	if (!c->bb) {
 		close(fd);
 		http_conn_error(c, 502, "out of memory");
@@ -64,6 +137,10 @@ static void backend_connected(struct http_conn *c)
 	/* While the request is being sent, only a backend that stops
 	 * taking it times out; the answer's clock starts after it. */
 	bufferevent_set_timeouts(c->bb, NULL, &tv);
+	/* The PROXY header opens a new connection only: a kept one was
+	 * opened for the same client (the header is its key in the pool). */
+	if (!c->be_reused && c->tag_len)
+		bufferevent_write(c->bb, c->tag, c->tag_len);
 	bufferevent_write_buffer(c->bb, c->pending);
 	evbuffer_free(c->pending);
 	c->pending = NULL;
@@ -113,6 +190,7 @@ static void on_connect(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	pvx_health_up(&c->route->link->stats, since_us(&c->t_dial));
+	c->route->link->stats.backend_connects++;
 	http_hold_end(c);
 	backend_connected(c);
 }
@@ -168,6 +246,19 @@ void http_dial(struct http_conn *c)
 	int ret;
 
 	pvx_backend_from_conf(&c->be, &link->conf);
+	/* A kept connection serves any request (one whose client closes
+	 * after it is closed after it too); a retry dials anew. */
+	if (!c->retried && c->be.kind != PVX_BACKEND_NONE) {
+		ret = pvx_bepool_get(c->l->pool, &c->be, c->tag, c->tag_len);
+		if (ret >= 0) {
+			c->bfd = ret;
+			c->be_reused = true;
+			link->stats.backend_reused++;
+			http_hold_end(c);
+			backend_connected(c);
+			return;
+		}
+	}
 	clock_gettime(CLOCK_MONOTONIC, &c->t_dial);
 	ret = pvx_backend_connect(&c->be, &c->bfd);
 	if (ret < 0 && ret != -EINPROGRESS) {
@@ -192,6 +283,7 @@ void http_dial(struct http_conn *c)
 	}
 	if (ret == 0) {
 		pvx_health_up(&link->stats, since_us(&c->t_dial));
+		link->stats.backend_connects++;
 		http_hold_end(c);
 		backend_connected(c);
 		return;

@@ -173,6 +173,8 @@ void http_conn_free(struct http_conn *c)
 		event_free(c->head_ev);
 	if (c->idle_ev)
 		event_free(c->idle_ev);
+	if (c->head_copy)
+		evbuffer_free(c->head_copy);
 	if (c->cb)
 		bufferevent_free(c->cb);
 	free(c);

@@ -80,10 +80,21 @@ static void start_request(struct http_conn *c, char *buf, size_t hlen)
 	}
 	c->route = r;
 	r->inflight++;
-	link->stats.accepted++;
+	link->stats.requests++;
+	if (!c->counted_accept) {
+		/* A client connection counts once, on the link of its first
+		 * request. */
+		c->counted_accept = true;
+		link->stats.accepted++;
+	}
 	link->stats.active++;
 	c->upgrade = hd->upgrade && pvx_http1_find(hd, "upgrade");
 	c->close_after = !hd->keep_alive || hd->minor == 0 || c->upgrade;
+	/* The backend keeps its connection unless the client ends its own
+	 * (its Connection: close goes on) or it becomes a tunnel. */
+	c->be_keep = pvx_limits.http_pool_size > 0 && !c->close_after;
+	c->be_reused = c->resp_any = c->retried = false;
+	c->tag_len = 0;
 	c->head_request = hd->method_id == HTTP_HEAD;
 	c->req_chunked = hd->chunked;
 	c->resp_started = false;
@@ -95,6 +106,15 @@ static void start_request(struct http_conn *c, char *buf, size_t hlen)
 		return;
 	}
 	http_build_request(c, hd->url, hd->url_len);
+	if (c->head_copy)
+		evbuffer_free(c->head_copy);
+	c->head_copy = evbuffer_new(); /* kept for a retry */
+	if (!c->head_copy ||
+	    evbuffer_add(c->head_copy, evbuffer_pullup(c->pending, -1),
+			 evbuffer_get_length(c->pending)) < 0) {
+		http_conn_error(c, 500, "out of memory");
+		return;
+	}
 	/* The head was copied out: the client's bytes can go. */
 	evbuffer_drain(bufferevent_get_input(c->cb), hlen);
 	if (c->req.msg_done && c->req_chunked)
@@ -105,7 +125,7 @@ static void start_request(struct http_conn *c, char *buf, size_t hlen)
 	c->attempts = 0;
 	pvx_backend_from_conf(&c->be, &link->conf);
 	if (link->conf.proxy_protocol != PVX_PP_OFF &&
-	    http_add_proxy_header(c) < 0) {
+	    http_proxy_header(c) < 0) {
 		http_conn_error(c, 500, "out of memory");
 		return;
 	}
@@ -281,6 +301,7 @@ static void response_done(struct http_conn *c)
 
 	if (c->resp_chunked)
 		evbuffer_add(bufferevent_get_output(c->cb), "0\r\n\r\n", 5);
+	http_backend_close(c, http_backend_reusable(c));
 	http_access_end(c, c->resp.head.status, "done");
 	if (!again) {
 		http_conn_close_after_write(c);
@@ -522,7 +543,8 @@ void http_backend_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct http_conn *c = arg;
 
-	(void)bev;
+	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+		c->resp_any = true;
 	if (c->state == C_TUNNEL)
 		tunnel_move(c, c->bb, c->cb);
 	else
@@ -550,6 +572,11 @@ void http_backend_event_cb(struct bufferevent *bev, short what, void *arg)
 		http_conn_close_after_write(c);
 		return;
 	}
+	/* A kept connection the backend closed before any answer byte. */
+	if ((what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) && http_may_retry(c)) {
+		http_backend_retry(c);
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		http_conn_error(c, 504,
 				c->resp.head_done ? "backend idle"
@@ -567,6 +594,7 @@ void http_backend_event_cb(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		if (pvx_http1_eof(&c->resp) == 0) {
+			c->be_keep = false; /* framed by the close */
 			response_done(c);
 			return;
 		}

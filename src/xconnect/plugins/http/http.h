@@ -20,6 +20,7 @@
 
 #include "xconnect/addrcount.h"
 #include "common/http1.h"
+#include "xconnect/bepool.h"
 #include "xconnect/link.h"
 #include "xconnect/relay.h"
 
@@ -44,6 +45,9 @@ struct http_route {
 	bool stopping;	   /* stop() was called: free with the last request */
 	struct event *drain_ev;
 	struct pvx_probe *probe; /* health probes until stop() */
+	/* The backend of the link's conf as last seen: its idle connections
+	 * are flushed when it changes or the route goes. */
+	struct pvx_backend be;
 };
 
 /* Listening socket of one (netns, address, port). */
@@ -61,6 +65,9 @@ struct http_listener {
 	/* Live connections per client address (--max-conns-per-client). */
 	struct pvx_addrcount clients;
 	struct pvx_ratelimit warn_full, warn_client;
+	/* Idle backend connections of its requests (docs/xconnect.md,
+	 * "Backend keep-alive"). */
+	struct pvx_bepool *pool;
 };
 
 enum conn_state {
@@ -120,6 +127,15 @@ struct http_conn {
 	uint64_t head_t0; /* ms, monotonic: the wait began */
 	bool head_fresh;  /* the first request of the connection */
 	bool head_bytes;  /* a byte of the awaited head arrived */
+	/* Backend keep-alive (docs/xconnect.md): */
+	bool counted_accept; /* the connection is in a link's accepted */
+	bool be_keep;	     /* the backend may keep its connection */
+	bool be_reused;	     /* the backend connection came from the pool */
+	bool resp_any;	     /* a byte of the answer came from it */
+	bool retried;	     /* the request went again on a new connection */
+	struct evbuffer *head_copy; /* the request head sent, for a retry */
+	uint8_t tag[PVX_PP_MAX];    /* PROXY header: first on a new backend */
+	size_t tag_len;		    /* connection, and its key in the pool */
 };
 
 /* Every client connection of the plugin. */
@@ -176,12 +192,20 @@ void http_location_prefix(struct http_conn *c, const struct pvx_http1_header *x,
 			  struct evbuffer *o);
 void http_build_request(struct http_conn *c, const char *url, size_t len);
 void http_log_denied(const struct pvx_link *link, const char *client);
-int http_add_proxy_header(struct http_conn *c);
+int http_proxy_header(struct http_conn *c);
 
 /* backend.c */
 void http_hold_end(struct http_conn *c);
 void http_backend_drop(struct http_conn *c);
 void http_dial(struct http_conn *c);
+/* Backend keep-alive (docs/xconnect.md): the request's backend connection
+ * ends, into the listener's pool when keep; whether it may
+ * (backend_reusable); whether a request whose kept connection closed
+ * before any answer byte goes again on a new one, and sending it. */
+void http_backend_close(struct http_conn *c, bool keep);
+bool http_backend_reusable(const struct http_conn *c);
+bool http_may_retry(const struct http_conn *c);
+void http_backend_retry(struct http_conn *c);
 
 /* exchange.c */
 int http_req_body_cb(void *arg, const char *buf, size_t len);

@@ -72,6 +72,7 @@ void http_listener_maybe_free(struct http_listener *l)
 	if (l->lfd >= 0)
 		close(l->lfd);
 	pvx_addrcount_clear(&l->clients);
+	pvx_bepool_free(l->pool);
 	free(l);
 }
 
@@ -207,6 +208,8 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 					 "for %d ms",
 					 l->name, strerror(errno),
 					 ACCEPT_PAUSE_MS);
+				/* Idle backend connections hold fds too. */
+				pvx_bepool_flush(l->pool, NULL);
 				event_del(l->accept_ev);
 				evtimer_add(l->pause_ev, &ptv);
 				return;
@@ -300,16 +303,27 @@ static struct http_listener *listener_get(struct event_base *base,
 	}
 	l = calloc(1, sizeof(*l));
 	if (l) {
+		/* A listener's backend connections at once are at most its
+		 * clients: so are its idle ones. */
+		struct pvx_bepool_limits pl = {
+		    .per_backend = pvx_limits.http_pool_size,
+		    .total = pvx_limits.max_conns,
+		    .idle_ms = pvx_limits.http_pool_idle_ms,
+		};
+
 		l->accept_ev =
 		    event_new(base, req.fd, EV_READ | EV_PERSIST, on_accept, l);
 		l->pause_ev = evtimer_new(base, on_pause_end, l);
+		l->pool = pvx_bepool_new(base, &pl);
 	}
-	if (!l || !l->accept_ev || !l->pause_ev ||
+	if (!l || !l->accept_ev || !l->pause_ev || !l->pool ||
 	    event_add(l->accept_ev, NULL) < 0) {
 		if (l && l->accept_ev)
 			event_free(l->accept_ev);
 		if (l && l->pause_ev)
 			event_free(l->pause_ev);
+		if (l)
+			pvx_bepool_free(l->pool);
 		free(l);
 		close(req.fd);
 		snprintf(err, errlen, "out of memory");
@@ -404,20 +418,30 @@ static int http_start(struct pvx_link *link, char *err, size_t errlen)
 		return ret;
 	}
 	r->probe = pvx_probe_new(link);
+	pvx_backend_from_conf(&r->be, &link->conf);
 	link->priv = r;
 	return 0;
 }
 
-/* The backend is read from link->conf at each request; a new consumer_pid
- * moves the route to a listener in that process's network namespace. */
+/* The backend is read from link->conf at each request (the idle
+ * connections kept for an old one are closed); a new consumer_pid moves
+ * the route to a listener in that process's network namespace. */
 static void http_update(struct pvx_link *link)
 {
 	struct http_route *r = link->priv;
 	struct http_listener *old;
+	struct pvx_backend be;
 	char err[256];
 
-	if (!r || !r->l || r->l->pid == link->conf.consumer_pid)
+	if (!r || !r->l)
 		return;
+	pvx_backend_from_conf(&be, &link->conf);
+	if (!pvx_backend_same(&be, &r->be))
+		pvx_bepool_flush(r->l->pool, &r->be);
+	r->be = be;
+	if (r->l->pid == link->conf.consumer_pid)
+		return;
+	pvx_bepool_flush(r->l->pool, &r->be);
 	old = r->l;
 	LIST_REMOVE(r, le);
 	r->l = NULL;
@@ -461,6 +485,8 @@ static void http_stop(struct pvx_link *link)
 		pvx_link_free(link);
 		return;
 	}
+	if (r->l) /* its kept backend connections serve nobody now */
+		pvx_bepool_flush(r->l->pool, &r->be);
 	route_detach(r);
 	pvx_probe_free(r->probe);
 	r->probe = NULL;

@@ -133,6 +133,8 @@ void http_build_request(struct http_conn *c, const char *url, size_t len)
 		evbuffer_add_printf(o, "Connection: Upgrade\r\nUpgrade: ");
 		evbuffer_add(o, u->value, u->value_len);
 		evbuffer_add(o, "\r\n\r\n", 4);
+	} else if (c->be_keep) {
+		evbuffer_add(o, "\r\n", 2); /* HTTP/1.1: kept by default */
 	} else {
 		evbuffer_add_printf(o, "Connection: close\r\n\r\n");
 	}
@@ -159,14 +161,14 @@ void http_log_denied(const struct pvx_link *link, const char *client)
 	quiet = 0;
 }
 
-/* The PROXY protocol header goes first on the backend connection: each
- * request has a connection of its own (no reuse), so the header always
- * names this request's client. A Unix backend gets LOCAL. */
-int http_add_proxy_header(struct http_conn *c)
+/* The PROXY protocol header that opens each new backend connection of
+ * this client (c->tag). It is also the connection's key in the pool: a
+ * kept connection serves only the client its header names. A Unix backend
+ * gets LOCAL. */
+int http_proxy_header(struct http_conn *c)
 {
 	struct sockaddr_storage local;
 	socklen_t ll = sizeof(local);
-	uint8_t hdr[PVX_PP_MAX];
 	int n;
 
 	if (getsockname(bufferevent_getfd(c->cb), (struct sockaddr *)&local,
@@ -175,8 +177,10 @@ int http_add_proxy_header(struct http_conn *c)
 	n = pvx_pp_encode(c->route->link->conf.proxy_protocol,
 			  c->peerlen ? (struct sockaddr *)&c->peer : NULL,
 			  ll ? (struct sockaddr *)&local : NULL,
-			  c->be.kind == PVX_BACKEND_UNIX, hdr, sizeof(hdr));
+			  c->be.kind == PVX_BACKEND_UNIX, c->tag,
+			  sizeof(c->tag));
 	if (n < 0)
 		return n;
-	return evbuffer_prepend(c->pending, hdr, (size_t)n) == 0 ? 0 : -ENOMEM;
+	c->tag_len = (size_t)n;
+	return 0;
 }
