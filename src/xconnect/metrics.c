@@ -138,7 +138,8 @@ char *pvx_metrics_text(struct pvx_reconciler *rc, size_t *len)
 	link_family(f, &s, "pvx_link_up", "gauge",
 		    "1 while the link's listener is bound.", ST_UP);
 	link_family(f, &s, "pvx_link_accepted_total", "counter",
-		    "Connections (http: requests) accepted on the link.",
+		    "Client connections accepted on the link (http: on the "
+		    "link of their first request).",
 		    ST_ACCEPTED);
 	link_family(f, &s, "pvx_link_failed_total", "counter",
 		    "Connections refused or failed (backend, limits).",
@@ -147,7 +148,8 @@ char *pvx_metrics_text(struct pvx_reconciler *rc, size_t *len)
 		    "Clients refused because their address is not in allow.",
 		    ST_DENIED);
 	link_family(f, &s, "pvx_link_active", "gauge",
-		    "Connections (http: requests) open now.", ST_ACTIVE);
+		    "Connections (http: requests in flight) open now.",
+		    ST_ACTIVE);
 	link_family(f, &s, "pvx_link_bytes_in_total", "counter",
 		    "Bytes from clients to the backend.", ST_IN);
 	link_family(f, &s, "pvx_link_bytes_out_total", "counter",

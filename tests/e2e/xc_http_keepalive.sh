@@ -155,9 +155,9 @@ log "link: accepted=$acc requests=$req backend_connects=$bc backend_reused=$br"
 ((bc == conns)) || fail "backend_connects=$bc but nginx saw $conns connections"
 ((bc + br == 2000)) || fail "backend_connects + backend_reused = $((bc + br)), want 2000"
 curl -sS --unix-socket "$TMP/status.sock" http://x/metrics >"$TMP/metrics"
-grep -Eq '^pvx_link_requests_total\{[^}]*link="web"[^}]*\} 2000$' "$TMP/metrics" ||
+grep -Eq '^pvx_link_requests_total\{[^}]*name="web"[^}]*\} 2000$' "$TMP/metrics" ||
 	fail "no pvx_link_requests_total 2000 in /metrics: $(grep requests "$TMP/metrics")"
-grep -Eq "^pvx_link_backend_connects_total\{[^}]*link=\"web\"[^}]*\} $bc\$" "$TMP/metrics" ||
+grep -Eq "^pvx_link_backend_connects_total\{[^}]*name=\"web\"[^}]*\} $bc\$" "$TMP/metrics" ||
 	fail "no pvx_link_backend_connects_total $bc in /metrics"
 stop_xc
 stop_nginx
