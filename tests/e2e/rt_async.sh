@@ -113,8 +113,10 @@ for c in a b; do
 		-o "$SB_TMP/act-$c.out" -w '%{http_code}' "http://x/containers/$c" >"$SB_TMP/act-$c.code" &
 	eval "ACT_$c=\$!"
 done
+# Seen "stopping" through the API: the stop is under way and pv-ctrld
+# answers meanwhile. (A second look could come after the 3 s grace on a
+# loaded machine: it proves nothing more.)
 sb_wait_for "a stopping" 10 eval '[[ $(sb_container_get a status) == stopping ]]'
-[[ $(statuses) == *stopping* ]] || sb_fail "no stop under way"
 wait "$ACT_a" "$ACT_b"
 for c in a b; do
 	[[ $(cat "$SB_TMP/act-$c.code") == 200 ]] || sb_fail "restart $c: $(cat "$SB_TMP/act-$c.code") $(cat "$SB_TMP/act-$c.out")"
