@@ -104,6 +104,12 @@ struct pvx_link_stats {
 	uint64_t requests;	   /* requests routed to the link */
 	uint64_t backend_connects; /* new backend connections opened */
 	uint64_t backend_reused;   /* requests sent on a pooled one */
+	/* The kernel relay (docs/ARCHITECTURE.md): sessions on the kernel
+	 * path now, and the bytes the BPF program moved (also counted in
+	 * bytes_in / bytes_out; brought up to date by pvx_relay_sync). */
+	uint64_t kernel_sessions;
+	uint64_t kernel_bytes_in;
+	uint64_t kernel_bytes_out;
 };
 
 /* A dial to the backend connected after us microseconds. */

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "xconnect/access.h"
 #include "xconnect/client.h"
+#include "xconnect/krelay.h"
 #include "xconnect/link.h"
 #include "xconnect/reconcile.h"
 #include "xconnect/relay.h"
@@ -51,7 +52,8 @@ static void usage(FILE *f)
 		"[--access-log-format kv|json]\n"
 		"                   [--health-interval MS] [--health-unix]\n"
 		"                   [--http-pool-size N] "
-		"[--http-pool-idle-ms MS] [-v]\n"
+		"[--http-pool-idle-ms MS]\n"
+		"                   [--kernel-relay auto|on|off] [-v]\n"
 		"  --ctrl SOCK          control socket (default $PVX_CTRL or "
 		"%s)\n"
 		"  --graph-file FILE    read the graph from FILE instead "
@@ -99,6 +101,10 @@ static void usage(FILE *f)
 		"                       http: an idle backend connection is "
 		"closed after this\n"
 		"                       (2000)\n"
+		"  --kernel-relay auto|on|off\n"
+		"                       relay established TCP sessions in "
+		"the kernel (BPF\n"
+		"                       sockmap) where it can load (auto)\n"
 		"  -v                   debug logging\n"
 		"  --version            print the version and exit\n",
 		DEFAULT_CTRL);
@@ -259,6 +265,7 @@ enum {
 	OPT_HEALTH_UNIX,
 	OPT_HTTP_POOL_SIZE,
 	OPT_HTTP_POOL_IDLE,
+	OPT_KERNEL_RELAY,
 };
 
 int main(int argc, char **argv)
@@ -287,6 +294,7 @@ int main(int argc, char **argv)
 	    {"health-unix", no_argument, NULL, OPT_HEALTH_UNIX},
 	    {"http-pool-size", required_argument, NULL, OPT_HTTP_POOL_SIZE},
 	    {"http-pool-idle-ms", required_argument, NULL, OPT_HTTP_POOL_IDLE},
+	    {"kernel-relay", required_argument, NULL, OPT_KERNEL_RELAY},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -298,6 +306,7 @@ int main(int argc, char **argv)
 	const char *ctrl = NULL, *file = NULL, *status = NULL;
 	const char *access_log = NULL;
 	enum pvx_access_fmt access_fmt = PVX_ACCESS_KV;
+	enum pvx_krelay_mode krelay = PVX_KRELAY_AUTO;
 	bool verbose = false, no_status = false, status_default = false;
 	bool per_client_set = false;
 	int c, rc = 1;
@@ -410,6 +419,15 @@ int main(int argc, char **argv)
 				return 2;
 			pvx_limits.http_pool_idle_ms = (int)v;
 			break;
+		case OPT_KERNEL_RELAY:
+			if (pvx_krelay_mode_parse(optarg, &krelay) < 0) {
+				fprintf(stderr,
+					"pv-xconnect: --kernel-relay: '%s' is "
+					"not auto, on or off\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -466,6 +484,15 @@ int main(int argc, char **argv)
 		pvx_err("event_base_new failed");
 		return 1;
 	}
+	/* Before any session, and never a reason not to start. */
+	pvx_krelay_init(a.base, krelay, PVX_KRELAY_MAX_SESSIONS);
+	if (pvx_krelay_active())
+		pvx_info("kernel relay: on%s",
+			 krelay == PVX_KRELAY_AUTO ? " (auto)" : "");
+	else if (krelay == PVX_KRELAY_ON)
+		pvx_warn("kernel relay: off (%s)", pvx_krelay_reason());
+	else
+		pvx_info("kernel relay: off (%s)", pvx_krelay_reason());
 	a.rc = pvx_reconciler_new(a.base, pvx_plugin_find);
 	if (!a.rc) {
 		pvx_err("out of memory");
@@ -521,6 +548,7 @@ out:
 			event_free(sigev[i]);
 	free(a.last);
 	pvx_access_close();
+	pvx_krelay_free();
 	/* Draining sessions of the plugins may still hold events: the base
 	 * is left to the exit rather than freed under them. */
 	pvx_info("stopped");

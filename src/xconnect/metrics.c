@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "common/prom.h"
+#include "xconnect/krelay.h"
+#include "xconnect/relay.h"
 
 struct snap {
 	struct pvx_rc_info *v;
@@ -52,6 +54,9 @@ enum stat_id {
 	ST_REQUESTS,	   /* http, "Backend keep-alive" */
 	ST_BE_CONNECTS,	   /* same */
 	ST_BE_REUSED,	   /* same */
+	ST_KSESSIONS,	   /* the kernel relay, docs/xconnect.md */
+	ST_KIN,		   /* same */
+	ST_KOUT,	   /* same */
 };
 
 static uint64_t stat_of(const struct pvx_rc_info *i, enum stat_id id)
@@ -85,6 +90,12 @@ static uint64_t stat_of(const struct pvx_rc_info *i, enum stat_id id)
 		return i->stats->backend_connects;
 	case ST_BE_REUSED:
 		return i->stats->backend_reused;
+	case ST_KSESSIONS:
+		return i->stats->kernel_sessions;
+	case ST_KIN:
+		return i->stats->kernel_bytes_in;
+	case ST_KOUT:
+		return i->stats->kernel_bytes_out;
 	}
 	return 0;
 }
@@ -116,6 +127,7 @@ char *pvx_metrics_text(struct pvx_reconciler *rc, size_t *len)
 	size_t n = 0;
 	FILE *f;
 
+	pvx_relay_sync();
 	pvx_reconciler_foreach(rc, collect, &s);
 	if (s.err)
 		goto out;
@@ -174,6 +186,22 @@ char *pvx_metrics_text(struct pvx_reconciler *rc, size_t *len)
 	link_family(f, &s, "pvx_link_backend_reused_total", "counter",
 		    "http: requests sent on a kept-alive backend connection.",
 		    ST_BE_REUSED);
+	link_family(f, &s, "pvx_link_kernel_sessions", "gauge",
+		    "Connections relayed by the kernel (BPF sockmap) now.",
+		    ST_KSESSIONS);
+	link_family(f, &s, "pvx_link_kernel_bytes_in_total", "counter",
+		    "Of bytes_in, those the kernel relay moved.", ST_KIN);
+	link_family(f, &s, "pvx_link_kernel_bytes_out_total", "counter",
+		    "Of bytes_out, those the kernel relay moved.", ST_KOUT);
+	pvx_prom_family(f, "pvx_kernel_relay_active", "gauge",
+			"1 while sessions may go on the kernel relay.");
+	{
+		const char *labels[] = {
+		    "mode", pvx_krelay_mode_name(pvx_krelay_mode()), NULL};
+
+		pvx_prom_sample(f, "pvx_kernel_relay_active", labels,
+				pvx_krelay_active());
+	}
 	if (fclose(f) != 0) {
 		s.err = ENOMEM;
 		free(text);

@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/sock.h"
 #include "xconnect/access.h"
+#include "xconnect/krelay.h"
 #include "xconnect/pipes.h"
 
 /* While the backend connect is in flight the session already relays: the
@@ -71,6 +72,9 @@ struct dir {
 
 struct pvx_session {
 	LIST_ENTRY(pvx_session) entry;
+	/* On all_sessions: an index for the status socket and for
+	 * pvx_relay_sync, not an owner (the link owns the session). */
+	LIST_ENTRY(pvx_session) all;
 	struct pvx_session_params p;
 	enum sess_state state;
 	int fd[2];
@@ -107,6 +111,9 @@ struct pvx_session {
 };
 
 bool pvx_relay_splice = true;
+
+static struct pvx_session_list all_sessions =
+    LIST_HEAD_INITIALIZER(all_sessions);
 
 /* Small messages (requests, answers) are copied: read(2) into this
  * buffer and send(2) at once cost the same two syscalls as splicing in
@@ -349,6 +356,7 @@ void pvx_session_close(struct pvx_session *s, const char *reason)
 		return;
 	s->closing = true;
 	LIST_REMOVE(s, entry);
+	LIST_REMOVE(s, all);
 	if (pvx_log_enabled(PVX_LOG_DEBUG)) {
 		pvx_backend_format(&s->be, be, sizeof(be));
 		pvx_debug("session closed link=%s peer=%s backend=%s "
@@ -1223,6 +1231,7 @@ struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 	}
 
 	LIST_INSERT_HEAD(p->list, s, entry);
+	LIST_INSERT_HEAD(&all_sessions, s, all);
 	p->stats->active++;
 	s->state = SESS_CONNECTING;
 	if (refused) {
@@ -1230,6 +1239,7 @@ struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 			return s;
 		/* No time left to wait (a tiny connect timeout). */
 		LIST_REMOVE(s, entry);
+		LIST_REMOVE(s, all);
 		p->stats->active--;
 		goto fail;
 	}
@@ -1268,4 +1278,34 @@ fail:
 	free(s);
 	errno = err;
 	return NULL;
+}
+
+const char *pvx_session_mode(const struct pvx_session *s)
+{
+	return s->spliced ? "splice" : "copy";
+}
+
+void pvx_session_foreach(void (*fn)(const struct pvx_session_info *i,
+				    void *arg),
+			 void *arg)
+{
+	struct pvx_session_info info;
+	struct pvx_session *s;
+
+	LIST_FOREACH(s, &all_sessions, all)
+	{
+		info.link = s->link_name;
+		info.client = s->peer;
+		pvx_backend_format(&s->be, info.backend, sizeof(info.backend));
+		info.mode = pvx_session_mode(s);
+		info.bytes_in = s->d[END_CLIENT].bytes;
+		info.bytes_out = s->d[END_BACKEND].bytes;
+		if (s->hdr_len - s->hdr_left <= info.bytes_in)
+			info.bytes_in -= s->hdr_len - s->hdr_left;
+		fn(&info, arg);
+	}
+}
+
+void pvx_relay_sync(void)
+{
 }

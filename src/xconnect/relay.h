@@ -98,4 +98,25 @@ void pvx_session_close(struct pvx_session *s, const char *reason);
 const struct sockaddr *pvx_session_peer(const struct pvx_session *s,
 					socklen_t *len);
 
+/* How a session moves its bytes now, for the status socket: "kernel"
+ * (BPF sockmap), "splice", "copy". */
+const char *pvx_session_mode(const struct pvx_session *s);
+/* What the status socket lists of a session. */
+struct pvx_session_info {
+	const char *link;
+	const char *client;
+	char backend[PVX_PATH_MAX + 32];
+	const char *mode;
+	uint64_t bytes_in, bytes_out; /* kernel bytes included */
+};
+/* Calls fn for every open session of every link (oldest last). */
+void pvx_session_foreach(void (*fn)(const struct pvx_session_info *i,
+				    void *arg),
+			 void *arg);
+/* Brings the counters of sessions on the kernel path up to date: the BPF
+ * program counts their bytes; this adds what it moved since the last call
+ * to the sessions and their links' stats (bytes_in, kernel_bytes_in, ...).
+ * The status socket calls it before answering. */
+void pvx_relay_sync(void);
+
 #endif

@@ -20,7 +20,9 @@
 
 #include "common/prom.h"
 #include "common/sock.h"
+#include "xconnect/krelay.h"
 #include "xconnect/metrics.h"
+#include "xconnect/relay.h"
 
 struct pvx_status {
 	struct evhttp *http;
@@ -151,12 +153,50 @@ static void add_link_json(const struct pvx_rc_info *info, void *arg)
 		json_object_set_new(o, "error", json_string(info->error));
 	json_object_set_new(o, "denied", json_integer((json_int_t)st->denied));
 	add_health(o, st);
+	json_object_set_new(o, "kernel_sessions",
+			    json_integer((json_int_t)st->kernel_sessions));
+	json_object_set_new(o, "kernel_bytes_in",
+			    json_integer((json_int_t)st->kernel_bytes_in));
+	json_object_set_new(o, "kernel_bytes_out",
+			    json_integer((json_int_t)st->kernel_bytes_out));
 	json_array_append_new(a, o);
+}
+
+json_t *pvx_status_kernel_relay_json(void)
+{
+	return json_pack("{s:s, s:b, s:s}", "mode",
+			 pvx_krelay_mode_name(pvx_krelay_mode()), "active",
+			 pvx_krelay_active(), "reason", pvx_krelay_reason());
+}
+
+static void add_session_json(const struct pvx_session_info *i, void *arg)
+{
+	json_t *o = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:I, s:I}", "link", i->link, "client",
+	    i->client, "backend", i->backend, "mode", i->mode, "bytes_in",
+	    (json_int_t)i->bytes_in, "bytes_out", (json_int_t)i->bytes_out);
+
+	if (o)
+		json_array_append_new(arg, o);
+}
+
+json_t *pvx_status_sessions_json(void)
+{
+	json_t *a = json_array();
+
+	if (!a)
+		return NULL;
+	pvx_relay_sync();
+	pvx_session_foreach(add_session_json, a);
+	return json_pack("{s:o, s:o}", "kernel_relay",
+			 pvx_status_kernel_relay_json(), "sessions", a);
 }
 
 json_t *pvx_status_links_json(struct pvx_reconciler *rc)
 {
 	json_t *a = json_array();
+
+	pvx_relay_sync();
 
 	if (a)
 		pvx_reconciler_foreach(rc, add_link_json, a);
@@ -228,13 +268,15 @@ static void handle(struct evhttp_request *req, void *arg)
 		reply_metrics(req, st);
 		return;
 	}
-	if (n == 6 && strncmp(uri, "/links", 6) == 0) {
+	if ((n == 6 && strncmp(uri, "/links", 6) == 0) ||
+	    (n == 9 && strncmp(uri, "/sessions", 9) == 0)) {
 		if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
 			body =
 			    json_pack("{s:s}", "error", "method not allowed");
 			reply_json(req, 405, "Method Not Allowed", body);
 		} else {
-			body = pvx_status_links_json(st->rc);
+			body = n == 6 ? pvx_status_links_json(st->rc)
+				      : pvx_status_sessions_json();
 			reply_json(req, 200, "OK", body);
 		}
 	} else {

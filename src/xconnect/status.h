@@ -25,5 +25,10 @@ void pvx_status_free(struct pvx_status *st);
 void pvx_status_reason(const struct pvx_rc_info *info, char *buf, size_t len);
 /* The body of GET /links: a new JSON array. */
 json_t *pvx_status_links_json(struct pvx_reconciler *rc);
+/* {"mode": "auto", "active": true, "reason": ""}: the kernel relay. */
+json_t *pvx_status_kernel_relay_json(void);
+/* The body of GET /sessions: {"kernel_relay": {...}, "sessions": [{link,
+ * client, backend, mode, bytes_in, bytes_out}, ...]}. */
+json_t *pvx_status_sessions_json(void);
 
 #endif
