@@ -9,8 +9,10 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <netinet/tcp.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
 #include <stddef.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +72,25 @@ struct dir {
 	uint64_t bytes; /* written to the destination */
 };
 
+/* A direction of a session on the kernel path (docs/ARCHITECTURE.md, "The
+ * session's life on the kernel path"). Byte counts are since the insert. */
+struct kdir {
+	/* The program passes this direction's bytes to user space (after an
+	 * insert, over the budget, at EOF): its source is read as usual. */
+	bool user;
+	/* Bytes the program redirected may still wait in the kernel on
+	 * their way into the destination: user space does not write to it
+	 * until the destination's stream holds them all (kr_may_write). */
+	bool gate;
+	bool asked;	   /* a hand-back is asked, for consumed == asked_at */
+	uint64_t consumed; /* read from the source by user space */
+	uint64_t asked_at;
+	uint64_t uw;   /* written to the destination by user space */
+	uint64_t w0;   /* the destination's stream (acked + queued) */
+	uint64_t r0;   /* the source's bytes received */
+	uint64_t seen; /* of the program's sent, counted in bytes */
+};
+
 struct pvx_session {
 	LIST_ENTRY(pvx_session) entry;
 	/* On all_sessions: an index for the status socket and for
@@ -108,9 +129,19 @@ struct pvx_session {
 	bool copy_saved; /* the direction's copy flag before */
 	bool closing;
 	bool spliced; /* a direction ran in splice mode */
+	/* The kernel path: the sockets are in the BPF program's map. */
+	bool kernel;
+	bool knever; /* not for this session (not TCP, insert failed) */
+	struct pvx_kpair kp;
+	struct kdir kd[2];
+	struct event *kev[2]; /* EV_CLOSED alone: EPOLLRDHUP, no EPOLLIN */
+	bool kon[2];
+	struct event *ktimer; /* re-checks what has no event, see kr_arm */
+	unsigned kwait;	      /* ms of the next ktimer */
 };
 
 bool pvx_relay_splice = true;
+size_t pvx_relay_kbudget = 1 << 20;
 
 static struct pvx_session_list all_sessions =
     LIST_HEAD_INITIALIZER(all_sessions);
@@ -348,6 +379,8 @@ static void access_log_session(const char *type, const char *link,
 	pvx_access_log(&r);
 }
 
+static void kr_drop(struct pvx_session *s);
+
 void pvx_session_close(struct pvx_session *s, const char *reason)
 {
 	char be[PVX_PATH_MAX + 32];
@@ -357,6 +390,7 @@ void pvx_session_close(struct pvx_session *s, const char *reason)
 	s->closing = true;
 	LIST_REMOVE(s, entry);
 	LIST_REMOVE(s, all);
+	kr_drop(s);
 	if (pvx_log_enabled(PVX_LOG_DEBUG)) {
 		pvx_backend_format(&s->be, be, sizeof(be));
 		pvx_debug("session closed link=%s peer=%s backend=%s "
@@ -364,7 +398,7 @@ void pvx_session_close(struct pvx_session *s, const char *reason)
 			  " mode=%s reason=\"%s\"",
 			  s->link_name, s->peer, be, s->d[END_CLIENT].bytes,
 			  s->d[END_BACKEND].bytes, pvx_now_ms() - s->t_start,
-			  s->spliced ? "splice" : "copy", reason);
+			  pvx_session_mode(s), reason);
 	}
 	access_log_session(s->p.link_type, s->link_name, s->peer, &s->be,
 			   s->d[END_CLIENT].bytes, s->d[END_BACKEND].bytes,
@@ -395,6 +429,8 @@ void pvx_session_close(struct pvx_session *s, const char *reason)
 
 static void connect_failed(struct pvx_session *s, int err);
 static void backend_up(struct pvx_session *s);
+static bool kr_may_write(struct pvx_session *s, int i);
+static bool kr_fin_ready(struct pvx_session *s, int i);
 static bool hold(struct pvx_session *s, int err);
 static bool replay(struct pvx_session *s);
 
@@ -459,6 +495,14 @@ static void update_interest(struct pvx_session *s)
 		const struct dir *d = &s->d[i];
 		rd[i] = !d->eof && !d->full && d->pending < dir_limit(d);
 		wr[1 - i] = d->pending > 0;
+		if (s->kernel) {
+			/* On the kernel path a source is read only while the
+			 * program passes to user space; else EPOLLRDHUP
+			 * alone (kev): EPOLLIN would wake us per packet. */
+			rd[i] = rd[i] && s->kd[i].user;
+			wr[1 - i] = wr[1 - i] && !s->kd[i].gate;
+			set_event(s->kev[i], &s->kon[i], !rd[i] && !d->eof);
+		}
 	}
 	/* The client's EOF waits for the connect (see dir_flush). */
 	if (s->state == SESS_CONNECTING && s->d[END_CLIENT].eof &&
@@ -545,6 +589,8 @@ static void count_written(struct pvx_session *s, int i, size_t n)
 	if (i == END_BACKEND && n > 0)
 		replay_off(s); /* the backend answered */
 	s->d[i].bytes += (uint64_t)n;
+	if (s->kernel)
+		s->kd[i].uw += (uint64_t)n;
 	if (i == END_CLIENT && s->hdr_left) {
 		/* The PROXY header is ours, not the client's. */
 		size_t h = n < s->hdr_left ? n : s->hdr_left;
@@ -584,10 +630,17 @@ static int dir_fill_scratch(struct pvx_session *s, int i, size_t *got,
 	d->big = *more;
 	if (!*more && d->hup)
 		d->eof = true;
-	do
-		w = send(s->fd[dst], scratch, (size_t)n,
-			 MSG_NOSIGNAL | MSG_DONTWAIT);
-	while (w < 0 && errno == EINTR);
+	if (s->kernel)
+		s->kd[i].consumed += (uint64_t)n;
+	if (s->kernel && !kr_may_write(s, i)) {
+		w = -1;
+		errno = EAGAIN;
+	} else {
+		do
+			w = send(s->fd[dst], scratch, (size_t)n,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		while (w < 0 && errno == EINTR);
+	}
 	if (w < 0 && errno != EAGAIN) {
 		werr = errno;
 		/* A backend that fails its connect may be held and dialled
@@ -677,6 +730,8 @@ static int dir_fill(struct pvx_session *s, int i, size_t *got, bool *more)
 	n = read(s->fd[i], d->buf + d->len, want);
 	if (n > 0)
 		d->len += (size_t)n;
+	if (n > 0 && s->kernel)
+		s->kd[i].consumed += (uint64_t)n;
 done:
 	if (n > 0) {
 		d->pending += (size_t)n;
@@ -726,6 +781,8 @@ static int dir_flush(struct pvx_session *s, int i)
 	ssize_t n;
 
 	while (d->pending > 0) {
+		if (s->kernel && !kr_may_write(s, i))
+			return 0;
 		if (d->pipe[0] >= 0) {
 			n = splice(d->pipe[0], NULL, s->fd[dst], NULL,
 				   d->pending,
@@ -768,7 +825,8 @@ static int dir_flush(struct pvx_session *s, int i)
 	    !s->d[END_CLIENT].eof && replay_after_eof(s))
 		return -1;
 	if (d->eof && d->pending == 0 && !d->shut &&
-	    !(dst == END_BACKEND && s->state == SESS_CONNECTING)) {
+	    !(dst == END_BACKEND && s->state == SESS_CONNECTING) &&
+	    (!s->kernel || kr_fin_ready(s, i))) {
 		/* Half-close: the destination sees EOF, and may still
 		 * answer in the other direction. When that direction is
 		 * done too, the session closes now and close() sends the
@@ -821,6 +879,9 @@ static int dir_pump(struct pvx_session *s, int i)
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg);
+static void kr_sync(struct pvx_session *s);
+static void kr_after_pump(struct pvx_session *s, int i);
+static void kr_maybe_insert(struct pvx_session *s);
 
 /* The backend is connected: the timer turns from connect to idle timeout. */
 static void backend_up(struct pvx_session *s)
@@ -1047,7 +1108,9 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	/* The timer is not pushed back on every byte (that would cost a
-	 * heap update per read); it checks the last activity instead. */
+	 * heap update per read); it checks the last activity instead, the
+	 * kernel path's bytes included. */
+	kr_sync(s);
 	idle = (uint64_t)s->p.limits.idle_timeout_ms;
 	if (now - s->t_active >= idle) {
 		pvx_session_close(s, "idle timeout");
@@ -1077,7 +1140,9 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 	if (dir_pump(s, end) < 0)
 		return;
 	s->d[end].hup = false;
+	kr_after_pump(s, end);
 	update_interest(s);
+	kr_maybe_insert(s);
 }
 
 static void on_write(evutil_socket_t fd, short what, void *arg)
@@ -1102,7 +1167,9 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 	 * with room made, read its source again right away. */
 	if (dir_pump(s, 1 - end) < 0)
 		return;
+	kr_after_pump(s, 1 - end);
 	update_interest(s);
+	kr_maybe_insert(s);
 }
 
 const struct sockaddr *pvx_session_peer(const struct pvx_session *s,
@@ -1121,6 +1188,7 @@ static void on_first_byte_deadline(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	kr_sync(s);
 	if (s->d[0].bytes || s->d[1].bytes || s->d[0].pending ||
 	    s->d[1].pending)
 		return;
@@ -1282,6 +1350,8 @@ fail:
 
 const char *pvx_session_mode(const struct pvx_session *s)
 {
+	if (s->kernel)
+		return "kernel";
 	return s->spliced ? "splice" : "copy";
 }
 
@@ -1308,4 +1378,331 @@ void pvx_session_foreach(void (*fn)(const struct pvx_session_info *i,
 
 void pvx_relay_sync(void)
 {
+	struct pvx_session *s;
+
+	LIST_FOREACH(s, &all_sessions, all)
+	kr_sync(s);
+}
+
+/* The kernel path (docs/ARCHITECTURE.md, "The session's life on the kernel
+ * path"). A session goes on it once both ends are established TCP sockets
+ * and nothing is in flight in user space; the BPF program then moves its
+ * bytes, and user space only hears of the session again on EPOLLRDHUP, an
+ * event of the program (budget spent, hand-back done) or its timers. */
+
+/* An end's TCP counters: bytes received, and the length of the stream
+ * written to it so far (acknowledged + still queued). */
+static int kr_tcp(int fd, uint64_t *received, uint64_t *stream)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	int outq = 0;
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+	    ioctl(fd, SIOCOUTQ, &outq) < 0)
+		return -errno;
+	if (received)
+		*received = ti.tcpi_bytes_received;
+	if (stream)
+		*stream = ti.tcpi_bytes_acked + (uint64_t)outq;
+	return 0;
+}
+
+/* Adds what the program moved since the last call to the session, its
+ * link's counters and its activity time. */
+static void kr_sync(struct pvx_session *s)
+{
+	struct pvx_kdir_view v;
+	uint64_t delta;
+
+	if (!s->kernel)
+		return;
+	for (int i = 0; i < 2; i++) {
+		pvx_krelay_view(&s->kp, i, &v);
+		delta = v.sent - s->kd[i].seen;
+		if (!delta)
+			continue;
+		s->kd[i].seen = v.sent;
+		s->d[i].bytes += delta;
+		if (i == END_CLIENT) {
+			s->p.stats->bytes_in += delta;
+			s->p.stats->kernel_bytes_in += delta;
+		} else {
+			s->p.stats->bytes_out += delta;
+			s->p.stats->kernel_bytes_out += delta;
+		}
+		s->t_active = pvx_now_ms();
+	}
+}
+
+/* Re-checks what no event announces (kr_may_write, kr_fin_ready, a
+ * hand-back waiting for the destination to drain): 1 ms doubling to
+ * 64 ms, and only for a session in such a transition. */
+static void kr_arm(struct pvx_session *s)
+{
+	struct timeval tv;
+
+	if (evtimer_pending(s->ktimer, NULL))
+		return;
+	s->kwait = s->kwait ? (s->kwait < 64 ? s->kwait * 2 : 64) : 1;
+	tv = pvx_ms_tv(s->kwait);
+	evtimer_add(s->ktimer, &tv);
+}
+
+/* Whether user space may write direction i's destination: every byte the
+ * program redirected is in the destination's stream, none still queued in
+ * the kernel ahead of it (bytes would overtake each other otherwise). */
+static bool kr_may_write(struct pvx_session *s, int i)
+{
+	struct kdir *k = &s->kd[i];
+	struct pvx_kdir_view v;
+	uint64_t stream;
+
+	if (!k->gate)
+		return true;
+	pvx_krelay_view(&s->kp, i, &v);
+	if (kr_tcp(s->fd[1 - i], NULL, &stream) == 0 &&
+	    stream - k->w0 == k->uw + v.sent) {
+		k->gate = false;
+		s->kwait = 0;
+		return true;
+	}
+	kr_arm(s);
+	return false;
+}
+
+/* Whether the source's EOF may be passed on: every byte it received was
+ * redirected or read by user space (its FIN counts one), and is in the
+ * destination's stream. Else bytes may still come out of the kernel: the
+ * source is read again. */
+static bool kr_fin_ready(struct pvx_session *s, int i)
+{
+	struct kdir *k = &s->kd[i];
+	struct pvx_kdir_view v;
+	uint64_t received;
+
+	if (!kr_may_write(s, i))
+		return false;
+	pvx_krelay_view(&s->kp, i, &v);
+	if (kr_tcp(s->fd[i], &received, NULL) == 0 &&
+	    received - k->r0 <= v.sent + k->consumed + 1)
+		return true;
+	s->d[i].eof = false; /* more to read: see kr_on_timer */
+	kr_arm(s);
+	return false;
+}
+
+/* After user space moved direction i: once every byte its source received
+ * was read or redirected, and all that was read is written, the program
+ * may take the direction back. The proof is TCP's own count of bytes
+ * received (the verdict cannot see bytes that came before the insert, nor
+ * user space tell which of its reads the program passed): the program is
+ * told the passed count seen before that proof, and takes over only if
+ * it passed nothing since. */
+static void kr_after_pump(struct pvx_session *s, int i)
+{
+	struct kdir *k = &s->kd[i];
+	struct dir *d = &s->d[i];
+	struct pvx_kdir_view v;
+	uint64_t received;
+	int outq = 0;
+
+	if (!s->kernel || !k->user || d->eof || d->hup || d->pending ||
+	    (k->asked && k->asked_at == k->consumed) || !kr_may_write(s, i))
+		return;
+	/* Bounded: the destination holds less than half a budget. */
+	if (ioctl(s->fd[1 - i], SIOCOUTQ, &outq) < 0 ||
+	    (size_t)outq > pvx_relay_kbudget / 2) {
+		kr_arm(s);
+		return;
+	}
+	pvx_krelay_view(&s->kp, i, &v);
+	if (kr_tcp(s->fd[i], &received, NULL) < 0 ||
+	    received - k->r0 != k->consumed + v.sent)
+		return; /* bytes wait to be read: EPOLLIN comes */
+	pvx_krelay_handback(&s->kp, i, v.passed, pvx_relay_kbudget);
+	k->asked = true;
+	k->asked_at = k->consumed;
+	/* The source stays read (EPOLLIN) until PVX_KEV_KERNEL says the
+	 * program took over: bytes passed meanwhile are read, and the
+	 * hand-back asked again. */
+}
+
+static void kr_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct pvx_session *s = arg;
+
+	(void)fd;
+	(void)what;
+	for (int i = 0; i < 2; i++) {
+		if (!s->kd[i].user)
+			continue;
+		if (dir_pump(s, i) < 0)
+			return;
+		kr_after_pump(s, i);
+	}
+	update_interest(s);
+}
+
+/* An event of the program about direction dir. */
+static void kr_on_event(void *arg, int dir, enum pvx_kev what)
+{
+	struct pvx_session *s = arg;
+	struct kdir *k = &s->kd[dir];
+
+	if (what == PVX_KEV_KERNEL) {
+		k->user = false;
+		k->asked = false;
+		update_interest(s);
+		return;
+	}
+	/* Over the budget (or no peer): the bytes stay on the source and
+	 * push its sender back; user space relays them, after the kernel's
+	 * own bytes reached the destination. */
+	k->user = true;
+	k->gate = true;
+	k->asked = false;
+	if (dir_pump(s, dir) < 0)
+		return;
+	kr_after_pump(s, dir);
+	update_interest(s);
+}
+
+/* EPOLLRDHUP on an end whose direction is on the kernel path: its peer
+ * sent FIN (or RST). User space takes the direction to pass the EOF on
+ * once everything before it arrived (kr_fin_ready). */
+static void kr_on_closed(evutil_socket_t fd, short what, void *arg)
+{
+	struct pvx_session *s = arg;
+	int i = fd == s->fd[END_CLIENT] ? END_CLIENT : END_BACKEND;
+
+	(void)what;
+	s->kd[i].user = true;
+	s->kd[i].gate = true;
+	s->d[i].hup = true;
+	if (dir_pump(s, i) < 0)
+		return;
+	s->d[i].hup = false;
+	update_interest(s);
+}
+
+static void kr_drop(struct pvx_session *s)
+{
+	if (!s->kernel)
+		return;
+	kr_sync(s);
+	pvx_krelay_remove(&s->kp);
+	for (int i = 0; i < 2; i++)
+		if (s->kev[i])
+			event_free(s->kev[i]);
+	if (s->ktimer)
+		event_free(s->ktimer);
+	s->p.stats->kernel_sessions--;
+	/* s->kernel stays: the close line names the mode. */
+}
+
+static bool kr_is_tcp(const struct pvx_session *s)
+{
+	return s->be.kind == PVX_BACKEND_TCP &&
+	       (s->peer_sa.ss_family == AF_INET ||
+		s->peer_sa.ss_family == AF_INET6);
+}
+
+/* Whether --kernel-relay=auto takes this session now: see
+ * docs/performance.md for the measurements behind it. */
+static bool kr_auto_wants(const struct pvx_session *s)
+{
+	/* Request/response: both sides spoke, in message-sized reads. */
+	return s->d[END_CLIENT].bytes > s->hdr_len && s->d[END_BACKEND].bytes &&
+	       !s->d[END_CLIENT].big && !s->d[END_BACKEND].big;
+}
+
+static void kr_insert(struct pvx_session *s)
+{
+	int sz = (int)pvx_relay_kbudget, r;
+
+	/* Relayed sockets' buffers stop auto-tuning: without fixed sizes
+	 * the window stalls at the default (docs/ARCHITECTURE.md). */
+	for (int i = 0; i < 2; i++) {
+		if (setsockopt(s->fd[i], SOL_SOCKET, SO_RCVBUFFORCE, &sz,
+			       sizeof(sz)) < 0)
+			setsockopt(s->fd[i], SOL_SOCKET, SO_RCVBUF, &sz,
+				   sizeof(sz));
+		if (setsockopt(s->fd[i], SOL_SOCKET, SO_SNDBUFFORCE, &sz,
+			       sizeof(sz)) < 0)
+			setsockopt(s->fd[i], SOL_SOCKET, SO_SNDBUF, &sz,
+				   sizeof(sz));
+	}
+	memset(s->kd, 0, sizeof(s->kd));
+	for (int i = 0; i < 2; i++) {
+		/* Sockets in the map give passed bytes to read(2) only: no
+		 * splice from them; what a pipe holds goes to a buffer. */
+		if (s->d[i].pipe[0] >= 0 && dir_to_copy_mode(&s->d[i]) < 0) {
+			s->knever = true;
+			return;
+		}
+		/* Bytes read so far from source i. */
+		s->kd[i].r0 = s->d[i].bytes + s->d[i].pending -
+			      (i == END_CLIENT ? s->hdr_len : 0);
+		if (kr_tcp(s->fd[1 - i], NULL, &s->kd[i].w0) < 0) {
+			s->knever = true;
+			return;
+		}
+	}
+	s->ktimer = evtimer_new(s->p.base, kr_on_timer, s);
+	for (int i = 0; i < 2; i++)
+		s->kev[i] = event_new(s->p.base, s->fd[i],
+				      EV_CLOSED | EV_PERSIST, kr_on_closed, s);
+	if (!s->ktimer || !s->kev[0] || !s->kev[1]) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = pvx_krelay_insert(s->fd, kr_on_event, s, &s->kp);
+	if (r < 0)
+		goto fail; /* e.g. EOPNOTSUPP: an end no longer established */
+	s->kernel = true;
+	s->p.stats->kernel_sessions++;
+	for (int i = 0; i < 2; i++) {
+		s->d[i].copy = true;
+		s->d[i].big = false;
+		/* In pass mode until the first hand-back. */
+		s->kd[i].user = true;
+		kr_after_pump(s, i);
+	}
+	pvx_debug("session on the kernel path link=%s peer=%s", s->link_name,
+		  s->peer);
+	return;
+fail:
+	pvx_debug("kernel path refused link=%s peer=%s: %s", s->link_name,
+		  s->peer, strerror(-r));
+	for (int i = 0; i < 2; i++) {
+		if (s->kev[i])
+			event_free(s->kev[i]);
+		s->kev[i] = NULL;
+	}
+	if (s->ktimer)
+		event_free(s->ktimer);
+	s->ktimer = NULL;
+	s->knever = true;
+}
+
+static void kr_maybe_insert(struct pvx_session *s)
+{
+	if (s->kernel || s->knever || s->closing)
+		return;
+	if (!pvx_krelay_active() || !kr_is_tcp(s)) {
+		s->knever = true;
+		return;
+	}
+	if (s->state != SESS_RELAYING || s->replay_on || s->hdr_left)
+		return;
+	for (int i = 0; i < 2; i++) {
+		const struct dir *d = &s->d[i];
+		if (d->eof || d->shut || d->hup)
+			return;
+	}
+	if (pvx_krelay_mode() == PVX_KRELAY_AUTO && !kr_auto_wants(s))
+		return;
+	kr_insert(s);
 }

@@ -41,6 +41,10 @@ void pvx_backend_protect(const char *path);
 /* Whether new sessions may splice (default true). Off, every direction
  * copies through a heap buffer: for tests of that path and benchmarks. */
 extern bool pvx_relay_splice;
+/* The kernel path's in-flight budget per direction (docs/ARCHITECTURE.md,
+ * "The session's life on the kernel path"), also the buffer size forced
+ * on its sockets. */
+extern size_t pvx_relay_kbudget;
 
 struct pvx_session;
 LIST_HEAD(pvx_session_list, pvx_session);

@@ -1,0 +1,118 @@
+"""Peers of the kernel relay's tests (tests/e2e/kr_*.sh): a request/response
+client that checks every answer, and a client that pushes and reads a
+byte-exact stream both ways with pauses."""
+import argparse
+import hashlib
+import os
+import socket
+import sys
+import time
+
+
+def parse_addr(s):
+    host, port = s.rsplit(":", 1)
+    return host.strip("[]"), int(port)
+
+
+def connect(addr, timeout=20.0):
+    s = socket.create_connection(parse_addr(addr), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def recv_exact(s, n):
+    buf = bytearray()
+    while len(buf) < n:
+        b = s.recv(min(n - len(buf), 1 << 20))
+        if not b:
+            raise EOFError(f"EOF after {len(buf)} of {n} bytes")
+        buf += b
+    return bytes(buf)
+
+
+def cmd_rr(a):
+    """N request/answer rounds of SIZE bytes on one connection to an echo
+    server, each answer checked; then a clean close."""
+    s = connect(a.addr)
+    for i in range(a.rounds):
+        msg = os.urandom(a.size)
+        s.sendall(msg)
+        if recv_exact(s, a.size) != msg:
+            print(f"rr: round {i}: answer differs", flush=True)
+            sys.exit(1)
+        if a.pause and i % a.pause_every == 0:
+            time.sleep(a.pause)
+    s.shutdown(socket.SHUT_WR)
+    if s.recv(1) != b"":
+        print("rr: bytes after the last answer", flush=True)
+        sys.exit(1)
+    print(f"rr: {a.rounds} rounds of {a.size} bytes ok", flush=True)
+
+
+def cmd_stream(a):
+    """Sends BYTES to an echo server in chunks with pauses while reading the
+    echo (two threads); checks count and sha256 of what came back, then
+    the EOF after SHUT_WR."""
+    import threading
+    s = connect(a.addr, timeout=a.timeout)
+    h_out, h_in = hashlib.sha256(), hashlib.sha256()
+    got = [0]
+    err = []
+
+    def reader():
+        try:
+            while True:
+                b = s.recv(1 << 20)
+                if not b:
+                    return
+                h_in.update(b)
+                got[0] += len(b)
+                if a.read_pause and got[0] % (8 << 20) < len(b):
+                    time.sleep(a.read_pause)
+        except OSError as e:
+            err.append(e)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    sent = 0
+    chunk = 1 << 16
+    while sent < a.bytes:
+        b = os.urandom(min(chunk, a.bytes - sent))
+        s.sendall(b)
+        h_out.update(b)
+        sent += len(b)
+        if a.pause and sent % (4 << 20) < len(b):
+            time.sleep(a.pause)
+    s.shutdown(socket.SHUT_WR)
+    t.join(a.timeout)
+    if err or got[0] != sent or h_in.digest() != h_out.digest():
+        print(f"stream: sent {sent}, got back {got[0]}, "
+              f"sha256 {'same' if h_in.digest() == h_out.digest() else 'differs'} {err}",
+              flush=True)
+        sys.exit(1)
+    print(f"stream: {sent} bytes both ways, sha256 ok", flush=True)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("rr")
+    r.add_argument("addr")
+    r.add_argument("--rounds", type=int, default=1000)
+    r.add_argument("--size", type=int, default=600)
+    r.add_argument("--pause", type=float, default=0)
+    r.add_argument("--pause-every", type=int, default=100)
+    r.set_defaults(fn=cmd_rr)
+    t = sub.add_parser("stream")
+    t.add_argument("addr")
+    t.add_argument("--bytes", type=int, default=64 << 20)
+    t.add_argument("--pause", type=float, default=0)
+    t.add_argument("--read-pause", type=float, default=0)
+    t.add_argument("--timeout", type=float, default=60)
+    t.set_defaults(fn=cmd_stream)
+    a = p.parse_args()
+    a.fn(a)
+
+
+if __name__ == "__main__":
+    main()
