@@ -1592,6 +1592,16 @@ static void kr_drop(struct pvx_session *s)
 	if (!s->kernel)
 		return;
 	kr_sync(s);
+	for (int i = 0; pvx_log_enabled(PVX_LOG_DEBUG) && i < 2; i++) {
+		struct pvx_kdir_view v;
+
+		/* What each path carried: for reading a test's log. */
+		pvx_krelay_view(&s->kp, i, &v);
+		pvx_debug("kernel path link=%s peer=%s dir=%s kernel=%" PRIu64
+			  " user=%" PRIu64 " fin_drops=%" PRIu64,
+			  s->link_name, s->peer, i ? "out" : "in", v.sent,
+			  s->kd[i].uw, v.drops);
+	}
 	pvx_krelay_remove(&s->kp);
 	for (int i = 0; i < 2; i++)
 		if (s->kev[i])

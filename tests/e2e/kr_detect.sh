@@ -3,22 +3,17 @@
 # and the link relays in user space all the same; =on with them is active.
 # GET /sessions shows the relay's state and each session's mode.
 source "$(dirname "$0")/lib/xc_tcp_lib.sh"
+source "$(dirname "$0")/lib/kr_lib.sh"
 
 start_peer echo echo 127.0.0.1:0
 BE=$READY
 P=$(freeport)
 write_graph "$(link_json kd "127.0.0.1:$P" "127.0.0.1:$BE")"
 
-# sessions_py EXPR: evaluates EXPR on the parsed GET /sessions as `s`.
-sessions_py() {
-	curl -sS --unix-socket "$TMP/status.sock" http://x/sessions |
-		"$PY" -c 'import json,sys; s=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
-}
-
 # run MODE EXPECTED-LINE ACTIVE: one pv-xconnect, its start line, status,
 # and a byte-exact round trip through the link.
 run() {
-	start_xc "--kernel-relay=$1"
+	start_xc "--kernel-relay=$1" --first-byte-timeout 0
 	wait_listen "$P"
 	if [[ $3 == True ]] && grep -q 'kernel relay: off' "$TMP/xc.log"; then
 		echo "SKIPPED: BPF sockmap unavailable here: $(grep 'kernel relay:' "$TMP/xc.log")"

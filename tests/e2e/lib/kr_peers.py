@@ -5,8 +5,12 @@ import argparse
 import hashlib
 import os
 import socket
+import struct
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peers import pattern, serve  # noqa: E402
 
 
 def parse_addr(s):
@@ -93,6 +97,75 @@ def cmd_stream(a):
     print(f"stream: {sent} bytes both ways, sha256 ok", flush=True)
 
 
+def rst_close(s):
+    """Closes with a RST instead of a FIN."""
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+
+
+def cmd_burst_server(a):
+    """Per connection: reads a 5-byte hello, sends BYTES of pattern() in
+    one go, then closes first (FIN, or RST with --rst)."""
+    def handle(c):
+        try:
+            recv_exact(c, 5)
+            c.sendall(pattern(a.bytes))
+            if a.rst:
+                rst_close(c)
+            else:
+                c.close()
+        except OSError:
+            c.close()
+    serve(a.addr, handle)
+
+
+def cmd_burst_client(a):
+    """Sends the hello, then reads until EOF: the burst must be complete
+    and exact, the EOF after it (with --reset: a reset or an EOF is
+    enough, the bytes before it are checked)."""
+    s = connect(a.addr)
+    s.sendall(b"hello")
+    got = bytearray()
+    try:
+        while True:
+            b = s.recv(1 << 20)
+            if not b:
+                break
+            got += b
+    except ConnectionResetError:
+        if not a.reset:
+            print(f"burst: reset after {len(got)} bytes", flush=True)
+            sys.exit(1)
+    if got != pattern(len(got)) or (not a.reset and len(got) != a.bytes):
+        print(f"burst: got {len(got)} of {a.bytes}, "
+              f"{'exact' if got == pattern(len(got)) else 'differs'}",
+              flush=True)
+        sys.exit(1)
+    print(f"burst: {len(got)} bytes then EOF", flush=True)
+
+
+def cmd_rst_client(a):
+    """Sends BYTES (after --rounds answered rounds, so that the session is
+    established on the relay's kernel path), then resets."""
+    s = connect(a.addr)
+    for _ in range(a.rounds):
+        s.sendall(b"x" * 600)
+        recv_exact(s, 600)
+    s.sendall(os.urandom(a.bytes))
+    rst_close(s)
+    print("rst: sent and reset", flush=True)
+
+
+def cmd_close_early(a):
+    """Connects, sends a few bytes, and closes before any answer: before
+    the relay could put the session on the kernel path."""
+    for _ in range(a.conns):
+        s = connect(a.addr)
+        s.sendall(b"early")
+        s.close()
+    print(f"close-early: {a.conns} connections", flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -110,6 +183,25 @@ def main():
     t.add_argument("--read-pause", type=float, default=0)
     t.add_argument("--timeout", type=float, default=60)
     t.set_defaults(fn=cmd_stream)
+    b = sub.add_parser("burst-server")
+    b.add_argument("addr")
+    b.add_argument("--bytes", type=int, default=8 << 20)
+    b.add_argument("--rst", action="store_true")
+    b.set_defaults(fn=cmd_burst_server)
+    c = sub.add_parser("burst-client")
+    c.add_argument("addr")
+    c.add_argument("--bytes", type=int, default=8 << 20)
+    c.add_argument("--reset", action="store_true")
+    c.set_defaults(fn=cmd_burst_client)
+    r2 = sub.add_parser("rst-client")
+    r2.add_argument("addr")
+    r2.add_argument("--bytes", type=int, default=1 << 20)
+    r2.add_argument("--rounds", type=int, default=3)
+    r2.set_defaults(fn=cmd_rst_client)
+    e = sub.add_parser("close-early")
+    e.add_argument("addr")
+    e.add_argument("--conns", type=int, default=20)
+    e.set_defaults(fn=cmd_close_early)
     a = p.parse_args()
     a.fn(a)
 
