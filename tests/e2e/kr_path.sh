@@ -1,7 +1,8 @@
 # Issue 10, "Done when" 2: the kernel path is taken. 3000 request/answer
 # rounds on one connection with --kernel-relay=on: the BPF program's byte
 # counters carry (nearly) all of them, GET /sessions shows the session as
-# "kernel", /metrics has the counters, and pv-xconnect's CPU time is a
+# "kernel", its sockets have forced buffer sizes, /metrics has the
+# counters, and pv-xconnect's CPU time is a
 # fraction of the same run with the relay off (a ratio, not a time).
 source "$(dirname "$0")/lib/xc_tcp_lib.sh"
 source "$(dirname "$0")/lib/kr_lib.sh"
@@ -55,6 +56,10 @@ for ((i = 0; i < 100; i++)); do
 done
 [[ $mode == kernel ]] || fail "/sessions: mode '$mode', want kernel"
 [[ $(status_field kp kernel_sessions) == 1 ]] || fail "kernel_sessions is not 1"
+# Fixed buffer sizes on the relayed sockets (they stop auto-tuning): the
+# budget, doubled by the kernel, on the accepted end.
+ss -tmnH "sport = :$P" | grep -q 'rb2097152,.*tb2097152' ||
+	fail "relayed socket without forced buffer sizes: $(ss -tmnH "sport = :$P")"
 metrics=$(curl -sS --unix-socket "$TMP/status.sock" http://x/metrics)
 grep -q '^pvx_link_kernel_sessions{.*name="kp".*} 1$' <<<"$metrics" || fail "metrics: kernel_sessions"
 grep -q '^pvx_link_kernel_bytes_in_total{.*name="kp".*} [1-9]' <<<"$metrics" || fail "metrics: kernel bytes"

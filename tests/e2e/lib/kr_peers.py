@@ -166,6 +166,78 @@ def cmd_close_early(a):
     print(f"close-early: {a.conns} connections", flush=True)
 
 
+def cmd_stall_sink(a):
+    """Per connection: answers a 5-byte hello with "ready", reads nothing
+    for DELAY seconds (a stalled reader), then reads to EOF and answers
+    "<count> <sha256>\\n"."""
+    def handle(c):
+        with c:
+            try:
+                recv_exact(c, 5)
+                c.sendall(b"ready")
+                time.sleep(a.delay)
+                h = hashlib.sha256()
+                n = 0
+                while True:
+                    d = c.recv(1 << 20)
+                    if not d:
+                        break
+                    h.update(d)
+                    n += len(d)
+                c.sendall(f"{n} {h.hexdigest()}\n".encode())
+            except OSError:
+                pass
+    serve(a.addr, handle)
+
+
+def cmd_flood(a):
+    """After a hello and its answer (the session is established on the
+    relay's kernel path), pushes as fast as the socket takes for SECONDS (a backend that does
+    not read yet: only backpressure stops it), prints how much was taken
+    ("FLOOD n"), waits for a line on stdin, then sends the rest up to
+    --total, SHUT_WR, and checks the sink's count and sha256."""
+    import select
+    s = connect(a.addr)
+    s.sendall(b"hello")
+    recv_exact(s, 5)
+    s.setblocking(False)
+    h = hashlib.sha256()
+    block = os.urandom(1 << 16)
+    sent = 0
+    t_end = time.monotonic() + a.seconds
+    while time.monotonic() < t_end:
+        _, w, _ = select.select([], [s], [], 0.05)
+        if not w:
+            continue
+        try:
+            n = s.send(block)
+        except BlockingIOError:
+            continue
+        h.update(block[:n])
+        sent += n
+    print(f"FLOOD {sent}", flush=True)
+    sys.stdin.readline()
+    s.setblocking(True)
+    while sent < a.total:
+        b = block[:min(len(block), a.total - sent)]
+        s.sendall(b)
+        h.update(b)
+        sent += len(b)
+    s.shutdown(socket.SHUT_WR)
+    line = b""
+    while not line.endswith(b"\n"):
+        b = s.recv(256)
+        if not b:
+            break
+        line += b
+    want = f"{sent} {h.hexdigest()}"
+    if line.decode().strip() != want:
+        print(f"flood: sink saw '{line.decode().strip()}', want '{want}'",
+              flush=True)
+        sys.exit(1)
+    print(f"flood: {sent} bytes, sink agrees", flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -202,6 +274,15 @@ def main():
     e.add_argument("addr")
     e.add_argument("--conns", type=int, default=20)
     e.set_defaults(fn=cmd_close_early)
+    k = sub.add_parser("stall-sink")
+    k.add_argument("addr")
+    k.add_argument("--delay", type=float, default=4)
+    k.set_defaults(fn=cmd_stall_sink)
+    f = sub.add_parser("flood")
+    f.add_argument("addr")
+    f.add_argument("--seconds", type=float, default=2)
+    f.add_argument("--total", type=int, default=0)
+    f.set_defaults(fn=cmd_flood)
     a = p.parse_args()
     a.fn(a)
 
