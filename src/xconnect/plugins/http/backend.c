@@ -34,6 +34,9 @@ void http_backend_close(struct http_conn *c, bool keep)
 	if (!c->bb)
 		return;
 	fd = bufferevent_getfd(c->bb);
+	/* Its events go now, not when a callback running it returns: the
+	 * fd may be closed (and its number reused) or pooled at once. */
+	bufferevent_setfd(c->bb, -1);
 	bufferevent_free(c->bb);
 	c->bb = NULL;
 	if (keep)
