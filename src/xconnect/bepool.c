@@ -157,9 +157,7 @@ fail:
 	return r;
 }
 
-/* Still idle and open: nothing to read, no EOF, no error. Catches what
- * happened since the loop last looked (a FIN already queued). */
-static bool still_idle(int fd)
+bool pvx_bepool_alive(int fd)
 {
 	char byte;
 
@@ -177,7 +175,7 @@ int pvx_bepool_get(struct pvx_bepool *p, const struct pvx_backend *be,
 		return -ENOENT;
 	while ((b = bucket_find(p, be, tag, tag_len))) {
 		fd = conn_take(TAILQ_FIRST(&b->conns));
-		if (still_idle(fd))
+		if (pvx_bepool_alive(fd))
 			return fd;
 		close(fd);
 	}

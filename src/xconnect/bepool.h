@@ -48,6 +48,11 @@ size_t pvx_bepool_flush(struct pvx_bepool *p, const struct pvx_backend *be);
 size_t pvx_bepool_count(const struct pvx_bepool *p,
 			const struct pvx_backend *be);
 
+/* Whether the idle connection fd is still open and silent (nothing to
+ * read, no EOF, no error): one recv(MSG_PEEK), for a close the event
+ * loop has not reported yet. */
+bool pvx_bepool_alive(int fd);
+
 /* Whether a and b are the same backend: kind, address or path, and
  * provider pid (a provider restarted at the same address is another
  * backend: its old connections are gone). */

@@ -29,6 +29,7 @@ void http_hold_end(struct http_conn *c)
 
 void http_backend_close(struct http_conn *c, bool keep)
 {
+	bool parked = c->be_parked;
 	int fd;
 
 	if (!c->bb)
@@ -39,10 +40,35 @@ void http_backend_close(struct http_conn *c, bool keep)
 	bufferevent_setfd(c->bb, -1);
 	bufferevent_free(c->bb);
 	c->bb = NULL;
-	if (keep)
-		pvx_bepool_put(c->l->pool, &c->be, c->tag, c->tag_len, fd);
-	else
+	c->be_parked = false;
+	if (!keep)
 		close(fd);
+	else if (parked) /* parked only without a tag */
+		pvx_bepool_put(c->l->pool, &c->park_be, NULL, 0, fd);
+	else
+		pvx_bepool_put(c->l->pool, &c->be, c->tag, c->tag_len, fd);
+}
+
+/* Parked: watched like a pooled connection (a readable event or the
+ * pool's idle timeout closes it, exchange.c's callbacks), without the
+ * trip through the pool (its events and allocations) for each request
+ * of a keep-alive client. Links with a PROXY header use the pool: the
+ * header is its key. */
+void http_backend_done(struct http_conn *c, bool again)
+{
+	bool keep = http_backend_reusable(c);
+	struct timeval tv = http_ms_tv(pvx_limits.http_pool_idle_ms);
+
+	if (!keep || !again || c->tag_len) {
+		http_backend_close(c, keep);
+		http_backend_drop(c);
+		return;
+	}
+	c->be_parked = true;
+	c->park_be = c->be;
+	bufferevent_disable(c->bb, EV_WRITE);
+	bufferevent_set_timeouts(c->bb, &tv, NULL);
+	bufferevent_enable(c->bb, EV_READ);
 }
 
 /* The backend was asked to keep the connection, the request went out
@@ -114,29 +140,18 @@ void http_backend_drop(struct http_conn *c)
 		close(c->bfd);
 		c->bfd = -1;
 	}
-	http_backend_close(c, false);
+	http_backend_close(c, c->be_parked); /* a parked one is clean */
 	if (c->pending) {
 		evbuffer_free(c->pending);
 		c->pending = NULL;
 	}
 }
 
-static void backend_connected(struct http_conn *c)
+/* The request goes out on c->bb (new, pooled or parked). */
+static void backend_start(struct http_conn *c)
 {
 	struct timeval tv = http_ms_tv(http_conn_limits(c).idle_timeout_ms);
-	int fd = c->bfd;
 
-	c->bfd = -1;
-	/* The fd is ours (http_backend_close): it may go back to the pool. */
-	c->bb = bufferevent_socket_new(c->l->base, fd, 0);
-	if (!c->bb) {
-		close(fd);
-		http_conn_error(c, 502, "out of memory");
-		return;
-	}
-	bufferevent_setcb(c->bb, http_backend_read_cb, http_backend_write_cb,
-			  http_backend_event_cb, c);
-	bufferevent_setwatermark(c->bb, EV_READ, 0, http_room(MAX_RESP_HEAD));
 	/* While the request is being sent, only a backend that stops
 	 * taking it times out; the answer's clock starts after it. */
 	bufferevent_set_timeouts(c->bb, NULL, &tv);
@@ -152,6 +167,24 @@ static void backend_connected(struct http_conn *c)
 	pvx_http1_init(&c->resp, false, NULL, NULL);
 	c->resp.skip_body = c->head_request;
 	http_pump_request(c);
+}
+
+static void backend_connected(struct http_conn *c)
+{
+	int fd = c->bfd;
+
+	c->bfd = -1;
+	/* The fd is ours (http_backend_close): it may go back to the pool. */
+	c->bb = bufferevent_socket_new(c->l->base, fd, 0);
+	if (!c->bb) {
+		close(fd);
+		http_conn_error(c, 502, "out of memory");
+		return;
+	}
+	bufferevent_setcb(c->bb, http_backend_read_cb, http_backend_write_cb,
+			  http_backend_event_cb, c);
+	bufferevent_setwatermark(c->bb, EV_READ, 0, http_room(MAX_RESP_HEAD));
+	backend_start(c);
 }
 
 static uint64_t since_us(const struct timespec *t0)
@@ -249,6 +282,22 @@ void http_dial(struct http_conn *c)
 	int ret;
 
 	pvx_backend_from_conf(&c->be, &link->conf);
+	/* The client connection's parked one first (same backend, no
+	 * PROXY header), else it goes to the pool. */
+	if (c->be_parked) {
+		bool alive = pvx_bepool_alive(bufferevent_getfd(c->bb));
+
+		if (alive && !c->retried && !c->tag_len &&
+		    pvx_backend_same(&c->park_be, &c->be)) {
+			c->be_parked = false;
+			c->be_reused = true;
+			link->stats.backend_reused++;
+			http_hold_end(c);
+			backend_start(c);
+			return;
+		}
+		http_backend_close(c, alive);
+	}
 	/* A kept connection serves any request (one whose client closes
 	 * after it is closed after it too); a retry dials anew. */
 	if (!c->retried && c->be.kind != PVX_BACKEND_NONE) {

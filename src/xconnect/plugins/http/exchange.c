@@ -301,13 +301,12 @@ static void response_done(struct http_conn *c)
 
 	if (c->resp_chunked)
 		evbuffer_add(bufferevent_get_output(c->cb), "0\r\n\r\n", 5);
-	http_backend_close(c, http_backend_reusable(c));
+	http_backend_done(c, again);
 	http_access_end(c, c->resp.head.status, "done");
 	if (!again) {
 		http_conn_close_after_write(c);
 		return;
 	}
-	http_backend_drop(c);
 	http_route_release(c);
 	c->state = C_HEAD;
 	c->resp_started = false;
@@ -543,6 +542,10 @@ void http_backend_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct http_conn *c = arg;
 
+	if (c->be_parked) { /* bytes nobody asked for */
+		http_backend_close(c, false);
+		return;
+	}
 	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
 		c->resp_any = true;
 	if (c->state == C_TUNNEL)
@@ -567,6 +570,10 @@ void http_backend_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct http_conn *c = arg;
 
 	(void)bev;
+	if (c->be_parked) { /* closed by the backend, or idle too long */
+		http_backend_close(c, false);
+		return;
+	}
 	if (c->state == C_TUNNEL) {
 		tunnel_move(c, c->bb, c->cb);
 		http_conn_close_after_write(c);

@@ -133,6 +133,10 @@ struct http_conn {
 	bool be_reused;	     /* the backend connection came from the pool */
 	bool resp_any;	     /* a byte of the answer came from it */
 	bool retried;	     /* the request went again on a new connection */
+	/* Between requests the kept backend connection stays with the
+	 * client connection (bb, parked) for its next request. */
+	bool be_parked;
+	struct pvx_backend park_be; /* where the parked one leads */
 	struct evbuffer *head_copy; /* the request head sent, for a retry */
 	uint8_t tag[PVX_PP_MAX];    /* PROXY header: first on a new backend */
 	size_t tag_len;		    /* connection, and its key in the pool */
@@ -203,6 +207,9 @@ void http_dial(struct http_conn *c);
  * (backend_reusable); whether a request whose kept connection closed
  * before any answer byte goes again on a new one, and sending it. */
 void http_backend_close(struct http_conn *c, bool keep);
+/* The answer is complete: the backend connection is parked on the client
+ * connection (again: it carries another request), pooled or closed. */
+void http_backend_done(struct http_conn *c, bool again);
 bool http_backend_reusable(const struct http_conn *c);
 bool http_may_retry(const struct http_conn *c);
 void http_backend_retry(struct http_conn *c);
