@@ -362,9 +362,17 @@ static int check_raw(struct pvx_http1 *h, const char *buf, size_t len)
 static int parser_error(struct pvx_http1 *h)
 {
 	enum http_errno e = HTTP_PARSER_ERRNO(&h->p);
+	char why[96];
 
 	if (h->status)
 		return -EINVAL;
+	/* Before the first header name: the start line is at fault. */
+	if (!h->head_done && h->head.nh == 0) {
+		snprintf(why, sizeof(why), "not an HTTP/1.x %s line (%s)",
+			 h->request ? "request" : "status",
+			 http_errno_description(e));
+		return bad(h, why);
+	}
 	return bad(h, http_errno_description(e));
 }
 

@@ -1,10 +1,12 @@
 /* Fuzz target: the HTTP/1 layer (common/http1), as the http plugin uses it:
  * head length, head parsing and body decoding, fed in pieces whose size
- * the first byte picks, as requests or responses. A refusal always comes
+ * the first byte picks, as requests or responses; responses also whole, as
+ * the clients read them (pvx_http1_read_response). A refusal always comes
  * with a status and a reason; a body never decodes to more bytes than
  * were fed; messages that follow a complete one are parsed in turn. */
 #include "fuzz.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "common/http1.h"
@@ -21,6 +23,36 @@ static int on_body(void *arg, const char *buf, size_t len)
 	return 0;
 }
 
+/* As the clients read answers: the whole buffer, then a prefix, with and
+ * without the close. */
+static void whole_response(const char *p, size_t len, size_t piece)
+{
+	static struct pvx_http1_resp r;
+	size_t cut = piece < len ? len - piece : len;
+
+	for (int eof = 0; eof < 2; eof++) {
+		for (int k = 0; k < 2; k++) {
+			size_t n = k ? cut : len;
+			int ret = pvx_http1_read_response(p, n, eof, piece == 1,
+							  1024, &r);
+
+			FUZZ_CHECK(ret == 1 || ret == 0 || ret == -EBADMSG);
+			if (ret < 0)
+				FUZZ_CHECK(r.h.err[0] != '\0' && !r.body);
+			if (ret == 0)
+				FUZZ_CHECK(!eof && !r.body);
+			if (ret == 1) {
+				FUZZ_CHECK(r.body && r.body_len <= n &&
+					   r.body_len <= 1024 &&
+					   r.body[r.body_len] == '\0');
+				FUZZ_CHECK(r.h.head.status >= 100 &&
+					   r.h.head.status <= 599);
+				pvx_http1_resp_free(&r);
+			}
+		}
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p;
@@ -34,6 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	piece = (size_t)(data[0] >> 1) + 1; /* 1-128 bytes per feed */
 	p = (const char *)data + 1;
 	left = size - 1;
+	if (!request)
+		whole_response(p, left, piece);
 	while (left > 0 && msgs++ < 8) {
 		struct pvx_http1 h;
 		struct body b = {0};
