@@ -1,7 +1,7 @@
 /* A small blocking HTTP/1.1 client over a Unix socket, for command-line
  * tools: one request per connection, the whole answer read (by
- * Content-Length, chunked, or to EOF) up to a size cap. The response
- * parser is pure and unit-tested. */
+ * Content-Length, chunked, or to EOF) up to a size cap. The answer is
+ * parsed by the one HTTP/1 layer (common/http1.h). */
 #ifndef PVX_HTTPC_H
 #define PVX_HTTPC_H
 
@@ -9,7 +9,6 @@
 #include <stddef.h>
 
 #define PVX_HTTPC_MAX_RESPONSE (16 * 1024 * 1024)
-#define PVX_HTTPC_MAX_HEADERS (64 * 1024)
 
 struct pvx_http_response {
 	int status;	    /* 100-599 */
@@ -23,7 +22,8 @@ struct pvx_http_response {
 /* Parses the response in buf[0..len). eof: the peer closed after these
  * bytes. head: it answers a HEAD request (no body whatever the headers
  * say). Returns 1 when complete (resp filled), 0 when more bytes are
- * needed, -EBADMSG on a malformed or truncated answer (reason in err). */
+ * needed, -EBADMSG on a malformed or truncated answer, -ENOMEM (reason in
+ * err). */
 int pvx_http_parse_response(const char *buf, size_t len, bool eof, bool head,
 			    struct pvx_http_response *resp, char *err,
 			    size_t errlen);
