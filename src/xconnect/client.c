@@ -24,6 +24,7 @@
 
 #include "common/clock.h"
 #include "common/file.h"
+#include "common/http1.h"
 #include "common/log.h"
 #include "common/sock.h"
 
@@ -83,202 +84,55 @@ static void arm(struct event *ev, int ms)
 }
 
 /* ------------------------------------------------------------------ */
-/* HTTP response parsing (pure)                                        */
+/* HTTP answers, read by the one HTTP/1 layer (common/http1.h)         */
 
-#define BAD(...)                                                               \
-	do {                                                                   \
-		snprintf(r->reason, sizeof(r->reason), __VA_ARGS__);           \
-		return PVX_HTTP_BAD;                                           \
-	} while (0)
-
-static const char *find_crlfcrlf(const char *b, size_t len)
-{
-	for (size_t i = 0; i + 3 < len; i++)
-		if (b[i] == '\r' && b[i + 1] == '\n' && b[i + 2] == '\r' &&
-		    b[i + 3] == '\n')
-			return b + i;
-	return NULL;
-}
-
-static bool parse_size(const char *s, size_t n, int base, size_t *out)
-{
-	size_t v = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		int d;
-		char c = s[i];
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (base == 16 && c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else if (base == 16 && c >= 'A' && c <= 'F')
-			d = c - 'A' + 10;
-		else
-			break;
-		if (v > (SIZE_MAX - (size_t)d) / (size_t)base)
-			return false;
-		v = v * (size_t)base + (size_t)d;
-	}
-	if (i == 0)
-		return false;
-	*out = v;
-	return true;
-}
-
-/* Walks a chunked body from p; with decode, moves the data together in
- * place. Returns MORE until the last chunk and the trailer are in. */
-static enum pvx_http_res chunked(char *p, size_t len, bool decode,
-				 size_t max_body, struct pvx_http_resp *r)
-{
-	size_t pos = 0, out = 0;
-
-	for (;;) {
-		size_t sz, eol;
-		char *nl = memchr(p + pos, '\n', len - pos);
-		if (!nl)
-			return PVX_HTTP_MORE;
-		eol = (size_t)(nl - p);
-		if (!parse_size(p + pos, eol - pos, 16, &sz))
-			BAD("bad chunk size");
-		pos = eol + 1;
-		if (sz == 0) {
-			/* Trailer fields up to an empty line. */
-			for (;;) {
-				nl = memchr(p + pos, '\n', len - pos);
-				if (!nl)
-					return PVX_HTTP_MORE;
-				eol = (size_t)(nl - p);
-				if (eol == pos ||
-				    (eol == pos + 1 && p[pos] == '\r'))
-					break;
-				pos = eol + 1;
-			}
-			r->body = p;
-			r->body_len = out;
-			return PVX_HTTP_DONE;
-		}
-		if (sz > max_body || out + sz > max_body)
-			BAD("body larger than %zu bytes", max_body);
-		if (len - pos < sz + 2)
-			return PVX_HTTP_MORE;
-		if (p[pos + sz] == '\r' ? p[pos + sz + 1] != '\n'
-					: p[pos + sz] != '\n')
-			BAD("bad chunk end");
-		if (decode)
-			memmove(p + out, p + pos, sz);
-		out += sz;
-		pos += sz + (p[pos + sz] == '\r' ? 2 : 1);
-	}
-}
-
-enum pvx_http_res pvx_http_resp_parse(char *buf, size_t len, bool eof,
+enum pvx_http_res pvx_http_resp_parse(const char *buf, size_t len, bool eof,
 				      size_t max_body, struct pvx_http_resp *r)
 {
-	const char *end, *line, *next;
-	char *body;
-	size_t clen = 0, avail;
-	bool has_clen = false, is_chunked = false;
-	int status;
-	enum pvx_http_res res;
+	struct pvx_http1_resp *h = malloc(sizeof(*h));
+	const struct pvx_http1_header *etag;
+	int ret;
 
 	memset(r, 0, sizeof(*r));
-	end = find_crlfcrlf(buf, len);
-	if (!end) {
-		if (len > 64 * 1024)
-			BAD("header larger than 64 KiB");
-		if (eof)
-			BAD(len ? "connection closed inside the header"
-				: "connection closed without an answer");
+	if (!h) {
+		snprintf(r->reason, sizeof(r->reason), "out of memory");
+		return PVX_HTTP_BAD;
+	}
+	ret = pvx_http1_read_response(buf, len, eof, false, max_body, h);
+	if (ret < 0) {
+		snprintf(r->reason, sizeof(r->reason), "%s", h->h.err);
+		free(h);
+		return PVX_HTTP_BAD;
+	}
+	if (ret == 0) {
+		r->need = h->need;
+		free(h);
 		return PVX_HTTP_MORE;
 	}
-	/* "HTTP/1.x NNN": buf is not NUL-terminated, so no sscanf. */
-	if (end - buf < 12 || memcmp(buf, "HTTP/1.", 7) != 0 || buf[7] < '0' ||
-	    buf[7] > '9' || buf[8] != ' ' || buf[9] < '1' || buf[9] > '5' ||
-	    buf[10] < '0' || buf[10] > '9' || buf[11] < '0' || buf[11] > '9' ||
-	    (end - buf > 12 && buf[12] != ' ' && buf[12] != '\r'))
-		BAD("not an HTTP/1.x status line");
-	status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
-	r->status = status;
-	line = memchr(buf, '\n', (size_t)(end - buf));
-	for (line = line ? line + 1 : end; line < end; line = next + 1) {
-		const char *colon, *v, *ve;
-		size_t nlen;
-
-		next = memchr(line, '\n', (size_t)(end + 2 - line));
-		if (!next)
-			break;
-		colon = memchr(line, ':', (size_t)(next - line));
-		if (!colon)
-			BAD("header line without ':'");
-		nlen = (size_t)(colon - line);
-		v = colon + 1;
-		ve = next;
-		while (v < ve && (*v == ' ' || *v == '\t'))
-			v++;
-		while (ve > v &&
-		       (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
-			ve--;
-		if (nlen == 14 &&
-		    strncasecmp(line, "Content-Length", 14) == 0) {
-			size_t n2;
-			if (!parse_size(v, (size_t)(ve - v), 10, &n2) ||
-			    (size_t)(ve - v) > 18 || (has_clen && n2 != clen))
-				BAD("bad Content-Length");
-			for (const char *q = v; q < ve; q++)
-				if (*q < '0' || *q > '9')
-					BAD("bad Content-Length");
-			clen = n2;
-			has_clen = true;
-		} else if (nlen == 17 &&
-			   strncasecmp(line, "Transfer-Encoding", 17) == 0) {
-			if ((size_t)(ve - v) >= 7 &&
-			    strncasecmp(ve - 7, "chunked", 7) == 0)
-				is_chunked = true;
-		} else if (nlen == 4 && strncasecmp(line, "ETag", 4) == 0) {
-			size_t n2 = (size_t)(ve - v);
-			if (n2 >= sizeof(r->etag))
-				BAD("ETag longer than %zu bytes",
-				    sizeof(r->etag) - 1);
-			memcpy(r->etag, v, n2);
-			r->etag[n2] = '\0';
-		}
+	etag = pvx_http1_find(&h->h.head, "etag");
+	if (etag && etag->value_len >= sizeof(r->etag)) {
+		snprintf(r->reason, sizeof(r->reason),
+			 "ETag longer than %zu bytes", sizeof(r->etag) - 1);
+		pvx_http1_resp_free(h);
+		free(h);
+		return PVX_HTTP_BAD;
 	}
-	body = (char *)end + 4;
-	avail = len - (size_t)(body - buf);
-	r->body = body;
-	/* No body in 1xx, 204 and 304 answers whatever the headers say. */
-	if (status == 304 || status == 204 || status < 200)
-		return PVX_HTTP_DONE;
-	if (is_chunked) {
-		res = chunked(body, avail, false, max_body, r);
-		if (res == PVX_HTTP_DONE)
-			return chunked(body, avail, true, max_body, r);
-		if (res == PVX_HTTP_MORE && eof)
-			BAD("connection closed inside a chunked body");
-		return res;
+	if (etag) {
+		memcpy(r->etag, etag->value, etag->value_len);
+		r->etag[etag->value_len] = '\0';
 	}
-	if (has_clen) {
-		if (clen > max_body)
-			BAD("body larger than %zu bytes", max_body);
-		if (avail < clen) {
-			r->need = (size_t)(body - buf) + clen;
-			if (eof)
-				BAD("connection closed after %zu of %zu body "
-				    "bytes",
-				    avail, clen);
-			return PVX_HTTP_MORE;
-		}
-		r->body_len = clen;
-		return PVX_HTTP_DONE;
-	}
-	/* HTTP/1.0 style: the body ends when the server closes. */
-	if (avail > max_body)
-		BAD("body larger than %zu bytes", max_body);
-	if (!eof)
-		return PVX_HTTP_MORE;
-	r->body_len = avail;
+	r->status = h->h.head.status;
+	r->body = h->body; /* taken over */
+	r->body_len = h->body_len;
+	free(h);
 	return PVX_HTTP_DONE;
+}
+
+void pvx_http_resp_free(struct pvx_http_resp *r)
+{
+	free(r->body);
+	r->body = NULL;
+	r->body_len = 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -388,6 +242,7 @@ static void ctrl_read_cb(struct bufferevent *bev, void *arg)
 	}
 	if (res == PVX_HTTP_DONE) {
 		ctrl_done(s, &r);
+		pvx_http_resp_free(&r);
 		ctrl_close(s);
 		return;
 	}
@@ -419,6 +274,7 @@ static void ctrl_event_cb(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		ctrl_done(s, &r);
+		pvx_http_resp_free(&r);
 		ctrl_close(s);
 	}
 }

@@ -39,24 +39,27 @@ struct pvx_graph_src *pvx_graph_file_new(struct event_base *base,
 void pvx_graph_src_refresh(struct pvx_graph_src *s);
 void pvx_graph_src_free(struct pvx_graph_src *s);
 
-/* One HTTP response being received (pure; exposed for unit tests). */
+/* One HTTP response being received (exposed for unit tests), read by the
+ * one HTTP/1 layer (common/http1.h): HTTP/1.0 and 1.1, the body framed by
+ * Content-Length, chunked encoding, or the close; a bare LF, a
+ * Transfer-Encoding other than chunked and the other framing faults the
+ * proxy refuses are refused with the reason. */
 enum pvx_http_res {
 	PVX_HTTP_MORE, /* need more bytes (or EOF) */
-	PVX_HTTP_DONE, /* complete */
+	PVX_HTTP_DONE, /* complete: free with pvx_http_resp_free */
 	PVX_HTTP_BAD,  /* malformed or too large */
 };
 struct pvx_http_resp {
 	int status;
-	char etag[128];	  /* "" when absent; as sent, quotes included */
-	const char *body; /* into the caller's buffer */
+	char etag[128]; /* "" when absent; as sent, quotes included */
+	char *body;	/* DONE: decoded, NUL-terminated, malloc'd */
 	size_t body_len;
-	size_t need;	 /* MORE: total length needed, when known */
-	char reason[96]; /* when PVX_HTTP_BAD */
+	size_t need;	  /* MORE: total length needed, when known */
+	char reason[128]; /* when PVX_HTTP_BAD */
 };
-/* buf holds everything received so far; eof says the peer closed. The
- * body is framed by Content-Length, chunked encoding, or the close.
- * Chunked bodies are decoded in place, so buf must be writable. */
-enum pvx_http_res pvx_http_resp_parse(char *buf, size_t len, bool eof,
+/* buf holds everything received so far; eof says the peer closed. */
+enum pvx_http_res pvx_http_resp_parse(const char *buf, size_t len, bool eof,
 				      size_t max_body, struct pvx_http_resp *r);
+void pvx_http_resp_free(struct pvx_http_resp *r);
 
 #endif

@@ -448,17 +448,44 @@ static const struct http_case http_cases[] = {
      "not an HTTP/1.x status line"},
     {"HTTP/2 200\r\n\r\n", false, PVX_HTTP_BAD, 0, NULL, NULL, "status line"},
     {"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", false, PVX_HTTP_BAD, 0,
-     NULL, NULL, "bad Content-Length"},
+     NULL, NULL, "content-length header"},
     {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n", false,
-     PVX_HTTP_BAD, 0, NULL, NULL, "bad Content-Length"},
+     PVX_HTTP_BAD, 0, NULL, NULL, "content-length header"},
     {"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n", false,
      PVX_HTTP_BAD, 0, NULL, NULL, "larger than"},
     {"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", false, PVX_HTTP_BAD, 0, NULL,
-     NULL, "without ':'"},
+     NULL, "malformed header name"},
     {"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}", false,
      PVX_HTTP_DONE, 404, "{}", "", NULL},
     {"HTTP/1.0 200 OK\r\n\r\n0123456789abcdefg", true, PVX_HTTP_BAD, 0, NULL,
      NULL, "larger than 16"},
+    /* Pantavisor's server: HTTP/1.0, the body ended by the close */
+    {"HTTP/1.0 200 OK\r\nETag: \"g1\"\r\nConnection: close\r\n\r\n"
+     "[{\"n\":1}]",
+     true, PVX_HTTP_DONE, 200, "[{\"n\":1}]", "\"g1\"", NULL},
+    {"HTTP/1.0 200 OK\r\nETag: \"g1\"\r\n\r\n[{\"n\":1}]", false, PVX_HTTP_MORE,
+     0, NULL, NULL, NULL},
+    /* what the proxy refuses, refused here too, with the reason */
+    {"HTTP/1.0 200 OK\n\n[]", true, PVX_HTTP_BAD, 0, NULL, NULL, "bare LF"},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 2\n\r\n[]", false, PVX_HTTP_BAD, 0,
+     NULL, NULL, "bare LF"},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\n[]\r\n0\r\n"
+     "\r\n",
+     false, PVX_HTTP_BAD, 0, NULL, NULL, "without CRLF"},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n[]", true, PVX_HTTP_BAD,
+     0, NULL, NULL, "Transfer-Encoding other than chunked"},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+     "2\r\n[]\r\n0\r\n\r\n",
+     false, PVX_HTTP_BAD, 0, NULL, NULL,
+     "Transfer-Encoding other than chunked"},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n"
+     "\r\n0\r\n\r\n",
+     false, PVX_HTTP_BAD, 0, NULL, NULL, "content-length"},
+    {"HTTP/1.1 200 OK\r\nETag: \"0123456789012345678901234567890123456789"
+     "0123456789012345678901234567890123456789012345678901234567890123456789"
+     "0123456789012345678901234567890123456789\"\r\nContent-Length: 0\r\n"
+     "\r\n",
+     false, PVX_HTTP_BAD, 0, NULL, NULL, "ETag longer than 127 bytes"},
 };
 
 static void test_http(void **state)
@@ -480,6 +507,9 @@ static void test_http(void **state)
 			assert_int_equal(r.body_len, strlen(c->body));
 			assert_memory_equal(r.body, c->body, r.body_len);
 			assert_string_equal(r.etag, c->etag);
+			pvx_http_resp_free(&r);
+		} else {
+			assert_null(r.body);
 		}
 		if (res == PVX_HTTP_BAD && !strstr(r.reason, c->reason))
 			fail_msg("http %zu: reason '%s' lacks '%s'", i,
@@ -509,6 +539,7 @@ static void test_http_pieces(void **state)
 			 PVX_HTTP_DONE);
 	assert_int_equal(r.body_len, 5);
 	assert_string_equal(r.etag, "\"e1\"");
+	pvx_http_resp_free(&r);
 }
 
 int main(void)
