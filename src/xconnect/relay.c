@@ -82,7 +82,12 @@ struct kdir {
 	 * their way into the destination: user space does not write to it
 	 * until the destination's stream holds them all (kr_may_write). */
 	bool gate;
-	bool asked;	   /* a hand-back is asked, for consumed == asked_at */
+	bool asked; /* a hand-back is asked, for consumed == asked_at */
+	/* The source's receive queue was once seen empty (TCP's count):
+	 * since then all it gives was passed by the program, pbase of it
+	 * before cbase bytes were consumed. */
+	bool proven;
+	uint64_t pbase, cbase;
 	uint64_t consumed; /* read from the source by user space */
 	uint64_t asked_at;
 	uint64_t uw;   /* written to the destination by user space */
@@ -880,6 +885,7 @@ static int dir_pump(struct pvx_session *s, int i)
 
 static void on_timer(evutil_socket_t fd, short what, void *arg);
 static void kr_sync(struct pvx_session *s);
+static int kr_recheck(struct pvx_session *s);
 static void kr_after_pump(struct pvx_session *s, int i);
 static void kr_maybe_insert(struct pvx_session *s);
 
@@ -1111,6 +1117,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	 * heap update per read); it checks the last activity instead, the
 	 * kernel path's bytes included. */
 	kr_sync(s);
+	if (kr_recheck(s) < 0)
+		return;
 	idle = (uint64_t)s->p.limits.idle_timeout_ms;
 	if (now - s->t_active >= idle) {
 		pvx_session_close(s, "idle timeout");
@@ -1493,13 +1501,12 @@ static bool kr_fin_ready(struct pvx_session *s, int i)
 	return false;
 }
 
-/* After user space moved direction i: once every byte its source received
- * was read or redirected, and all that was read is written, the program
- * may take the direction back. The proof is TCP's own count of bytes
- * received (the verdict cannot see bytes that came before the insert, nor
- * user space tell which of its reads the program passed): the program is
- * told the passed count seen before that proof, and takes over only if
- * it passed nothing since. */
+/* After user space moved direction i: once all it read is written, the
+ * program may take the direction back, when it has passed no byte user
+ * space has not read. Bytes that arrived between the last read and the
+ * insert never went through the program: until TCP's own count of bytes
+ * received proves once that none are left (all read or redirected), user
+ * space cannot tell which of its reads the program passed. */
 static void kr_after_pump(struct pvx_session *s, int i)
 {
 	struct kdir *k = &s->kd[i];
@@ -1517,11 +1524,18 @@ static void kr_after_pump(struct pvx_session *s, int i)
 		kr_arm(s);
 		return;
 	}
-	pvx_krelay_view(&s->kp, i, &v);
-	if (kr_tcp(s->fd[i], &received, NULL) < 0 ||
-	    received - k->r0 != k->consumed + v.sent)
-		return; /* bytes wait to be read: EPOLLIN comes */
-	pvx_krelay_handback(&s->kp, i, v.passed, pvx_relay_kbudget);
+	if (!k->proven) {
+		pvx_krelay_view(&s->kp, i, &v);
+		if (kr_tcp(s->fd[i], &received, NULL) < 0 ||
+		    received - k->r0 != k->consumed + v.sent)
+			return; /* bytes wait to be read: EPOLLIN comes */
+		/* From here on every byte read was passed by the program. */
+		k->proven = true;
+		k->pbase = v.passed;
+		k->cbase = k->consumed;
+	}
+	pvx_krelay_handback(&s->kp, i, k->pbase + (k->consumed - k->cbase),
+			    pvx_relay_kbudget);
 	k->asked = true;
 	k->asked_at = k->consumed;
 	/* The source stays read (EPOLLIN) until PVX_KEV_KERNEL says the
@@ -1545,6 +1559,8 @@ static void kr_on_timer(evutil_socket_t fd, short what, void *arg)
 	update_interest(s);
 }
 
+static int kr_pass(struct pvx_session *s, int dir);
+
 /* An event of the program about direction dir. */
 static void kr_on_event(void *arg, int dir, enum pvx_kev what)
 {
@@ -1557,16 +1573,38 @@ static void kr_on_event(void *arg, int dir, enum pvx_kev what)
 		update_interest(s);
 		return;
 	}
-	/* Over the budget (or no peer): the bytes stay on the source and
-	 * push its sender back; user space relays them, after the kernel's
-	 * own bytes reached the destination. */
+	kr_pass(s, dir);
+}
+
+/* Over the budget (or no peer): the bytes stay on the source and push its
+ * sender back; user space relays them, after the kernel's own bytes
+ * reached the destination. -1: the session is gone. */
+static int kr_pass(struct pvx_session *s, int dir)
+{
+	struct kdir *k = &s->kd[dir];
+
 	k->user = true;
 	k->gate = true;
 	k->asked = false;
 	if (dir_pump(s, dir) < 0)
-		return;
+		return -1;
 	kr_after_pump(s, dir);
 	update_interest(s);
+	return 0;
+}
+
+/* A ring buffer full loses the program's events: the session's timers
+ * look again. -1: the session is gone. */
+static int kr_recheck(struct pvx_session *s)
+{
+	struct pvx_kdir_view v;
+
+	for (int i = 0; s->kernel && i < 2; i++) {
+		pvx_krelay_view(&s->kp, i, &v);
+		if (!s->kd[i].user && !v.kernel && kr_pass(s, i) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* EPOLLRDHUP on an end whose direction is on the kernel path: its peer
@@ -1621,11 +1659,17 @@ static bool kr_is_tcp(const struct pvx_session *s)
 
 /* Whether --kernel-relay=auto takes this session now: see
  * docs/performance.md for the measurements behind it. */
-static bool kr_auto_wants(const struct pvx_session *s)
+static bool kr_auto_wants(struct pvx_session *s)
 {
-	/* Request/response: both sides spoke, in message-sized reads. */
-	return s->d[END_CLIENT].bytes > s->hdr_len && s->d[END_BACKEND].bytes &&
-	       !s->d[END_CLIENT].big && !s->d[END_BACKEND].big;
+	const struct dir *c = &s->d[END_CLIENT], *b = &s->d[END_BACKEND];
+
+	/* Request/response: both sides spoke, message-sized. A session
+	 * past that size before it could go on is a stream: never. */
+	if (c->bytes - s->hdr_len > SCRATCH_SIZE || b->bytes > SCRATCH_SIZE) {
+		s->knever = true;
+		return false;
+	}
+	return c->bytes > s->hdr_len && b->bytes && !c->big && !b->big;
 }
 
 static void kr_insert(struct pvx_session *s)
