@@ -48,6 +48,28 @@ static int ns_same_fd(int a, int b)
 	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+int pvx_ns_id_of_fd(int nsfd, struct pvx_ns_id *id)
+{
+	struct stat st;
+
+	if (fstat(nsfd, &st) < 0)
+		return -errno;
+	id->dev = st.st_dev;
+	id->ino = st.st_ino;
+	return 0;
+}
+
+int pvx_ns_id_of(pid_t pid, enum pvx_ns_kind kind, struct pvx_ns_id *id)
+{
+	int fd = pvx_ns_open(pid, kind), r;
+
+	if (fd < 0)
+		return fd;
+	r = pvx_ns_id_of_fd(fd, id);
+	close(fd);
+	return r;
+}
+
 int pvx_ns_is_own(pid_t pid, enum pvx_ns_kind kind)
 {
 	int self, other, r;

@@ -20,6 +20,27 @@ int pvx_ns_open(pid_t pid, enum pvx_ns_kind kind);
  * Returns 1, 0, or -errno (no such process, no permission). */
 int pvx_ns_is_own(pid_t pid, enum pvx_ns_kind kind);
 
+/* A namespace's identity (the inode of its nsfs file): two namespaces
+ * are the same one exactly when their identities are equal, whatever
+ * pids they were reached through. */
+struct pvx_ns_id {
+	dev_t dev;
+	ino_t ino;
+};
+
+/* The identity of the namespace of kind of pid (pid <= 0: the calling
+ * thread's). Returns 0 or -errno (no such process, no permission). */
+int pvx_ns_id_of(pid_t pid, enum pvx_ns_kind kind, struct pvx_ns_id *id);
+
+/* The same for an fd from pvx_ns_open. */
+int pvx_ns_id_of_fd(int nsfd, struct pvx_ns_id *id);
+
+static inline bool pvx_ns_id_equal(const struct pvx_ns_id *a,
+				   const struct pvx_ns_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino;
+}
+
 /* Calls fn(arg) inside the namespace nsfd (as from pvx_ns_open), then
  * switches back and verifies that the caller is home again. Returns fn's
  * result, or -errno when the switch in failed (fn not called). If the

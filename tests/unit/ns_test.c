@@ -39,6 +39,30 @@ static void test_open_and_own(void **state)
 	}
 }
 
+/* Identities: the same namespace through pid 0, our pid, our parent's
+ * (the test runner shares them) and an fd; net and mnt differ. */
+static void test_ids(void **state)
+{
+	static const enum pvx_ns_kind kinds[] = {PVX_NS_NET, PVX_NS_MNT};
+	struct pvx_ns_id a, b, c;
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		int fd = pvx_ns_open(0, kinds[i]);
+		assert_true(fd >= 0);
+		assert_int_equal(pvx_ns_id_of(0, kinds[i], &a), 0);
+		assert_int_equal(pvx_ns_id_of(getpid(), kinds[i], &b), 0);
+		assert_int_equal(pvx_ns_id_of_fd(fd, &c), 0);
+		close(fd);
+		assert_true(pvx_ns_id_equal(&a, &b));
+		assert_true(pvx_ns_id_equal(&a, &c));
+		assert_int_equal(pvx_ns_id_of_fd(-1, &c), -EBADF);
+	}
+	assert_int_equal(pvx_ns_id_of(0, PVX_NS_NET, &a), 0);
+	assert_int_equal(pvx_ns_id_of(0, PVX_NS_MNT, &b), 0);
+	assert_false(pvx_ns_id_equal(&a, &b));
+	assert_int_equal(pvx_ns_id_of(INT_MAX, PVX_NS_NET, &a), -ENOENT);
+}
+
 static void test_bad_pids(void **state)
 {
 	/* No such process: above pid_max and negative-looking values. */
@@ -124,6 +148,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_open_and_own),
+	    cmocka_unit_test(test_ids),
 	    cmocka_unit_test(test_bad_pids),
 	    cmocka_unit_test(test_run_in_place),
 	    cmocka_unit_test(test_run_fd),

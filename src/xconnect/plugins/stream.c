@@ -6,63 +6,31 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "common/fdlimit.h"
 #include "common/log.h"
-#include "xconnect/addrcount.h"
+#include "xconnect/accept.h"
 #include "xconnect/health.h"
-#include "xconnect/pipes.h"
 #include "xconnect/relay.h"
-
-/* How long accepting pauses when the process is out of fds: long enough
- * not to spin, short enough that service resumes quickly. */
-#define ACCEPT_PAUSE_MS 100
-/* Accepts per readiness callback, so one busy link cannot starve others. */
-#define ACCEPT_BATCH 64
 
 struct stream_link {
 	struct pvx_link *link;
 	const struct pvx_stream_ops *ops;
 	struct pvx_stream_listener l;
 	pid_t bound_pid; /* consumer_pid the listener was created for */
-	struct event *accept_ev;
-	struct event *pause_ev; /* resumes accepting after ACCEPT_PAUSE_MS */
-	bool paused;
+	struct pvx_acceptor acc;
 	struct event *drain_ev;	 /* after stop: closes what is left */
 	struct pvx_probe *probe; /* health probes while listening */
 	struct pvx_session_list sessions;
 	unsigned nsessions;
 	bool stopping; /* stop() was called: free when the last one goes */
 	bool draining; /* closing all sessions now: on_close must not free */
-	uint64_t last_warn;    /* rate limit of accept warnings, in s */
-	uint64_t last_deny;    /* rate limit of "denied" lines, in s */
-	unsigned denied_quiet; /* denied clients not logged since */
-	/* Live sessions per client address, for --max-conns-per-client. */
-	struct pvx_addrcount clients;
-	struct pvx_ratelimit client_warn;
 };
-
-static void process_setup(void)
-{
-	static bool done;
-	if (done)
-		return;
-	done = true;
-	/* A write to a peer that went away must be an EPIPE error, not a
-	 * signal that kills the daemon. */
-	signal(SIGPIPE, SIG_IGN);
-	/* Each session holds up to six fds (two sockets, two pipes): use
-	 * what the hard limit allows, with one fd in reserve for EMFILE. */
-	pvx_fdlimit_raise();
-}
 
 static const char *ns_label(enum pvx_ns_kind kind)
 {
@@ -89,32 +57,6 @@ static int ns_fd_of(pid_t pid, enum pvx_ns_kind kind, int *fd)
 		return r;
 	*fd = r;
 	return 0;
-}
-
-/* Whether two namespaces of ns_fd_of are the same: 1, 0 or -errno. */
-static int ns_same(int a, int b, enum pvx_ns_kind kind)
-{
-	struct stat sa, sb;
-	int own = -1, r;
-
-	if (a < 0 && b < 0)
-		return 1;
-	if (a < 0 || b < 0) {
-		own = pvx_ns_open(0, kind);
-		if (own < 0)
-			return own;
-		if (a < 0)
-			a = own;
-		else
-			b = own;
-	}
-	if (fstat(a, &sa) < 0 || fstat(b, &sb) < 0)
-		r = -errno;
-	else
-		r = sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-	if (own >= 0)
-		close(own);
-	return r;
 }
 
 struct ns_call {
@@ -163,6 +105,10 @@ static int listener_open(struct stream_link *t, const struct pvx_link_conf *c,
 	r = ns_fd_of(c->consumer_pid, kind, &l->nsfd);
 	if (r < 0)
 		goto fail;
+	r = l->nsfd >= 0 ? pvx_ns_id_of_fd(l->nsfd, &l->ns)
+			 : pvx_ns_id_of(0, kind, &l->ns);
+	if (r < 0)
+		goto fail;
 	r = run_in(t, l->nsfd, call_bind, &nc);
 	if (r >= 0)
 		return 0;
@@ -202,61 +148,13 @@ static void stream_free(struct stream_link *t)
 {
 	struct pvx_link *link = t->link;
 
-	if (t->accept_ev)
-		event_free(t->accept_ev);
+	pvx_acceptor_clear(&t->acc);
 	listener_close(t, &t->l);
-	if (t->pause_ev)
-		event_free(t->pause_ev);
 	if (t->drain_ev)
 		event_free(t->drain_ev);
-	pvx_addrcount_clear(&t->clients);
 	pvx_probe_free(t->probe);
 	free(t);
 	link->priv = NULL;
-}
-
-/* The per-client cap (docs/xconnect.md, "Slow and idle clients"): whether
- * one more connection from this address may have a session; counts it if
- * so (client_release gives it back), counts and logs (at most once a
- * second) the refusal if not. Unix clients are not capped. */
-static bool client_admit(struct stream_link *t, const struct pvx_limits *lim,
-			 const struct sockaddr *sa, socklen_t len)
-{
-	struct pvx_link *link = t->link;
-	struct pvx_addr_key k;
-	char ip[PVX_ADDRSTRLEN];
-	unsigned suppressed;
-	int r;
-
-	if (lim->max_conns_per_client == 0 || pvx_addr_key_of(sa, len, &k) < 0)
-		return true;
-	r = pvx_addrcount_take(&t->clients, &k, lim->max_conns_per_client);
-	if (r > 0)
-		return true;
-	link->stats.failed++;
-	if (r != -EUSERS)
-		return false; /* out of memory: so would the session be */
-	link->stats.refused_per_client++;
-	if (pvx_ratelimit_ok(&t->client_warn, &suppressed)) {
-		pvx_addr_key_format(&k, ip, sizeof(ip));
-		pvx_warn("link=%s target=%s: client %s has %u connections, "
-			 "the per-client limit: closing new ones "
-			 "suppressed=%u",
-			 link->conf.name, link->conf.target, ip,
-			 lim->max_conns_per_client, suppressed);
-	}
-	return false;
-}
-
-/* Gives back what client_admit counted for a session's client (nothing
- * when the cap is off: then no client of the link was counted). */
-static void client_release(struct stream_link *t, const struct sockaddr *sa,
-			   socklen_t len)
-{
-	struct pvx_addr_key k;
-
-	if (pvx_addr_key_of(sa, len, &k) == 0)
-		pvx_addrcount_put(&t->clients, &k);
 }
 
 static void on_session_close(void *arg, struct pvx_session *s)
@@ -267,57 +165,12 @@ static void on_session_close(void *arg, struct pvx_session *s)
 	socklen_t len;
 
 	sa = pvx_session_peer(s, &len);
-	client_release(t, sa, len);
+	pvx_acceptor_release(&t->acc, sa, len);
 	t->nsessions--;
 	if (t->stopping && !t->draining && t->nsessions == 0) {
 		stream_free(t);
 		pvx_link_free(link);
 	}
-}
-
-static bool warn_allowed(struct stream_link *t)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	if (t->last_warn != 0 && (uint64_t)ts.tv_sec <= t->last_warn)
-		return false;
-	t->last_warn = (uint64_t)ts.tv_sec;
-	return true;
-}
-
-/* Out of fds: answer one pending client by closing it (with the reserve
- * fd), then stop accepting for a while instead of spinning on a listener
- * that stays readable. */
-static void accept_exhausted(struct stream_link *t, int err)
-{
-	struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
-
-	pvx_pipes_flush(); /* pooled pipes hold fds too */
-	/* The reserve fd answers one pending client by closing it. */
-	if (pvx_fdlimit_shed(t->l.fd) == 0) {
-		t->link->stats.accepted++;
-		t->link->stats.failed++;
-	}
-	if (warn_allowed(t))
-		pvx_warn("accept link=%s target=%s: %s; pausing accepts for "
-			 "%d ms",
-			 t->link->conf.name, t->link->conf.target,
-			 strerror(err), ACCEPT_PAUSE_MS);
-	event_del(t->accept_ev);
-	t->paused = true;
-	evtimer_add(t->pause_ev, &tv);
-}
-
-static void on_pause_end(evutil_socket_t fd, short what, void *arg)
-{
-	struct stream_link *t = arg;
-
-	(void)fd;
-	(void)what;
-	t->paused = false;
-	pvx_fdlimit_rearm();
-	event_add(t->accept_ev, NULL);
 }
 
 /* For a held client: the backend the link has now. */
@@ -350,118 +203,94 @@ static size_t proxy_header(const struct pvx_link *link, int fd,
 	return n > 0 ? (size_t)n : 0;
 }
 
-/* One line per second at most for clients outside the allowlist, with
- * the number left out. */
-static void log_denied(struct stream_link *t, const struct sockaddr_storage *ss,
-		       socklen_t sl)
+static struct pvx_limits acc_limits(void *arg)
 {
-	char peer[PVX_ADDRSTRLEN];
-	struct timespec ts;
+	struct stream_link *t = arg;
 
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	if (t->last_deny != 0 && (uint64_t)ts.tv_sec <= t->last_deny) {
-		t->denied_quiet++;
-		return;
-	}
-	t->last_deny = (uint64_t)ts.tv_sec;
-	pvx_sockaddr_format((const struct sockaddr *)ss, sl, peer,
-			    sizeof(peer));
-	pvx_warn("link=%s target=%s: client %s not in allow: closed "
-		 "suppressed=%u",
-		 t->link->conf.name, t->link->conf.target, peer,
-		 t->denied_quiet);
-	t->denied_quiet = 0;
+	return pvx_link_limits(&t->link->conf);
 }
 
-static void on_accept(evutil_socket_t lfd, short what, void *arg)
+static bool acc_allows(void *arg, const struct sockaddr *sa)
+{
+	struct stream_link *t = arg;
+
+	return pvx_link_allows(&t->link->conf, sa);
+}
+
+static void acc_count(void *arg, enum pvx_accept_event ev)
+{
+	struct pvx_link_stats *st = &((struct stream_link *)arg)->link->stats;
+
+	switch (ev) {
+	case PVX_ACCEPT_OK:
+		st->accepted++;
+		break;
+	case PVX_ACCEPT_DENIED:
+		st->denied++;
+		break;
+	case PVX_ACCEPT_REFUSED_MAX:
+		st->failed++;
+		st->refused_max_conns++;
+		break;
+	case PVX_ACCEPT_REFUSED_CLIENT:
+		st->failed++;
+		st->refused_per_client++;
+		break;
+	case PVX_ACCEPT_SHED:
+		st->accepted++;
+		st->failed++;
+		break;
+	}
+}
+
+/* An admitted client becomes a relay session to the backend as the link
+ * says now: a later update does not touch this session. */
+static int acc_take(void *arg, int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct stream_link *t = arg;
 	struct pvx_link *link = t->link;
 	struct pvx_session_params p;
-	struct pvx_limits lim;
-	struct pvx_backend be;
 	uint8_t hdr[PVX_PP_MAX];
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	int fd;
+	struct pvx_backend be;
 
-	(void)what;
-	for (int n = 0; n < ACCEPT_BATCH; n++) {
-		sl = sizeof(ss);
-		fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
-			     SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return;
-			if (errno == EINTR || errno == ECONNABORTED ||
-			    errno == EPROTO)
-				continue;
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM) {
-				accept_exhausted(t, errno);
-				return;
-			}
-			if (warn_allowed(t))
-				pvx_warn("accept link=%s target=%s: %s",
-					 link->conf.name, link->conf.target,
-					 strerror(errno));
-			return;
-		}
-		if (!pvx_link_allows(&link->conf, (struct sockaddr *)&ss)) {
-			/* Before any dial: the backend never sees it. */
-			close(fd);
-			link->stats.denied++;
-			log_denied(t, &ss, sl);
-			continue;
-		}
-		link->stats.accepted++;
-		lim = pvx_link_limits(&link->conf);
-		if (t->nsessions >= lim.max_conns) {
-			close(fd);
-			link->stats.failed++;
-			link->stats.refused_max_conns++;
-			if (warn_allowed(t))
-				pvx_warn("link=%s target=%s: %u connections, "
-					 "the limit: closing new ones",
-					 link->conf.name, link->conf.target,
-					 t->nsessions);
-			continue;
-		}
-		if (!client_admit(t, &lim, (struct sockaddr *)&ss, sl)) {
-			close(fd);
-			continue;
-		}
-		/* The backend as the link says now: a later update does
-		 * not touch this session. */
-		pvx_backend_from_conf(&be, &link->conf);
-		p = (struct pvx_session_params){
-		    .base = link->base,
-		    .link_name = link->conf.ingress ? link->conf.ingress
-						    : link->conf.name,
-		    .link_type = link->plugin->type,
-		    .stats = &link->stats,
-		    .limits = lim,
-		    .list = &t->sessions,
-		    .client_nodelay = t->ops->nodelay,
-		    .on_close = on_session_close,
-		    .arg = t,
-		    .backend_now = backend_now,
-		};
-		p.hdr_len = proxy_header(link, fd, &ss, sl, &be, hdr);
-		p.hdr = hdr;
-		if (pvx_session_start(&p, fd, (struct sockaddr *)&ss, sl,
-				      &be)) {
-			t->nsessions++;
-			continue;
-		}
-		client_release(t, (struct sockaddr *)&ss, sl);
-		if (errno == EMFILE || errno == ENFILE) {
-			/* The backend socket found no fd: accepting more
-			 * now would only close them the same way. */
-			accept_exhausted(t, errno);
-			return;
-		}
-	}
+	pvx_backend_from_conf(&be, &link->conf);
+	p = (struct pvx_session_params){
+	    .base = link->base,
+	    .link_name =
+		link->conf.ingress ? link->conf.ingress : link->conf.name,
+	    .link_type = link->plugin->type,
+	    .stats = &link->stats,
+	    .limits = pvx_link_limits(&link->conf),
+	    .list = &t->sessions,
+	    .client_nodelay = t->ops->nodelay,
+	    .on_close = on_session_close,
+	    .arg = t,
+	    .backend_now = backend_now,
+	};
+	p.hdr_len = proxy_header(link, fd, (const struct sockaddr_storage *)sa,
+				 len, &be, hdr);
+	p.hdr = hdr;
+	if (!pvx_session_start(&p, fd, sa, len, &be))
+		return -errno;
+	t->nsessions++;
+	return 0;
+}
+
+static const struct pvx_accept_ops acc_ops = {
+    .limits = acc_limits,
+    .allows = acc_allows,
+    .count = acc_count,
+    .take = acc_take,
+};
+
+static int acceptor_start(struct stream_link *t)
+{
+	char name[160];
+
+	snprintf(name, sizeof(name), "link=%s target=%s", t->link->conf.name,
+		 t->link->conf.target);
+	return pvx_acceptor_start(&t->acc, t->link->base, t->l.fd, name,
+				  &acc_ops, t);
 }
 
 int pvx_stream_start(struct pvx_link *link, const struct pvx_stream_ops *ops,
@@ -470,7 +299,6 @@ int pvx_stream_start(struct pvx_link *link, const struct pvx_stream_ops *ops,
 	struct stream_link *t;
 	int r;
 
-	process_setup();
 	t = calloc(1, sizeof(*t));
 	if (!t) {
 		snprintf(err, errlen, "out of memory");
@@ -480,15 +308,12 @@ int pvx_stream_start(struct pvx_link *link, const struct pvx_stream_ops *ops,
 	t->ops = ops;
 	t->l = (struct pvx_stream_listener){.fd = -1, .nsfd = -1, .dirfd = -1};
 	LIST_INIT(&t->sessions);
-	pvx_addrcount_init(&t->clients, pvx_addrcount_seed());
 	r = listener_open(t, &link->conf, &t->l, err, errlen);
 	if (r < 0)
 		goto fail;
 	t->bound_pid = link->conf.consumer_pid;
-	t->accept_ev =
-	    event_new(link->base, t->l.fd, EV_READ | EV_PERSIST, on_accept, t);
-	t->pause_ev = evtimer_new(link->base, on_pause_end, t);
-	if (!t->accept_ev || !t->pause_ev || event_add(t->accept_ev, NULL)) {
+	r = acceptor_start(t);
+	if (r < 0) {
 		snprintf(err, errlen, "event setup failed");
 		r = -ENOMEM;
 		goto fail;
@@ -506,44 +331,34 @@ void pvx_stream_update(struct pvx_link *link)
 	struct stream_link *t = link->priv;
 	struct pvx_stream_listener nl, old;
 	enum pvx_ns_kind kind;
-	struct event *ev;
+	struct pvx_ns_id id;
 	char err[256];
-	int nsfd;
 
 	if (!t || link->conf.consumer_pid == t->bound_pid)
 		return;
 	kind = t->ops->ns;
 	/* A new pid in the same namespace (or the host's): the listener is
-	 * where it should be already. */
-	if (ns_fd_of(link->conf.consumer_pid, kind, &nsfd) == 0 &&
-	    ns_same(nsfd, t->l.nsfd, kind) == 1) {
-		if (nsfd >= 0)
-			close(nsfd);
+	 * where it should be already. Compared by identity, not by pid. */
+	if (pvx_ns_id_of(link->conf.consumer_pid, kind, &id) == 0 &&
+	    pvx_ns_id_equal(&id, &t->l.ns)) {
 		t->bound_pid = link->conf.consumer_pid;
 		return;
 	}
-	if (nsfd >= 0)
-		close(nsfd);
 	if (listener_open(t, &link->conf, &nl, err, sizeof(err)) < 0) {
 		pvx_warn("link=%s: keeping the old listener: %s",
 			 link->conf.name, err);
 		return;
 	}
-	ev = event_new(link->base, nl.fd, EV_READ | EV_PERSIST, on_accept, t);
-	if (!ev) {
+	if (pvx_acceptor_move(&t->acc, nl.fd) < 0) {
 		listener_close(t, &nl);
 		pvx_warn("link=%s: keeping the old listener: out of memory",
 			 link->conf.name);
 		return;
 	}
-	event_free(t->accept_ev);
 	old = t->l;
-	t->accept_ev = ev;
 	t->l = nl;
 	listener_close(t, &old);
 	t->bound_pid = link->conf.consumer_pid;
-	if (!t->paused)
-		event_add(t->accept_ev, NULL);
 	pvx_info("link=%s: listener %s moved to %s of pid %d", link->conf.name,
 		 link->conf.target, ns_label(kind), (int)t->bound_pid);
 }
@@ -576,11 +391,8 @@ void pvx_stream_stop(struct pvx_link *link)
 	pvx_probe_free(t->probe);
 	t->probe = NULL;
 	/* The listener refuses new connections from now on. */
-	event_free(t->accept_ev);
-	t->accept_ev = NULL;
+	pvx_acceptor_stop(&t->acc);
 	listener_close(t, &t->l);
-	event_free(t->pause_ev);
-	t->pause_ev = NULL;
 	t->stopping = true;
 	if (t->nsessions == 0) {
 		stream_free(t);

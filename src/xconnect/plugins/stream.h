@@ -20,6 +20,9 @@ struct pvx_stream_listener {
 	 * unbind can go back there even after the consumer died; -1 when
 	 * that is pv-xconnect's own namespace. */
 	int nsfd;
+	/* The identity of that namespace (ours too), set before bind: a new
+	 * consumer_pid in the same namespace does not move the listener. */
+	struct pvx_ns_id ns;
 	/* Set by a bind that creates a file (unix): the file's identity, so
 	 * that unbind removes that file and never one that replaced it. */
 	dev_t dev;

@@ -167,8 +167,7 @@ void http_conn_free(struct http_conn *c)
 						     : "client closed");
 	http_backend_drop(c);
 	http_route_release(c);
-	if (c->counted)
-		pvx_addrcount_put(&l->clients, &c->key);
+	pvx_acceptor_release(&l->acc, (struct sockaddr *)&c->peer, c->peerlen);
 	if (c->head_ev)
 		event_free(c->head_ev);
 	if (c->idle_ev)
@@ -178,7 +177,6 @@ void http_conn_free(struct http_conn *c)
 	if (c->cb)
 		bufferevent_free(c->cb);
 	free(c);
-	l->nconns--;
 	http_listener_maybe_free(l);
 }
 

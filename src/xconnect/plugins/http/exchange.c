@@ -78,8 +78,7 @@ static void start_request(struct http_conn *c, char *buf, size_t hlen)
 		http_conn_error(c, 503, "route at its max_conns");
 		return;
 	}
-	c->route = r;
-	r->inflight++;
+	http_route_take(c, r);
 	link->stats.requests++;
 	if (!c->counted_accept) {
 		/* A client connection counts once, on the link of its first
@@ -87,7 +86,6 @@ static void start_request(struct http_conn *c, char *buf, size_t hlen)
 		c->counted_accept = true;
 		link->stats.accepted++;
 	}
-	link->stats.active++;
 	c->upgrade = hd->upgrade && pvx_http1_find(hd, "upgrade");
 	c->close_after = !hd->keep_alive || hd->minor == 0 || c->upgrade;
 	/* The backend keeps its connection unless the client ends its own

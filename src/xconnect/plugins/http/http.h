@@ -18,8 +18,9 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "xconnect/addrcount.h"
 #include "common/http1.h"
+#include "common/ns.h"
+#include "xconnect/accept.h"
 #include "xconnect/bepool.h"
 #include "xconnect/link.h"
 #include "xconnect/relay.h"
@@ -29,10 +30,11 @@
 #define MAX_RESP_HEAD 65536	     /* backend header block: 502 beyond */
 #define RESP_HEAD_TIMEOUT_S 30 /* no response head by then (or idle): 504 */
 #define FEED_STEP 16384	       /* bytes parsed per step */
-#define ACCEPT_PAUSE_MS 100    /* out of fds: accepting pauses that long */
 #define LINGER_S 2 /* reading after the last answer, before the close */
 
 struct http_listener;
+struct http_conn;
+LIST_HEAD(http_conn_list, http_conn);
 
 /* One http link: a route on a shared listener. link->priv. */
 struct http_route {
@@ -43,6 +45,7 @@ struct http_route {
 	size_t plen;
 	unsigned inflight; /* requests using the route now */
 	bool stopping;	   /* stop() was called: free with the last request */
+	struct http_conn_list conns; /* those with a request on it now */
 	struct event *drain_ev;
 	struct pvx_probe *probe; /* health probes until stop() */
 	/* The backend of the link's conf as last seen: its idle connections
@@ -50,21 +53,19 @@ struct http_route {
 	struct pvx_backend be;
 };
 
-/* Listening socket of one (netns, address, port). */
+/* Listening socket of one (netns, address, port); it owns its client
+ * connections. */
 struct http_listener {
 	LIST_ENTRY(http_listener) le;
 	struct event_base *base;
 	struct pvx_hostport hp;
-	pid_t pid; /* consumer_pid whose netns it is in (0: ours) */
+	struct pvx_ns_id ns; /* the network namespace it was bound in */
 	int lfd;
-	struct event *accept_ev;
-	struct event *pause_ev; /* accepting again after running out of fds */
+	struct pvx_acceptor acc; /* accepting from lfd */
 	LIST_HEAD(, http_route) routes;
-	unsigned nconns;
+	struct http_conn_list conns;
+	bool busy; /* closing its connections: not to be freed yet */
 	char name[PVX_ADDRSTRLEN];
-	/* Live connections per client address (--max-conns-per-client). */
-	struct pvx_addrcount clients;
-	struct pvx_ratelimit warn_full, warn_client;
 	/* Idle backend connections of its requests (docs/xconnect.md,
 	 * "Backend keep-alive"). */
 	struct pvx_bepool *pool;
@@ -80,7 +81,8 @@ enum conn_state {
 };
 
 struct http_conn {
-	LIST_ENTRY(http_conn) le;
+	LIST_ENTRY(http_conn) le;  /* on l->conns */
+	LIST_ENTRY(http_conn) rle; /* on route->conns while it has one */
 	struct http_listener *l;
 	enum conn_state state;
 	struct bufferevent *cb;	  /* client */
@@ -118,8 +120,6 @@ struct http_conn {
 	uint64_t req_in, req_out; /* bytes of it each way */
 	char req_method[16];
 	char req_path[256];
-	struct pvx_addr_key key; /* the client's address ... */
-	bool counted;		 /* ... counted in l->clients */
 	/* Waiting for a request head (docs/xconnect.md, "Slow and idle
 	 * clients"): one deadline from the start of the wait, never pushed
 	 * back by a byte. */
@@ -141,10 +141,6 @@ struct http_conn {
 	uint8_t tag[PVX_PP_MAX];    /* PROXY header: first on a new backend */
 	size_t tag_len;		    /* connection, and its key in the pool */
 };
-
-/* Every client connection of the plugin. */
-LIST_HEAD(http_conn_list, http_conn);
-extern struct http_conn_list http_conns;
 
 static inline size_t http_hwm(void)
 {
@@ -169,6 +165,7 @@ void http_count_on_routes(struct http_listener *l, size_t field);
 #define COUNT_ON_ROUTES(l, f)                                                  \
 	http_count_on_routes(l, offsetof(struct pvx_link_stats, f))
 void http_listener_maybe_free(struct http_listener *l);
+void http_route_take(struct http_conn *c, struct http_route *r);
 void http_route_release(struct http_conn *c);
 
 /* conn.c */

@@ -1,7 +1,7 @@
 /* The http plugin's listeners (one per address, port and network
  * namespace, shared by the http links on it; each link a route), the
- * accept loop and the plugin's start/update/stop (docs/xconnect.md). */
-#include <arpa/inet.h>
+ * callbacks of the accept layer and the plugin's start/update/stop
+ * (docs/xconnect.md). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,10 +11,10 @@
 
 #include "common/log.h"
 #include "common/ns.h"
+#include "common/sock.h"
 #include "xconnect/health.h"
 #include "xconnect/plugins/http/http.h"
 
-struct http_conn_list http_conns = LIST_HEAD_INITIALIZER(http_conns);
 static LIST_HEAD(, http_listener) listeners = LIST_HEAD_INITIALIZER(listeners);
 
 /* --- listeners --------------------------------------------------------- */
@@ -22,56 +22,26 @@ static LIST_HEAD(, http_listener) listeners = LIST_HEAD_INITIALIZER(listeners);
 struct bind_req {
 	const struct pvx_hostport *hp;
 	int fd;
-	const char *step;
+	struct pvx_sock_err e;
 };
 
+/* Runs inside the consumer's network namespace: the socket stays there. */
 static int bind_listener(void *arg)
 {
 	struct bind_req *req = arg;
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	int fd, one = 1, r;
 
-	fd = socket(req->hp->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
-	if (fd < 0) {
-		req->step = "socket";
-		return -errno;
-	}
-	req->step = "setsockopt";
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
-		goto fail;
-	/* [::]:P must not take IPv4 P too (as in the tcp plugin). */
-	if (req->hp->family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
-		goto fail;
-	sl = pvx_hostport_to_sockaddr(req->hp, &ss);
-	req->step = "bind";
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
-		goto fail;
-	req->step = "listen";
-	if (listen(fd, SOMAXCONN) < 0)
-		goto fail;
-	req->fd = fd;
-	return 0;
-fail:
-	r = -errno;
-	close(fd);
-	return r;
+	req->fd = pvx_sock_listen_tcp(req->hp, 0, 0, &req->e);
+	return req->fd < 0 ? req->fd : 0;
 }
 
 void http_listener_maybe_free(struct http_listener *l)
 {
-	if (!LIST_EMPTY(&l->routes) || l->nconns > 0)
+	if (!LIST_EMPTY(&l->routes) || !LIST_EMPTY(&l->conns) || l->busy)
 		return;
 	LIST_REMOVE(l, le);
-	if (l->accept_ev)
-		event_free(l->accept_ev);
-	if (l->pause_ev)
-		event_free(l->pause_ev);
+	pvx_acceptor_clear(&l->acc);
 	if (l->lfd >= 0)
 		close(l->lfd);
-	pvx_addrcount_clear(&l->clients);
 	pvx_bepool_free(l->pool);
 	free(l);
 }
@@ -84,45 +54,19 @@ static void listener_unroute(struct http_listener *l)
 
 	if (!LIST_EMPTY(&l->routes))
 		return;
-	if (l->accept_ev) {
-		event_free(l->accept_ev);
-		l->accept_ev = NULL;
-	}
-	if (l->pause_ev) {
-		event_free(l->pause_ev);
-		l->pause_ev = NULL;
-	}
+	pvx_acceptor_stop(&l->acc);
 	if (l->lfd >= 0) {
 		close(l->lfd);
 		l->lfd = -1;
 	}
-	l->nconns++; /* keeps l while its connections are closed */
-	for (c = LIST_FIRST(&http_conns); c; c = next) {
+	l->busy = true; /* keeps l while its connections are closed */
+	for (c = LIST_FIRST(&l->conns); c; c = next) {
 		next = LIST_NEXT(c, le);
-		if (c->l == l && c->state == C_HEAD)
+		if (c->state == C_HEAD)
 			http_conn_free(c);
 	}
-	l->nconns--;
+	l->busy = false;
 	http_listener_maybe_free(l);
-}
-
-static void format_peer(const struct sockaddr_storage *ss, char *ip,
-			size_t iplen, char *both, size_t bothlen)
-{
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const void *)ss;
-
-		inet_ntop(AF_INET, &s4->sin_addr, ip, (socklen_t)iplen);
-		snprintf(both, bothlen, "%s:%u", ip, ntohs(s4->sin_port));
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)ss;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, ip, (socklen_t)iplen);
-		snprintf(both, bothlen, "[%s]:%u", ip, ntohs(s6->sin6_port));
-	} else {
-		snprintf(ip, iplen, "unknown");
-		snprintf(both, bothlen, "unknown");
-	}
 }
 
 /* A connection not routed yet concerns every link of its listener. */
@@ -133,172 +77,140 @@ void http_count_on_routes(struct http_listener *l, size_t field)
 	LIST_FOREACH(r, &l->routes, le)
 	(*(uint64_t *)(void *)((char *)&r->link->stats + field))++;
 }
-#define COUNT_ON_ROUTES(l, f)                                                  \
-	http_count_on_routes(l, offsetof(struct pvx_link_stats, f))
 
-/* Whether an accepted connection may stay: under --max-conns on the
- * listener and under --max-conns-per-client for its address (then
- * counted under *k, *counted set). A refusal is counted and logged at
- * most once a second. */
-static bool conn_admit(struct http_listener *l,
-		       const struct sockaddr_storage *ss, socklen_t sl,
-		       struct pvx_addr_key *k, bool *counted)
+/* --- the accept layer's callbacks (xconnect/accept.h) ------------------- */
+
+/* The command line's limits: the listener is shared by routes that may
+ * each have their own max_conns, checked when a request is routed. */
+static struct pvx_limits acc_limits(void *arg)
 {
-	char ip[PVX_ADDRSTRLEN];
-	unsigned suppressed;
-	int r;
+	(void)arg;
+	return pvx_limits;
+}
 
-	*counted = false;
-	if (l->nconns >= pvx_limits.max_conns) {
+static void acc_count(void *arg, enum pvx_accept_event ev)
+{
+	struct http_listener *l = arg;
+
+	switch (ev) {
+	case PVX_ACCEPT_REFUSED_MAX:
 		COUNT_ON_ROUTES(l, refused_max_conns);
-		if (pvx_ratelimit_ok(&l->warn_full, &suppressed))
-			pvx_warn("http %s: %u connections, the limit: closing "
-				 "new ones suppressed=%u",
-				 l->name, l->nconns, suppressed);
-		return false;
+		break;
+	case PVX_ACCEPT_REFUSED_CLIENT:
+		COUNT_ON_ROUTES(l, refused_per_client);
+		break;
+	case PVX_ACCEPT_SHED:
+		COUNT_ON_ROUTES(l, failed);
+		break;
+	case PVX_ACCEPT_OK:
+	case PVX_ACCEPT_DENIED: /* the allowlist is per route: 403 */
+		break;
 	}
-	if (pvx_limits.max_conns_per_client == 0 ||
-	    pvx_addr_key_of((const struct sockaddr *)ss, sl, k) < 0)
-		return true;
-	r = pvx_addrcount_take(&l->clients, k, pvx_limits.max_conns_per_client);
-	if (r > 0) {
-		*counted = true;
-		return true;
-	}
-	if (r != -EUSERS)
-		return false; /* out of memory: so would the connection be */
-	COUNT_ON_ROUTES(l, refused_per_client);
-	if (pvx_ratelimit_ok(&l->warn_client, &suppressed)) {
-		pvx_addr_key_format(k, ip, sizeof(ip));
-		pvx_warn("http %s: client %s has %u connections, the "
-			 "per-client limit: closing new ones suppressed=%u",
-			 l->name, ip, pvx_limits.max_conns_per_client,
-			 suppressed);
-	}
-	return false;
 }
 
-static void on_accept(evutil_socket_t lfd, short what, void *arg)
+/* An admitted client becomes a connection of the listener, waiting for
+ * its first request head. */
+static int acc_take(void *arg, int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct http_listener *l = arg;
-	struct sockaddr_storage ss;
-	struct pvx_addr_key key;
-	bool counted;
-	socklen_t sl;
-	struct http_conn *c;
-	struct timeval tv;
-	int fd;
+	struct http_conn *c = calloc(1, sizeof(*c));
+	struct timeval tv = http_ms_tv(pvx_limits.idle_timeout_ms);
+	struct pvx_addr_key k;
 
-	(void)what;
-	for (int n = 0; n < 64; n++) {
-		sl = sizeof(ss);
-		fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
-			     SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM) {
-				/* The listener stays readable: pause
-				 * instead of spinning on it. */
-				struct timeval ptv =
-				    http_ms_tv(ACCEPT_PAUSE_MS);
-
-				pvx_warn("http accept %s: %s; pausing accepts "
-					 "for %d ms",
-					 l->name, strerror(errno),
-					 ACCEPT_PAUSE_MS);
-				/* Idle backend connections hold fds too. */
-				pvx_bepool_flush(l->pool, NULL);
-				event_del(l->accept_ev);
-				evtimer_add(l->pause_ev, &ptv);
-				return;
-			}
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				pvx_warn("http accept %s: %s", l->name,
-					 strerror(errno));
-			return;
-		}
-		if (!conn_admit(l, &ss, sl, &key, &counted)) {
+	if (c) {
+		c->cb =
+		    bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE);
+		c->head_ev = evtimer_new(l->base, http_on_head_deadline, c);
+	}
+	if (!c || !c->cb || !c->head_ev) {
+		if (c && c->cb)
+			bufferevent_free(c->cb);
+		else
 			close(fd);
-			continue;
-		}
-		c = calloc(1, sizeof(*c));
-		if (c) {
-			c->cb = bufferevent_socket_new(l->base, fd,
-						       BEV_OPT_CLOSE_ON_FREE);
-			c->head_ev =
-			    evtimer_new(l->base, http_on_head_deadline, c);
-		}
-		if (!c || !c->cb || !c->head_ev) {
-			if (c && c->cb)
-				bufferevent_free(c->cb);
-			else
-				close(fd);
-			if (c && c->head_ev)
-				event_free(c->head_ev);
-			free(c);
-			if (counted)
-				pvx_addrcount_put(&l->clients, &key);
-			continue;
-		}
-		c->l = l;
-		c->bfd = -1;
-		c->key = key;
-		c->counted = counted;
-		l->nconns++;
-		LIST_INSERT_HEAD(&http_conns, c, le);
-		format_peer(&ss, c->client_ip, sizeof(c->client_ip), c->client,
-			    sizeof(c->client));
-		c->peer = ss;
-		c->peerlen = sl;
-		bufferevent_setcb(c->cb, http_client_read_cb,
-				  http_client_write_cb, http_client_event_cb,
-				  c);
-		/* Room for a whole head, whatever --buf-size says. */
-		bufferevent_setwatermark(c->cb, EV_READ, 0,
-					 http_room(PVX_HTTP1_MAX_HEAD + 4));
-		tv.tv_sec = pvx_limits.idle_timeout_ms / 1000;
-		tv.tv_usec = (pvx_limits.idle_timeout_ms % 1000) * 1000;
-		bufferevent_set_timeouts(c->cb, &tv, &tv);
-		bufferevent_enable(c->cb, EV_READ | EV_WRITE);
-		http_head_clock_start(c, true);
+		if (c && c->head_ev)
+			event_free(c->head_ev);
+		free(c);
+		return -ENOMEM;
 	}
+	c->l = l;
+	c->bfd = -1;
+	LIST_INSERT_HEAD(&l->conns, c, le);
+	if (len <= sizeof(c->peer)) {
+		memcpy(&c->peer, sa, len);
+		c->peerlen = len;
+	}
+	pvx_sockaddr_format(sa, len, c->client, sizeof(c->client));
+	if (pvx_addr_key_of(sa, len, &k) == 0)
+		pvx_addr_key_format(&k, c->client_ip, sizeof(c->client_ip));
+	else
+		snprintf(c->client_ip, sizeof(c->client_ip), "unknown");
+	bufferevent_setcb(c->cb, http_client_read_cb, http_client_write_cb,
+			  http_client_event_cb, c);
+	/* Room for a whole head, whatever --buf-size says. */
+	bufferevent_setwatermark(c->cb, EV_READ, 0,
+				 http_room(PVX_HTTP1_MAX_HEAD + 4));
+	bufferevent_set_timeouts(c->cb, &tv, &tv);
+	bufferevent_enable(c->cb, EV_READ | EV_WRITE);
+	http_head_clock_start(c, true);
+	return 0;
 }
 
-static void on_pause_end(evutil_socket_t fd, short what, void *arg)
+/* Out of fds: idle backend connections hold fds too. */
+static void acc_exhausted(void *arg)
 {
 	struct http_listener *l = arg;
 
-	(void)fd;
-	(void)what;
-	if (l->accept_ev)
-		event_add(l->accept_ev, NULL);
+	pvx_bepool_flush(l->pool, NULL);
 }
 
+static const struct pvx_accept_ops acc_ops = {
+    .limits = acc_limits,
+    .count = acc_count,
+    .take = acc_take,
+    .exhausted = acc_exhausted,
+};
+
+static void bind_error(const struct pvx_link_conf *conf,
+		       const struct bind_req *req, int r, char *err,
+		       size_t errlen)
+{
+	const char *why = pvx_sock_strerror(&req->e, r);
+
+	if (conf->consumer_pid > 0)
+		snprintf(err, errlen, "%s %s in netns of pid %d: %s",
+			 req->e.step ? req->e.step : "enter netns",
+			 conf->target, (int)conf->consumer_pid, why);
+	else
+		snprintf(err, errlen, "%s %s: %s",
+			 req->e.step ? req->e.step : "socket", conf->target,
+			 why);
+}
+
+/* The listener of conf's address in its consumer's network namespace:
+ * shared with the links there already, else bound. Namespaces are
+ * compared by identity: another pid in the same namespace shares it. */
 static struct http_listener *listener_get(struct event_base *base,
 					  const struct pvx_link_conf *conf,
 					  char *err, size_t errlen)
 {
 	struct bind_req req = {.hp = &conf->listen, .fd = -1};
 	struct http_listener *l;
+	struct pvx_ns_id ns;
+	char name[PVX_ADDRSTRLEN + 8];
 	int r;
 
+	r = pvx_ns_id_of(conf->consumer_pid, PVX_NS_NET, &ns);
+	if (r < 0) {
+		bind_error(conf, &req, r, err, errlen);
+		return NULL;
+	}
 	LIST_FOREACH(l, &listeners, le)
-	if (l->base == base && l->pid == conf->consumer_pid && l->lfd >= 0 &&
+	if (l->base == base && pvx_ns_id_equal(&l->ns, &ns) && l->lfd >= 0 &&
 	    pvx_hostport_equal(&l->hp, &conf->listen))
 		return l;
 	r = pvx_ns_run(conf->consumer_pid, PVX_NS_NET, bind_listener, &req);
 	if (r < 0) {
-		if (conf->consumer_pid > 0)
-			snprintf(err, errlen, "%s %s in netns of pid %d: %s",
-				 req.step ? req.step : "enter netns",
-				 conf->target, (int)conf->consumer_pid,
-				 strerror(-r));
-		else
-			snprintf(err, errlen, "%s %s: %s",
-				 req.step ? req.step : "socket", conf->target,
-				 strerror(-r));
+		bind_error(conf, &req, r, err, errlen);
 		return NULL;
 	}
 	l = calloc(1, sizeof(*l));
@@ -311,19 +223,9 @@ static struct http_listener *listener_get(struct event_base *base,
 		    .idle_ms = pvx_limits.http_pool_idle_ms,
 		};
 
-		l->accept_ev =
-		    event_new(base, req.fd, EV_READ | EV_PERSIST, on_accept, l);
-		l->pause_ev = evtimer_new(base, on_pause_end, l);
 		l->pool = pvx_bepool_new(base, &pl);
 	}
-	if (!l || !l->accept_ev || !l->pause_ev || !l->pool ||
-	    event_add(l->accept_ev, NULL) < 0) {
-		if (l && l->accept_ev)
-			event_free(l->accept_ev);
-		if (l && l->pause_ev)
-			event_free(l->pause_ev);
-		if (l)
-			pvx_bepool_free(l->pool);
+	if (!l || !l->pool) {
 		free(l);
 		close(req.fd);
 		snprintf(err, errlen, "out of memory");
@@ -331,13 +233,28 @@ static struct http_listener *listener_get(struct event_base *base,
 	}
 	l->base = base;
 	l->hp = conf->listen;
-	l->pid = conf->consumer_pid;
+	l->ns = ns;
 	l->lfd = req.fd;
 	LIST_INIT(&l->routes);
-	pvx_addrcount_init(&l->clients, pvx_addrcount_seed());
+	LIST_INIT(&l->conns);
 	pvx_hostport_format(&l->hp, l->name, sizeof(l->name));
+	snprintf(name, sizeof(name), "http %s", l->name);
 	LIST_INSERT_HEAD(&listeners, l, le);
+	if (pvx_acceptor_start(&l->acc, base, l->lfd, name, &acc_ops, l) < 0) {
+		http_listener_maybe_free(l);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
 	return l;
+}
+
+/* The request of c uses route r until http_route_release. */
+void http_route_take(struct http_conn *c, struct http_route *r)
+{
+	c->route = r;
+	LIST_INSERT_HEAD(&r->conns, c, rle);
+	r->inflight++;
+	r->link->stats.active++;
 }
 
 void http_route_release(struct http_conn *c)
@@ -348,6 +265,7 @@ void http_route_release(struct http_conn *c)
 	if (!r)
 		return;
 	c->route = NULL;
+	LIST_REMOVE(c, rle);
 	r->inflight--;
 	r->link->stats.active--;
 	if (r->stopping && r->inflight == 0) {
@@ -407,6 +325,7 @@ static int http_start(struct pvx_link *link, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	r->link = link;
+	LIST_INIT(&r->conns);
 	ret = pvx_hostport_parse_http(link->conf.target, &hp, r->prefix,
 				      sizeof(r->prefix), err, errlen);
 	if (ret == 0) {
@@ -431,6 +350,7 @@ static void http_update(struct pvx_link *link)
 	struct http_route *r = link->priv;
 	struct http_listener *old;
 	struct pvx_backend be;
+	struct pvx_ns_id ns;
 	char err[256];
 
 	if (!r || !r->l)
@@ -439,7 +359,9 @@ static void http_update(struct pvx_link *link)
 	if (!pvx_backend_same(&be, &r->be))
 		pvx_bepool_flush(r->l->pool, &r->be);
 	r->be = be;
-	if (r->l->pid == link->conf.consumer_pid)
+	/* Another pid in the same namespace: the listener is right. */
+	if (pvx_ns_id_of(link->conf.consumer_pid, PVX_NS_NET, &ns) == 0 &&
+	    pvx_ns_id_equal(&ns, &r->l->ns))
 		return;
 	pvx_bepool_flush(r->l->pool, &r->be);
 	old = r->l;
@@ -458,21 +380,15 @@ static void http_update(struct pvx_link *link)
 static void on_drain_end(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_route *r = arg;
-	struct http_conn *c, *next;
+	struct http_conn *c;
 
 	(void)fd;
 	(void)what;
 	/* Each close releases the route; the last one frees it. */
-	for (c = LIST_FIRST(&http_conns); c; c = next) {
-		next = LIST_NEXT(c, le);
-		if (c->route == r) {
-			if (r->inflight == 1) {
-				http_conn_free(c);
-				return;
-			}
-			http_conn_free(c);
-		}
-	}
+	while (r->inflight > 1 && (c = LIST_FIRST(&r->conns)))
+		http_conn_free(c);
+	if ((c = LIST_FIRST(&r->conns)))
+		http_conn_free(c);
 }
 
 static void http_stop(struct pvx_link *link)
