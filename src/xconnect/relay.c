@@ -1760,3 +1760,100 @@ static void kr_maybe_insert(struct pvx_session *s)
 		return;
 	kr_insert(s);
 }
+
+/* Bytes an adopted session read already from one end, for the other: they
+ * wait in the direction's buffer like bytes it read itself (its high-water
+ * mark grows to hold them all). 0 or -ENOMEM. */
+static int dir_preload(struct dir *d, const void *bytes, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (n > d->cap)
+		d->cap = n;
+	d->buf = malloc(d->cap);
+	if (!d->buf)
+		return -ENOMEM;
+	memcpy(d->buf, bytes, n);
+	d->len = d->pending = n;
+	return 0;
+}
+
+struct pvx_session *
+pvx_session_adopt(const struct pvx_session_params *p, int cfd, int bfd,
+		  const struct sockaddr *peer, socklen_t peerlen,
+		  const struct pvx_backend *be, const struct pvx_preload *pre)
+{
+	struct pvx_session *s = calloc(1, sizeof(*s));
+	struct timeval tv;
+
+	if (!s)
+		goto fail;
+	s->p = *p;
+	s->p.link_name = NULL; /* only valid during this call */
+	s->p.hdr = NULL;
+	s->p.hdr_len = 0;
+	s->be = *be;
+	s->fd[END_CLIENT] = cfd;
+	s->fd[END_BACKEND] = bfd;
+	for (int i = 0; i < 2; i++) {
+		s->d[i].pipe[0] = s->d[i].pipe[1] = -1;
+		s->d[i].cap = s->p.limits.buf_size;
+		s->d[i].copy = !pvx_relay_splice;
+	}
+	s->t_start = s->t_active = pvx_now_ms();
+	pvx_sockaddr_format(peer, peerlen, s->peer, sizeof(s->peer));
+	if (peer && peerlen <= sizeof(s->peer_sa)) {
+		memcpy(&s->peer_sa, peer, peerlen);
+		s->peer_len = peerlen;
+	}
+	for (int i = 0; i < 2; i++) {
+		s->rev[i] =
+		    event_new(p->base, s->fd[i],
+			      EV_READ | EV_CLOSED | EV_PERSIST, on_read, s);
+		s->wev[i] = event_new(p->base, s->fd[i], EV_WRITE | EV_PERSIST,
+				      on_write, s);
+		if (!s->rev[i] || !s->wev[i])
+			goto fail_s;
+	}
+	s->timer = evtimer_new(p->base, on_timer, s);
+	s->link_name = strdup(p->link_name ? p->link_name : "");
+	if (!s->timer || !s->link_name)
+		goto fail_s;
+	if (pre && (dir_preload(&s->d[END_CLIENT], pre->to_backend,
+				pre->to_backend_len) < 0 ||
+		    dir_preload(&s->d[END_BACKEND], pre->to_client,
+				pre->to_client_len) < 0))
+		goto fail_s;
+	LIST_INSERT_HEAD(p->list, s, entry);
+	LIST_INSERT_HEAD(&all_sessions, s, all);
+	p->stats->active++;
+	/* Not on the kernel path (yet): a tunnel stays in user space,
+	 * splicing (docs/xconnect.md, "The http plugin"). */
+	s->knever = true;
+	s->state = SESS_RELAYING;
+	if (p->limits.idle_timeout_ms > 0) {
+		tv = pvx_ms_tv((uint64_t)p->limits.idle_timeout_ms);
+		evtimer_add(s->timer, &tv);
+	}
+	update_interest(s);
+	return s;
+
+fail_s:
+	for (int i = 0; i < 2; i++) {
+		if (s->rev[i])
+			event_free(s->rev[i]);
+		if (s->wev[i])
+			event_free(s->wev[i]);
+		free(s->d[i].buf);
+	}
+	if (s->timer)
+		event_free(s->timer);
+	free(s->link_name);
+	free(s);
+fail:
+	close(cfd);
+	close(bfd);
+	p->stats->failed++;
+	errno = ENOMEM;
+	return NULL;
+}

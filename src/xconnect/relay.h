@@ -94,6 +94,24 @@ struct pvx_session *pvx_session_start(const struct pvx_session_params *p,
 				      int cfd, const struct sockaddr *peer,
 				      socklen_t peerlen,
 				      const struct pvx_backend *be);
+/* Bytes read already from one end of an adopted session, for the other
+ * (copied by pvx_session_adopt). */
+struct pvx_preload {
+	const void *to_backend; /* read from the client */
+	size_t to_backend_len;
+	const void *to_client; /* read from the backend */
+	size_t to_client_len;
+};
+
+/* Like pvx_session_start for a backend connected already: takes cfd and
+ * bfd (both connected, non-blocking) in every case and relays at once,
+ * with the preloaded bytes first (pre may be NULL). The http plugin hands
+ * a tunnel over after a 101 this way (docs/xconnect.md). NULL: both fds
+ * closed, stats->failed counted, errno ENOMEM. */
+struct pvx_session *
+pvx_session_adopt(const struct pvx_session_params *p, int cfd, int bfd,
+		  const struct sockaddr *peer, socklen_t peerlen,
+		  const struct pvx_backend *be, const struct pvx_preload *pre);
 /* Closes the session with a reason (the log line's). Idempotent while the
  * session exists; the session is freed on return. */
 void pvx_session_close(struct pvx_session *s, const char *reason);

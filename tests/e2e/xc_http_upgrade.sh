@@ -4,6 +4,9 @@
 # in time (response head) or cannot be connected to (a black-holed address
 # on a veth link inside this test's own namespace); 101 not asked for
 # is a 502. A removed link's open tunnel goes on for the drain period.
+# After the 101 the relay core carries the tunnel (issue 8, "Done when" 5):
+# the request's access log line says "upgraded", the relay's own line
+# counts the tunnel's bytes exactly, and half-closes pass both ways.
 # shellcheck source=tests/e2e/lib/xc_http_lib.sh
 source "$(dirname "$0")/lib/xc_http_lib.sh"
 
@@ -31,7 +34,8 @@ P=$(freeport)
 write_graph "$(http_link ws "127.0.0.1:$P/ws" "127.0.0.1:$A")" \
 	"$(http_link mute "127.0.0.1:$P/mute" "127.0.0.1:$M")" \
 	"$(http_link hole "127.0.0.1:$P/hole" "10.231.7.2:80")"
-start_xc --idle-timeout 2 --connect-timeout 500 --drain 1
+start_xc --idle-timeout 2 --connect-timeout 500 --drain 1 \
+	--access-log "$TMP/access.log" --access-log-format json
 wait_listen "$P"
 
 log "upgrade and echo through the tunnel"
@@ -73,7 +77,8 @@ until_ms 3000 bash -c "[[ \$(curl -sS --unix-socket $TMP/status.sock http://x/li
 	fail "tunnel still active: $(status_field ws active)"
 
 log "tunnel: 4 MiB then our EOF at once: all of it echoed, then the close"
-timeout 20 "$PY" - "$P" <<'PY' || fail "tunnel half-close"
+OUTN=$(timeout 20 "$PY" - "$P" <<'PY'
+
 import socket, sys, threading
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
 s.sendall(b"GET /ws/hc HTTP/1.1\r\nHost: x\r\nUpgrade: t\r\nConnection: upgrade\r\n\r\n")
@@ -95,6 +100,26 @@ while True:
 t.join()
 n = len(got.replace(b"echo:", b""))
 assert n == len(payload), (n, len(payload))
+print(len(got), flush=True)
+PY
+) || fail "tunnel half-close"
+log "that tunnel was the relay core's: its own access log line, bytes exact, both halves closed"
+until_ms 3000 grep -q '"bytes_in":4194304' "$TMP/access.log" ||
+	fail "no relay line for the tunnel: $(cat "$TMP/access.log")"
+"$PY" - "$TMP/access.log" "$OUTN" <<'PY' || fail "access log: $(cat "$TMP/access.log")"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+req = [l for l in lines if l.get("path") == "/ws/hc"]
+assert len(req) == 1, req
+assert req[0]["status"] == 101 and req[0]["reason"] == "upgraded", req
+tun = [l for l in lines
+       if l.get("link") == "ws" and "method" not in l and l["bytes_in"] == 4 << 20]
+assert len(tun) == 1, tun
+t = tun[0]
+assert t["type"] == "http", t
+assert t["bytes_out"] == int(sys.argv[2]), (t, sys.argv[2])
+# "done": the relay passed the client's EOF on and then the backend's.
+assert t["reason"] == "done", t
 PY
 
 log "tunnel idle timeout (2 s) counts bytes either way"

@@ -41,9 +41,10 @@ void http_backend_close(struct http_conn *c, bool keep)
 	bufferevent_free(c->bb);
 	c->bb = NULL;
 	c->be_parked = false;
-	if (!keep)
-		close(fd);
-	else if (parked) /* parked only without a tag */
+	if (!keep) {
+		if (fd >= 0) /* -1: a tunnel took it (tunnel.c) */
+			close(fd);
+	} else if (parked) /* parked only without a tag */
 		pvx_bepool_put(c->l->pool, &c->park_be, NULL, 0, fd);
 	else
 		pvx_bepool_put(c->l->pool, &c->be, c->tag, c->tag_len, fd);

@@ -162,16 +162,14 @@ void http_conn_free(struct http_conn *c)
 
 	LIST_REMOVE(c, le);
 	if (c->req_open)
-		http_access_end(c, http_resp_status(c),
-				c->state == C_TUNNEL ? "tunnel closed"
-						     : "client closed");
+		http_access_end(c, http_resp_status(c), "client closed");
 	http_backend_drop(c);
 	http_route_release(c);
-	pvx_acceptor_release(&l->acc, (struct sockaddr *)&c->peer, c->peerlen);
+	if (!c->handed) /* else the tunnel session releases it */
+		pvx_acceptor_release(&l->acc, (struct sockaddr *)&c->peer,
+				     c->peerlen);
 	if (c->head_ev)
 		event_free(c->head_ev);
-	if (c->idle_ev)
-		event_free(c->idle_ev);
 	if (c->head_copy)
 		evbuffer_free(c->head_copy);
 	if (c->cb)
@@ -202,9 +200,7 @@ void http_conn_close_after_write(struct http_conn *c)
 	struct timeval tv = {5, 0};
 
 	if (c->req_open)
-		http_access_end(c, http_resp_status(c),
-				c->state == C_TUNNEL ? "tunnel closed"
-						     : "closed");
+		http_access_end(c, http_resp_status(c), "closed");
 	http_backend_drop(c);
 	http_route_release(c);
 	c->state = C_CLOSING;

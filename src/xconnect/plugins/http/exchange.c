@@ -11,8 +11,6 @@
 #include "common/log.h"
 #include "xconnect/plugins/http/http.h"
 
-static void tunnel_start(struct http_conn *c);
-
 int http_req_body_cb(void *arg, const char *buf, size_t len)
 {
 	struct http_conn *c = arg;
@@ -353,7 +351,7 @@ void http_pump_response(struct http_conn *c)
 			send_response_head(c);
 			evbuffer_drain(in, (size_t)n);
 			if (c->resp.head.status == 101) {
-				tunnel_start(c);
+				http_upgrade_start(c);
 				return;
 			}
 			if (c->resp.head.status < 200) {
@@ -401,77 +399,6 @@ void http_pump_response(struct http_conn *c)
 	}
 }
 
-/* --- tunnel -------------------------------------------------------------- */
-
-static void tunnel_move(struct http_conn *c, struct bufferevent *from,
-			struct bufferevent *to)
-{
-	struct evbuffer *in = bufferevent_get_input(from);
-	struct evbuffer *out = bufferevent_get_output(to);
-
-	if (evbuffer_get_length(in) > 0)
-		clock_gettime(CLOCK_MONOTONIC, &c->last_io);
-	if (from == c->cb)
-		http_count_in(c, evbuffer_get_length(in));
-	else
-		http_count_out(c, evbuffer_get_length(in));
-	evbuffer_add_buffer(out, in);
-	if (evbuffer_get_length(out) >= http_hwm() ||
-	    (from == c->cb && c->client_eof))
-		bufferevent_disable(from, EV_READ);
-	else
-		bufferevent_enable(from, EV_READ);
-	/* The client's EOF goes on once what it sent before is written. */
-	if (c->client_eof && !c->backend_shut &&
-	    evbuffer_get_length(bufferevent_get_output(c->bb)) == 0) {
-		shutdown(bufferevent_getfd(c->bb), SHUT_WR);
-		c->backend_shut = true;
-	}
-}
-
-/* A tunnel is idle when no byte moved either way (one side may be silent
- * for long, as with server push): checked by one timer, not per side. */
-static void on_tunnel_idle(evutil_socket_t fd, short what, void *arg)
-{
-	struct http_conn *c = arg;
-	struct timespec now;
-	int64_t ms;
-	struct timeval tv;
-
-	(void)fd;
-	(void)what;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (int64_t)(now.tv_sec - c->last_io.tv_sec) * 1000 +
-	     (now.tv_nsec - c->last_io.tv_nsec) / 1000000;
-	if (ms >= http_conn_limits(c).idle_timeout_ms) {
-		pvx_debug("http %s client=%s: tunnel idle", c->l->name,
-			  c->client);
-		http_conn_free(c);
-		return;
-	}
-	tv = http_ms_tv((int)(http_conn_limits(c).idle_timeout_ms - ms));
-	evtimer_add(c->idle_ev, &tv);
-}
-
-static void tunnel_start(struct http_conn *c)
-{
-	struct timeval tv = http_ms_tv(http_conn_limits(c).idle_timeout_ms);
-
-	c->state = C_TUNNEL;
-	c->close_after = true;
-	clock_gettime(CLOCK_MONOTONIC, &c->last_io);
-	/* Writes that stall still time out per side. */
-	bufferevent_set_timeouts(c->bb, NULL, &tv);
-	bufferevent_set_timeouts(c->cb, NULL, &tv);
-	c->idle_ev = evtimer_new(c->l->base, on_tunnel_idle, c);
-	if (!c->idle_ev || evtimer_add(c->idle_ev, &tv) < 0) {
-		http_conn_error(c, 500, "out of memory");
-		return;
-	}
-	tunnel_move(c, c->cb, c->bb);
-	tunnel_move(c, c->bb, c->cb);
-}
-
 /* --- callbacks ----------------------------------------------------------- */
 
 void http_client_read_cb(struct bufferevent *bev, void *arg)
@@ -492,9 +419,6 @@ void http_client_read_cb(struct bufferevent *bev, void *arg)
 	case C_EXCHANGE:
 		http_pump_request(c);
 		break;
-	case C_TUNNEL:
-		tunnel_move(c, c->cb, c->bb);
-		break;
 	default:
 		break;
 	}
@@ -512,8 +436,8 @@ void http_client_write_cb(struct bufferevent *bev, void *arg)
 	case C_EXCHANGE:
 		http_pump_response(c);
 		break;
-	case C_TUNNEL:
-		tunnel_move(c, c->bb, c->cb);
+	case C_UPGRADING:
+		http_upgrade_try(c);
 		break;
 	default:
 		break;
@@ -525,13 +449,7 @@ void http_client_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct http_conn *c = arg;
 
 	(void)bev;
-	if (c->state == C_TUNNEL && (what & BEV_EVENT_EOF)) {
-		/* Pass on what is left, then the EOF; the backend's close
-		 * ends the connection. */
-		c->client_eof = true;
-		tunnel_move(c, c->cb, c->bb);
-		return;
-	}
+	(void)what;
 	/* EOF, error or timeout on the client side: nothing more to do. */
 	http_conn_free(c);
 }
@@ -546,10 +464,7 @@ void http_backend_read_cb(struct bufferevent *bev, void *arg)
 	}
 	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
 		c->resp_any = true;
-	if (c->state == C_TUNNEL)
-		tunnel_move(c, c->bb, c->cb);
-	else
-		http_pump_response(c);
+	http_pump_response(c);
 }
 
 void http_backend_write_cb(struct bufferevent *bev, void *arg)
@@ -557,8 +472,8 @@ void http_backend_write_cb(struct bufferevent *bev, void *arg)
 	struct http_conn *c = arg;
 
 	(void)bev;
-	if (c->state == C_TUNNEL)
-		tunnel_move(c, c->cb, c->bb);
+	if (c->state == C_UPGRADING)
+		http_upgrade_try(c);
 	else if (c->state == C_EXCHANGE)
 		http_pump_request(c);
 }
@@ -572,8 +487,8 @@ void http_backend_event_cb(struct bufferevent *bev, short what, void *arg)
 		http_backend_close(c, false);
 		return;
 	}
-	if (c->state == C_TUNNEL) {
-		tunnel_move(c, c->bb, c->cb);
+	if (c->state == C_UPGRADING) {
+		/* The backend went before the tunnel was handed over. */
 		http_conn_close_after_write(c);
 		return;
 	}

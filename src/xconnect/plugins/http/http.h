@@ -3,7 +3,8 @@
  * the plugin's start/update/stop; route.c: routing and the rewrite of
  * heads; backend.c: dialling the backend; conn.c: a client connection's
  * life (head clock, access log, close); exchange.c: request and response
- * pumping, the tunnel after a 101 and the bufferevent callbacks. */
+ * pumping and the bufferevent callbacks; tunnel.c: the hand-over of a
+ * connection upgraded by a 101 to the relay core. */
 #ifndef PVX_PLUGINS_HTTP_H
 #define PVX_PLUGINS_HTTP_H
 
@@ -45,7 +46,9 @@ struct http_route {
 	size_t plen;
 	unsigned inflight; /* requests using the route now */
 	bool stopping;	   /* stop() was called: free with the last request */
-	struct http_conn_list conns; /* those with a request on it now */
+	struct http_conn_list conns;	 /* those with a request on it now */
+	struct pvx_session_list tunnels; /* relay sessions after a 101 */
+	bool draining; /* closing all of them: not to be freed yet */
 	struct event *drain_ev;
 	struct pvx_probe *probe; /* health probes until stop() */
 	/* The backend of the link's conf as last seen: its idle connections
@@ -64,7 +67,8 @@ struct http_listener {
 	struct pvx_acceptor acc; /* accepting from lfd */
 	LIST_HEAD(, http_route) routes;
 	struct http_conn_list conns;
-	bool busy; /* closing its connections: not to be freed yet */
+	bool busy;	   /* closing its connections: not to be freed yet */
+	unsigned ntunnels; /* relay sessions of its clients (tunnel.c) */
 	char name[PVX_ADDRSTRLEN];
 	/* Idle backend connections of its requests (docs/xconnect.md,
 	 * "Backend keep-alive"). */
@@ -75,7 +79,8 @@ enum conn_state {
 	C_HEAD,	      /* reading a request head (idle between requests) */
 	C_CONNECTING, /* request head read, backend connect in progress */
 	C_EXCHANGE,   /* request body and response flowing */
-	C_TUNNEL,     /* after 101: bytes both ways */
+	C_UPGRADING,  /* after 101: writing what is queued, then the relay
+			 core takes both sockets (tunnel.c) */
 	C_CLOSING,    /* writing the last bytes to the client, then close */
 	C_LINGER,     /* written and shut down: discarding input until EOF */
 };
@@ -103,17 +108,14 @@ struct http_conn {
 	struct timespec t_req;		/* request head routed */
 	struct timespec t_dial;		/* current dial started */
 	int64_t body_in;		/* request body bytes so far */
-	bool req_chunked;	 /* re-encode the request body as chunks */
-	bool resp_chunked;	 /* re-encode the response body as chunks */
-	bool resp_started;	 /* bytes of the answer went to the client */
-	bool close_after;	 /* no keep-alive after this answer */
-	bool head_request;	 /* HEAD: the response has no body */
-	bool resp_clock;	 /* the response-head timeout runs */
-	bool upgrade;		 /* the request asks for Upgrade */
-	struct event *idle_ev;	 /* tunnel: closes it after idle_timeout_ms */
-	struct timespec last_io; /* tunnel: last byte moved either way */
-	bool client_eof;	 /* tunnel: the client has finished sending */
-	bool backend_shut;	 /* tunnel: that EOF was passed on */
+	bool req_chunked;  /* re-encode the request body as chunks */
+	bool resp_chunked; /* re-encode the response body as chunks */
+	bool resp_started; /* bytes of the answer went to the client */
+	bool close_after;  /* no keep-alive after this answer */
+	bool head_request; /* HEAD: the response has no body */
+	bool resp_clock;   /* the response-head timeout runs */
+	bool upgrade;	   /* the request asks for Upgrade */
+	bool handed;	   /* its sockets went to a tunnel session */
 	/* The request being served, for its access log line. */
 	bool req_open;		  /* a head was read, no line written yet */
 	struct timespec req_t0;	  /* when its head was complete */
@@ -167,6 +169,7 @@ void http_count_on_routes(struct http_listener *l, size_t field);
 void http_listener_maybe_free(struct http_listener *l);
 void http_route_take(struct http_conn *c, struct http_route *r);
 void http_route_release(struct http_conn *c);
+void http_route_unref(struct http_route *r);
 
 /* conn.c */
 uint64_t http_mono_ms(void);
@@ -210,6 +213,10 @@ void http_backend_done(struct http_conn *c, bool again);
 bool http_backend_reusable(const struct http_conn *c);
 bool http_may_retry(const struct http_conn *c);
 void http_backend_retry(struct http_conn *c);
+
+/* tunnel.c */
+void http_upgrade_start(struct http_conn *c);
+void http_upgrade_try(struct http_conn *c);
 
 /* exchange.c */
 int http_req_body_cb(void *arg, const char *buf, size_t len);

@@ -36,7 +36,8 @@ static int bind_listener(void *arg)
 
 void http_listener_maybe_free(struct http_listener *l)
 {
-	if (!LIST_EMPTY(&l->routes) || !LIST_EMPTY(&l->conns) || l->busy)
+	if (!LIST_EMPTY(&l->routes) || !LIST_EMPTY(&l->conns) || l->busy ||
+	    l->ntunnels > 0)
 		return;
 	LIST_REMOVE(l, le);
 	pvx_acceptor_clear(&l->acc);
@@ -257,25 +258,32 @@ void http_route_take(struct http_conn *c, struct http_route *r)
 	r->link->stats.active++;
 }
 
+/* One use of r (a request or a tunnel) ended: a stopped route goes with
+ * its last one. */
+void http_route_unref(struct http_route *r)
+{
+	struct pvx_link *link = r->link;
+
+	r->inflight--;
+	if (!r->stopping || r->inflight > 0 || r->draining)
+		return;
+	if (r->drain_ev)
+		event_free(r->drain_ev);
+	free(r);
+	link->priv = NULL;
+	pvx_link_free(link);
+}
+
 void http_route_release(struct http_conn *c)
 {
 	struct http_route *r = c->route;
-	struct pvx_link *link;
 
 	if (!r)
 		return;
 	c->route = NULL;
 	LIST_REMOVE(c, rle);
-	r->inflight--;
 	r->link->stats.active--;
-	if (r->stopping && r->inflight == 0) {
-		link = r->link;
-		if (r->drain_ev)
-			event_free(r->drain_ev);
-		free(r);
-		link->priv = NULL;
-		pvx_link_free(link);
-	}
+	http_route_unref(r);
 }
 
 /* --- plugin -------------------------------------------------------------- */
@@ -326,6 +334,7 @@ static int http_start(struct pvx_link *link, char *err, size_t errlen)
 	}
 	r->link = link;
 	LIST_INIT(&r->conns);
+	LIST_INIT(&r->tunnels);
 	ret = pvx_hostport_parse_http(link->conf.target, &hp, r->prefix,
 				      sizeof(r->prefix), err, errlen);
 	if (ret == 0) {
@@ -380,15 +389,20 @@ static void http_update(struct pvx_link *link)
 static void on_drain_end(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_route *r = arg;
+	struct pvx_session *s;
 	struct http_conn *c;
 
 	(void)fd;
 	(void)what;
-	/* Each close releases the route; the last one frees it. */
-	while (r->inflight > 1 && (c = LIST_FIRST(&r->conns)))
+	/* Each close releases the route; the last use frees it, after. */
+	r->draining = true;
+	while ((c = LIST_FIRST(&r->conns)))
 		http_conn_free(c);
-	if ((c = LIST_FIRST(&r->conns)))
-		http_conn_free(c);
+	while ((s = LIST_FIRST(&r->tunnels)))
+		pvx_session_close(s, "link removed, drain period over");
+	r->draining = false;
+	r->inflight++;
+	http_route_unref(r);
 }
 
 static void http_stop(struct pvx_link *link)
