@@ -121,6 +121,7 @@ assert t["bytes_out"] == int(sys.argv[2]), (t, sys.argv[2])
 # "done": the relay passed the client's EOF on and then the backend's.
 assert t["reason"] == "done", t
 PY
+log_has 'closed requests=1 reason="upgraded"' || fail "no close line for the handed-over connection"
 
 log "tunnel idle timeout (2 s) counts bytes either way"
 timeout 20 "$PY" - "$P" <<'PY' || fail "tunnel idle"

@@ -1,6 +1,7 @@
 /* A client connection of the http plugin: the wait for a request head,
- * the access log line of each request, and its ends (error answer,
- * close after the last write, linger, free). */
+ * the access log line of each request, and its one end, http_conn_close
+ * (an error answer first when one is due; what is queued written, then a
+ * linger; one close line with the reason). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,17 +9,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "xconnect/access.h"
 #include "xconnect/plugins/http/http.h"
-
-uint64_t http_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Starts the wait for a request head: the first of a connection has the
  * first-byte deadline too when it is shorter. */
@@ -28,7 +22,7 @@ void http_head_clock_start(struct http_conn *c, bool fresh)
 	int fb = pvx_limits.first_byte_timeout_ms;
 	struct timeval tv;
 
-	c->head_t0 = http_mono_ms();
+	c->head_t0 = pvx_now_ms();
 	c->head_fresh = fresh;
 	c->head_bytes = false;
 	if (fresh && fb > 0 && (fb < ms || ms <= 0))
@@ -50,21 +44,19 @@ void http_head_clock_stop(struct http_conn *c)
 void http_on_head_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_conn *c = arg;
-	uint64_t waited = http_mono_ms() - c->head_t0;
+	uint64_t waited = pvx_now_ms() - c->head_t0;
 	int hto = pvx_limits.header_timeout_ms;
 	struct timeval tv;
 
 	(void)fd;
 	(void)what;
-	if (c->state != C_HEAD)
+	if (!http_conn_idle(c))
 		return;
 	if (evbuffer_get_length(bufferevent_get_input(c->cb)) > 0)
 		c->head_bytes = true;
 	if (!c->head_bytes && c->head_fresh) {
 		COUNT_ON_ROUTES(c->l, timeout_first_byte);
-		pvx_debug("http %s client=%s: first byte timeout", c->l->name,
-			  c->client);
-		http_conn_free(c);
+		http_conn_close(c, "first byte timeout");
 		return;
 	}
 	if (c->head_fresh && hto > 0 && waited < (uint64_t)hto) {
@@ -75,9 +67,7 @@ void http_on_head_deadline(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (!c->head_bytes) {
-		pvx_debug("http %s client=%s: keep-alive wait over", c->l->name,
-			  c->client);
-		http_conn_free(c);
+		http_conn_close(c, "keep-alive wait over");
 		return;
 	}
 	COUNT_ON_ROUTES(c->l, timeout_header);
@@ -104,6 +94,7 @@ void http_access_begin(struct http_conn *c)
 	const struct pvx_http1_head *hd = &c->req.head;
 
 	c->req_open = true;
+	c->nreq++;
 	c->req_in = c->req_out = 0;
 	clock_gettime(CLOCK_MONOTONIC, &c->req_t0);
 	snprintf(c->req_method, sizeof(c->req_method), "%s", hd->method);
@@ -156,16 +147,18 @@ int http_resp_status(const struct http_conn *c)
 	return c->resp.head_done ? c->resp.head.status : 0;
 }
 
-void http_conn_free(struct http_conn *c)
+/* Frees c at once, with its backend, its route and the listener's count
+ * of its client (unless a tunnel session took them over). */
+static void conn_teardown(struct http_conn *c)
 {
 	struct http_listener *l = c->l;
 
+	pvx_debug("http %s client=%s: closed requests=%u reason=\"%s\"",
+		  l->name, c->client, c->nreq, c->close_reason);
 	LIST_REMOVE(c, le);
-	if (c->req_open)
-		http_access_end(c, http_resp_status(c), "client closed");
 	http_backend_drop(c);
 	http_route_release(c);
-	if (!c->handed) /* else the tunnel session releases it */
+	if (!c->handed)
 		pvx_acceptor_release(&l->acc, (struct sockaddr *)&c->peer,
 				     c->peerlen);
 	if (c->head_ev)
@@ -181,7 +174,7 @@ void http_conn_free(struct http_conn *c)
 /* The answer is out: end our side, and read (discarding) what the client
  * still sends for a moment, so that unread bytes do not turn the close into
  * a reset that could destroy the answer before the client read it. */
-void http_conn_linger(struct http_conn *c)
+static void conn_linger(struct http_conn *c)
 {
 	struct timeval tv = {LINGER_S, 0};
 
@@ -194,22 +187,42 @@ void http_conn_linger(struct http_conn *c)
 	bufferevent_enable(c->cb, EV_READ);
 }
 
-/* Closes once what is queued for the client was written. */
-void http_conn_close_after_write(struct http_conn *c)
+/* A close under way goes on: the queued answer written, then the linger;
+ * the client gone (or the linger over), the end. */
+static void conn_close_step(struct http_conn *c)
+{
+	if (c->client_gone || c->state == C_LINGER || c->handed) {
+		conn_teardown(c);
+		return;
+	}
+	if (evbuffer_get_length(bufferevent_get_output(c->cb)) == 0)
+		conn_linger(c);
+}
+
+void http_conn_close(struct http_conn *c, const char *reason)
 {
 	struct timeval tv = {5, 0};
 
-	if (c->req_open)
-		http_access_end(c, http_resp_status(c), "closed");
-	http_backend_drop(c);
-	http_route_release(c);
-	c->state = C_CLOSING;
-	bufferevent_disable(c->cb, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(c->cb)) == 0) {
-		http_conn_linger(c);
+	if (http_conn_ending(c)) {
+		conn_close_step(c);
 		return;
 	}
+	snprintf(c->close_reason, sizeof(c->close_reason), "%s",
+		 reason ? reason : "closed");
+	if (c->req_open)
+		http_access_end(c, http_resp_status(c), reason);
+	http_backend_drop(c);
+	http_route_release(c);
+	/* Nothing of an answer for the client in this request (an idle
+	 * keep-alive connection, a client that went): no linger needed. */
+	if (!c->resp_started || c->client_gone || c->handed) {
+		conn_teardown(c);
+		return;
+	}
+	c->state = C_CLOSING;
+	bufferevent_disable(c->cb, EV_READ);
 	bufferevent_set_timeouts(c->cb, NULL, &tv);
+	conn_close_step(c);
 }
 
 /* An error answer (or a plain close once the real answer has begun). */
@@ -241,7 +254,7 @@ void http_conn_error(struct http_conn *c, int status, const char *why)
 				    status, pvx_http1_reason(status), n, body);
 		c->resp_started = true;
 	}
-	http_conn_close_after_write(c);
+	http_conn_close(c, why);
 }
 
 /* The limits of the current request's route (the graph may set its own

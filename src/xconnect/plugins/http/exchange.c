@@ -31,6 +31,48 @@ int http_req_body_cb(void *arg, const char *buf, size_t len)
 	return 0;
 }
 
+/* The checks of a parsed request head and its route: NULL once an error
+ * answer is on its way. */
+static struct http_route *request_route(struct http_conn *c)
+{
+	struct pvx_http1_head *hd = &c->req.head;
+	struct http_route *r;
+	struct pvx_link *link;
+
+	if (hd->url_len == 0 || hd->url[0] != '/') {
+		http_conn_error(c, 400, "request target must be a path");
+		return NULL;
+	}
+	if (http_has_dot_segment(hd->url, hd->url_len)) {
+		http_conn_error(c, 400, "dot segment in path");
+		return NULL;
+	}
+	if (hd->content_length > MAX_BODY) {
+		http_conn_error(c, 413, "request body too large");
+		return NULL;
+	}
+	r = http_route_find(c->l, hd->url, hd->url_len);
+	if (!r) {
+		http_conn_error(c, 404, "no route");
+		return NULL;
+	}
+	link = r->link;
+	if (!pvx_link_allows(&link->conf, (struct sockaddr *)&c->peer)) {
+		/* Per route: a sibling route on this listener may serve
+		 * the same client. */
+		link->stats.denied++;
+		http_log_denied(link, c->client);
+		http_conn_error(c, 403, "client not allowed on this route");
+		return NULL;
+	}
+	if (link->conf.max_conns && r->inflight >= link->conf.max_conns) {
+		link->stats.failed++;
+		http_conn_error(c, 503, "route at its max_conns");
+		return NULL;
+	}
+	return r;
+}
+
 /* A request head is complete at the start of the client's input. */
 static void start_request(struct http_conn *c, char *buf, size_t hlen)
 {
@@ -45,37 +87,10 @@ static void start_request(struct http_conn *c, char *buf, size_t hlen)
 		return;
 	}
 	http_access_begin(c);
-	if (hd->url_len == 0 || hd->url[0] != '/') {
-		http_conn_error(c, 400, "request target must be a path");
+	r = request_route(c);
+	if (!r)
 		return;
-	}
-	if (http_has_dot_segment(hd->url, hd->url_len)) {
-		http_conn_error(c, 400, "dot segment in path");
-		return;
-	}
-	if (hd->content_length > MAX_BODY) {
-		http_conn_error(c, 413, "request body too large");
-		return;
-	}
-	r = http_route_find(c->l, hd->url, hd->url_len);
-	if (!r) {
-		http_conn_error(c, 404, "no route");
-		return;
-	}
 	link = r->link;
-	if (!pvx_link_allows(&link->conf, (struct sockaddr *)&c->peer)) {
-		/* Per route: a sibling route on this listener may serve
-		 * the same client. */
-		link->stats.denied++;
-		http_log_denied(link, c->client);
-		http_conn_error(c, 403, "client not allowed on this route");
-		return;
-	}
-	if (link->conf.max_conns && r->inflight >= link->conf.max_conns) {
-		link->stats.failed++;
-		http_conn_error(c, 503, "route at its max_conns");
-		return;
-	}
 	http_route_take(c, r);
 	link->stats.requests++;
 	if (!c->counted_accept) {
@@ -300,7 +315,7 @@ static void response_done(struct http_conn *c)
 	http_backend_done(c, again);
 	http_access_end(c, c->resp.head.status, "done");
 	if (!again) {
-		http_conn_close_after_write(c);
+		http_conn_close(c, "done");
 		return;
 	}
 	http_route_release(c);
@@ -309,6 +324,56 @@ static void response_done(struct http_conn *c)
 	http_head_clock_start(c, false);
 	bufferevent_enable(c->cb, EV_READ);
 	http_read_head(c);
+}
+
+/* The response head at the start of in (len bytes there): parsed, sent
+ * on, and acted on. true: go on pumping (a body, or the real answer after
+ * a 1xx); false: stop (incomplete head, done, error or upgrade). */
+static bool response_head(struct http_conn *c, struct evbuffer *in, size_t len)
+{
+	struct timeval tv;
+	ssize_t n;
+	char *buf;
+
+	if (len > MAX_RESP_HEAD)
+		len = MAX_RESP_HEAD;
+	buf = (char *)evbuffer_pullup(in, (ssize_t)len);
+	n = pvx_http1_head_len(buf, len);
+	if (n < 0 || (n == 0 && len >= MAX_RESP_HEAD)) {
+		http_conn_error(c, 502, "bad response head");
+		return false;
+	}
+	if (n == 0)
+		return false;
+	c->resp.on_body = resp_body_cb;
+	c->resp.arg = c;
+	if (pvx_http1_parse_head(&c->resp, buf, (size_t)n) < 0) {
+		http_conn_error(c, 502, c->resp.err);
+		return false;
+	}
+	if (c->resp.head.status == 101 && !c->upgrade) {
+		http_conn_error(c, 502, "101 without Upgrade asked");
+		return false;
+	}
+	send_response_head(c);
+	evbuffer_drain(in, (size_t)n);
+	if (c->resp.head.status == 101) {
+		http_upgrade_start(c);
+		return false;
+	}
+	if (c->resp.head.status < 200) {
+		/* 100 Continue and friends: the real answer follows. */
+		pvx_http1_init(&c->resp, false, NULL, NULL);
+		c->resp.skip_body = c->head_request;
+		return true;
+	}
+	tv = http_ms_tv(http_conn_limits(c).idle_timeout_ms);
+	bufferevent_set_timeouts(c->bb, &tv, &tv);
+	if (c->resp.msg_done) {
+		response_done(c);
+		return false;
+	}
+	return true;
 }
 
 /* Parses what the backend sent: head, then body, within the room the
@@ -324,55 +389,8 @@ void http_pump_response(struct http_conn *c)
 	while (c->state == C_EXCHANGE) {
 		len = evbuffer_get_length(in);
 		if (!c->resp.head_done) {
-			if (len == 0)
+			if (len == 0 || !response_head(c, in, len))
 				return;
-			if (len > MAX_RESP_HEAD)
-				len = MAX_RESP_HEAD;
-			buf = (char *)evbuffer_pullup(in, (ssize_t)len);
-			n = pvx_http1_head_len(buf, len);
-			if (n < 0 || (n == 0 && len >= MAX_RESP_HEAD)) {
-				http_conn_error(c, 502, "bad response head");
-				return;
-			}
-			if (n == 0)
-				return;
-			c->resp.on_body = resp_body_cb;
-			c->resp.arg = c;
-			if (pvx_http1_parse_head(&c->resp, buf, (size_t)n) <
-			    0) {
-				http_conn_error(c, 502, c->resp.err);
-				return;
-			}
-			if (c->resp.head.status == 101 && !c->upgrade) {
-				http_conn_error(c, 502,
-						"101 without Upgrade asked");
-				return;
-			}
-			send_response_head(c);
-			evbuffer_drain(in, (size_t)n);
-			if (c->resp.head.status == 101) {
-				http_upgrade_start(c);
-				return;
-			}
-			if (c->resp.head.status < 200) {
-				/* 100 Continue and friends: the real answer
-				 * follows. */
-				pvx_http1_init(&c->resp, false, NULL, NULL);
-				c->resp.skip_body = c->head_request;
-				continue;
-			}
-			{
-				struct timeval tv = {
-				    http_conn_limits(c).idle_timeout_ms / 1000,
-				    (http_conn_limits(c).idle_timeout_ms %
-				     1000) *
-					1000};
-				bufferevent_set_timeouts(c->bb, &tv, &tv);
-			}
-			if (c->resp.msg_done) {
-				response_done(c);
-				return;
-			}
 			continue;
 		}
 		if (evbuffer_get_length(out) >= http_hwm()) {
@@ -431,7 +449,7 @@ void http_client_write_cb(struct bufferevent *bev, void *arg)
 	(void)bev;
 	switch (c->state) {
 	case C_CLOSING:
-		http_conn_linger(c);
+		http_conn_close(c, NULL); /* written: the next step */
 		break;
 	case C_EXCHANGE:
 		http_pump_response(c);
@@ -449,9 +467,11 @@ void http_client_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct http_conn *c = arg;
 
 	(void)bev;
-	(void)what;
 	/* EOF, error or timeout on the client side: nothing more to do. */
-	http_conn_free(c);
+	c->client_gone = true;
+	http_conn_close(c, what & BEV_EVENT_EOF	      ? "client closed"
+			   : what & BEV_EVENT_TIMEOUT ? "client timeout"
+						      : "client error");
 }
 
 void http_backend_read_cb(struct bufferevent *bev, void *arg)
@@ -489,7 +509,7 @@ void http_backend_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (c->state == C_UPGRADING) {
 		/* The backend went before the tunnel was handed over. */
-		http_conn_close_after_write(c);
+		http_conn_close(c, "backend closed before the tunnel");
 		return;
 	}
 	/* A kept connection the backend closed before any answer byte. */

@@ -108,14 +108,17 @@ struct http_conn {
 	struct timespec t_req;		/* request head routed */
 	struct timespec t_dial;		/* current dial started */
 	int64_t body_in;		/* request body bytes so far */
-	bool req_chunked;  /* re-encode the request body as chunks */
-	bool resp_chunked; /* re-encode the response body as chunks */
-	bool resp_started; /* bytes of the answer went to the client */
-	bool close_after;  /* no keep-alive after this answer */
-	bool head_request; /* HEAD: the response has no body */
-	bool resp_clock;   /* the response-head timeout runs */
-	bool upgrade;	   /* the request asks for Upgrade */
-	bool handed;	   /* its sockets went to a tunnel session */
+	bool req_chunked;      /* re-encode the request body as chunks */
+	bool resp_chunked;     /* re-encode the response body as chunks */
+	bool resp_started;     /* bytes of the answer went to the client */
+	bool close_after;      /* no keep-alive after this answer */
+	bool head_request;     /* HEAD: the response has no body */
+	bool resp_clock;       /* the response-head timeout runs */
+	bool upgrade;	       /* the request asks for Upgrade */
+	bool handed;	       /* its sockets went to a tunnel session */
+	bool client_gone;      /* EOF, error or timeout on the client side */
+	unsigned nreq;	       /* requests read on it */
+	char close_reason[96]; /* for the close line */
 	/* The request being served, for its access log line. */
 	bool req_open;		  /* a head was read, no line written yet */
 	struct timespec req_t0;	  /* when its head was complete */
@@ -143,6 +146,25 @@ struct http_conn {
 	uint8_t tag[PVX_PP_MAX];    /* PROXY header: first on a new backend */
 	size_t tag_len;		    /* connection, and its key in the pool */
 };
+
+/* Predicates derived from the state, the one source of truth. Waiting
+ * for a request head: no request holds a route. */
+static inline bool http_conn_idle(const struct http_conn *c)
+{
+	return c->state == C_HEAD;
+}
+
+/* Closing: writing the last bytes or lingering. */
+static inline bool http_conn_ending(const struct http_conn *c)
+{
+	return c->state == C_CLOSING || c->state == C_LINGER;
+}
+
+/* A request holds a route (dialling, exchanging, handing a tunnel over). */
+static inline bool http_conn_busy(const struct http_conn *c)
+{
+	return !http_conn_idle(c) && !http_conn_ending(c);
+}
 
 static inline size_t http_hwm(void)
 {
@@ -172,7 +194,6 @@ void http_route_release(struct http_conn *c);
 void http_route_unref(struct http_route *r);
 
 /* conn.c */
-uint64_t http_mono_ms(void);
 void http_head_clock_start(struct http_conn *c, bool fresh);
 void http_head_clock_stop(struct http_conn *c);
 void http_on_head_deadline(evutil_socket_t fd, short what, void *arg);
@@ -181,9 +202,13 @@ void http_count_out(struct http_conn *c, size_t n);
 void http_access_begin(struct http_conn *c);
 void http_access_end(struct http_conn *c, int status, const char *reason);
 int http_resp_status(const struct http_conn *c);
-void http_conn_free(struct http_conn *c);
-void http_conn_linger(struct http_conn *c);
-void http_conn_close_after_write(struct http_conn *c);
+/* The one way a connection ends (idempotent while it exists): the open
+ * request's access log line and one close line get reason; what is queued
+ * for the client is written and our side shut, unless the client is gone
+ * (c->client_gone) or nothing of an answer was sent: then c is freed at
+ * once. Called again while closing, it takes the next step. */
+void http_conn_close(struct http_conn *c, const char *reason);
+/* An error answer (or, once the real answer has begun, a plain close). */
 void http_conn_error(struct http_conn *c, int status, const char *why);
 struct pvx_limits http_conn_limits(const struct http_conn *c);
 

@@ -63,8 +63,8 @@ static void listener_unroute(struct http_listener *l)
 	l->busy = true; /* keeps l while its connections are closed */
 	for (c = LIST_FIRST(&l->conns); c; c = next) {
 		next = LIST_NEXT(c, le);
-		if (c->state == C_HEAD)
-			http_conn_free(c);
+		if (http_conn_idle(c))
+			http_conn_close(c, "listener closed");
 	}
 	l->busy = false;
 	http_listener_maybe_free(l);
@@ -397,7 +397,7 @@ static void on_drain_end(evutil_socket_t fd, short what, void *arg)
 	/* Each close releases the route; the last use frees it, after. */
 	r->draining = true;
 	while ((c = LIST_FIRST(&r->conns)))
-		http_conn_free(c);
+		http_conn_close(c, "link removed, drain period over");
 	while ((s = LIST_FIRST(&r->tunnels)))
 		pvx_session_close(s, "link removed, drain period over");
 	r->draining = false;

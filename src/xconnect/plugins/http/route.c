@@ -63,59 +63,31 @@ void http_location_prefix(struct http_conn *c, const struct pvx_http1_header *x,
 		evbuffer_add(o, c->route->prefix, c->route->plen);
 }
 
-/* Builds the head for the backend in c->pending from the parsed request. */
-void http_build_request(struct http_conn *c, const char *url, size_t len)
+static bool name_is(const struct pvx_http1_header *x, const char *name)
+{
+	size_t n = strlen(name);
+
+	return x->name_len == n && strncasecmp(x->name, name, n) == 0;
+}
+
+/* One X-Forwarded-For: the client's ones folded, then its address. */
+static void add_xff(struct evbuffer *o, const struct pvx_http1_head *hd,
+		    const char *client_ip)
+{
+	evbuffer_add_printf(o, "X-Forwarded-For: ");
+	for (size_t j = 0; j < hd->nh; j++)
+		if (name_is(&hd->h[j], "x-forwarded-for")) {
+			evbuffer_add(o, hd->h[j].value, hd->h[j].value_len);
+			evbuffer_add(o, ", ", 2);
+		}
+	evbuffer_add_printf(o, "%s\r\n", client_ip);
+}
+
+/* The headers pvx adds, and the end of the head. */
+static void add_own_headers(struct http_conn *c, struct evbuffer *o, size_t cut)
 {
 	const struct pvx_http1_head *hd = &c->req.head;
-	const struct pvx_http1_header *ch = pvx_http1_find(hd, "connection");
-	struct evbuffer *o = c->pending;
-	size_t cut = http_route_strips(c->route) ? c->route->plen : 0;
-	const char *rest = url + cut;
-	size_t rlen = len - cut;
-	bool xff = false;
 
-	evbuffer_add_printf(o, "%s ", hd->method);
-	if (rlen == 0 || rest[0] == '?')
-		evbuffer_add(o, "/", 1);
-	evbuffer_add(o, rest, rlen);
-	evbuffer_add_printf(o, " HTTP/1.1\r\n");
-	for (size_t i = 0; i < hd->nh; i++) {
-		const struct pvx_http1_header *x = &hd->h[i];
-
-		if (pvx_http1_hop_by_hop(x, ch))
-			continue;
-		if ((x->name_len == 11 &&
-		     strncasecmp(x->name, "x-pv-client", 11) == 0) ||
-		    (x->name_len == 9 &&
-		     strncasecmp(x->name, "x-pv-role", 9) == 0))
-			continue; /* ours alone: a client cannot forge them */
-		if (x->name_len == 18 &&
-		    strncasecmp(x->name, "x-forwarded-prefix", 18) == 0)
-			continue; /* ours alone, below */
-		if (x->name_len == 15 &&
-		    strncasecmp(x->name, "x-forwarded-for", 15) == 0) {
-			if (xff)
-				continue; /* folded into the first one */
-			xff = true;
-			evbuffer_add_printf(o, "X-Forwarded-For: ");
-			for (size_t j = i; j < hd->nh; j++)
-				if (hd->h[j].name_len == 15 &&
-				    strncasecmp(hd->h[j].name,
-						"x-forwarded-for", 15) == 0) {
-					evbuffer_add(o, hd->h[j].value,
-						     hd->h[j].value_len);
-					evbuffer_add(o, ", ", 2);
-				}
-			evbuffer_add_printf(o, "%s\r\n", c->client_ip);
-			continue;
-		}
-		evbuffer_add(o, x->name, x->name_len);
-		evbuffer_add(o, ": ", 2);
-		evbuffer_add(o, x->value, x->value_len);
-		evbuffer_add(o, "\r\n", 2);
-	}
-	if (!xff)
-		evbuffer_add_printf(o, "X-Forwarded-For: %s\r\n", c->client_ip);
 	/* HTTP/1.0 may come without Host; what goes out is HTTP/1.1. */
 	if (!pvx_http1_find(hd, "host"))
 		evbuffer_add_printf(o, "Host: %s\r\n", c->l->name);
@@ -138,6 +110,40 @@ void http_build_request(struct http_conn *c, const char *url, size_t len)
 	} else {
 		evbuffer_add_printf(o, "Connection: close\r\n\r\n");
 	}
+}
+
+/* Builds the head for the backend in c->pending from the parsed request. */
+void http_build_request(struct http_conn *c, const char *url, size_t len)
+{
+	const struct pvx_http1_head *hd = &c->req.head;
+	const struct pvx_http1_header *ch = pvx_http1_find(hd, "connection");
+	struct evbuffer *o = c->pending;
+	size_t cut = http_route_strips(c->route) ? c->route->plen : 0;
+	const char *rest = url + cut;
+	size_t rlen = len - cut;
+
+	evbuffer_add_printf(o, "%s ", hd->method);
+	if (rlen == 0 || rest[0] == '?')
+		evbuffer_add(o, "/", 1);
+	evbuffer_add(o, rest, rlen);
+	evbuffer_add_printf(o, " HTTP/1.1\r\n");
+	for (size_t i = 0; i < hd->nh; i++) {
+		const struct pvx_http1_header *x = &hd->h[i];
+
+		if (pvx_http1_hop_by_hop(x, ch))
+			continue;
+		/* Ours alone (a client cannot forge them), added below. */
+		if (name_is(x, "x-pv-client") || name_is(x, "x-pv-role") ||
+		    name_is(x, "x-forwarded-prefix") ||
+		    name_is(x, "x-forwarded-for"))
+			continue;
+		evbuffer_add(o, x->name, x->name_len);
+		evbuffer_add(o, ": ", 2);
+		evbuffer_add(o, x->value, x->value_len);
+		evbuffer_add(o, "\r\n", 2);
+	}
+	add_xff(o, hd, c->client_ip);
+	add_own_headers(c, o, cut);
 	http_count_in(c, evbuffer_get_length(o));
 }
 

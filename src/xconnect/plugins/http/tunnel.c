@@ -81,7 +81,8 @@ static void handoff(struct http_conn *c)
 		pvx_warn("http %s client=%s: tunnel not started: %s",
 			 c->l->name, c->client, strerror(errno));
 		free(t);
-		http_conn_free(c);
+		c->client_gone = true; /* its socket went with the attempt */
+		http_conn_close(c, "tunnel not started");
 		return;
 	}
 	/* The tunnel holds the route and the listener's count of the
@@ -89,7 +90,7 @@ static void handoff(struct http_conn *c)
 	r->inflight++;
 	c->l->ntunnels++;
 	c->handed = true;
-	http_conn_free(c);
+	http_conn_close(c, "upgraded");
 }
 
 void http_upgrade_try(struct http_conn *c)
