@@ -9,6 +9,9 @@
 #                           unless SB_KEEP=1). Installs the EXIT/INT/TERM/ERR
 #                           traps; the process list is DIR/pids.
 #   sb_log / sb_step / sb_ok / sb_fail (exit 1) / sb_pass
+#   sb_skip REASON          ends the test as skipped: exit 77, which ctest
+#                           reports as "Not Run" (SKIP_RETURN_CODE), never
+#                           as passed; for what this machine cannot do.
 #   sb_spawn NAME CMD...    background CMD, output to DIR/NAME.log, recorded.
 #   sb_record NAME PID      records a PID (+ its start time) for the cleanup.
 #   sb_pid NAME / sb_start_of NAME / sb_alive PID [START] / sb_starttime PID
@@ -34,6 +37,7 @@ SB_PY=/usr/bin/python3 # the system python, never a pyenv shim (PIDs!)
 SB_T0=${EPOCHREALTIME/./}
 SB_LOG_TAG="" SB_CORE_TMP="" SB_PIDS_FILE=""
 SB_LAST_PID="" SB_ACTIVE=0 SB_MAINPID="" SB_WATCHDOG="" SB_PASSED=0
+SB_SKIPPED=0 SB_SKIP_RC=77
 SB_PRE_HOOKS=() SB_POST_HOOKS=() SB_PID_ARRAYS=() SB_LOG_GLOBS=()
 
 sb_log() {
@@ -50,6 +54,11 @@ sb_fail() {
 sb_pass() {
 	SB_PASSED=1
 	sb_log "PASS $*"
+}
+sb_skip() {
+	SB_SKIPPED=1
+	sb_log "SKIPPED $*"
+	exit "$SB_SKIP_RC"
 }
 
 # --------------------------------------------------------------- processes
@@ -242,7 +251,7 @@ sb_cleanup() {
 		wait "$SB_WATCHDOG" 2>/dev/null || true
 		tree=()
 	fi
-	if ((rc != 0)); then
+	if ((rc != 0 && !(SB_SKIPPED && rc == SB_SKIP_RC))); then
 		sb_log "exit status $rc: logs follow, then cleanup"
 		sb_dump_logs
 	fi

@@ -4,18 +4,13 @@ KP="$PVX_SRC/tests/e2e/lib/kr_peers.py"
 
 # sessions_py EXPR: EXPR evaluated on the parsed GET /sessions as `s`.
 sessions_py() {
-	curl -sS --unix-socket "$TMP/status.sock" http://x/sessions |
+	curl -sS --unix-socket "$XC_STATUS" http://x/sessions |
 		"$PY" -c 'import json,sys; s=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
 }
 
 # kr_require: exits 77 (skipped, with the reason) when the running
-# pv-xconnect could not load the kernel relay.
-kr_require() {
-	if [[ $(sessions_py 's["kernel_relay"]["active"]') != True ]]; then
-		echo "SKIPPED: kernel relay unavailable: $(sessions_py 's["kernel_relay"]["reason"]')"
-		exit 77
-	fi
-}
+# pv-xconnect could not load the kernel relay (xc_tcp_lib.sh).
+kr_require() { xc_check_kernel_relay on; }
 
 # wait_idle LINK: until the link has no session open (5 s).
 wait_idle() {

@@ -113,25 +113,71 @@ wait_gone() {
 	fail "$1 still there after ${2:-2} s"
 }
 
+# The pv-xconnect start_xc starts, and status_field and write_graph talk
+# to: its graph file, status socket and log. A test running two of them
+# (kt_lib.sh: kernel relay on and off side by side) switches these.
+XC_GRAPH=$TMP/graph.json
+XC_STATUS=$TMP/status.sock
+XC_LOG=$TMP/xc.log
+
 # write_graph LINK_JSON...: the graph file, replaced atomically.
 write_graph() {
 	local IFS=,
-	printf '[%s]\n' "$*" >"$TMP/graph.json.tmp"
-	mv "$TMP/graph.json.tmp" "$TMP/graph.json"
+	printf '[%s]\n' "$*" >"$XC_GRAPH.tmp"
+	mv "$XC_GRAPH.tmp" "$XC_GRAPH"
 }
 
-# start_xc [EXTRA-ARGS...]: pv-xconnect on $TMP/graph.json (a wrapper such
-# as prlimit can be given in XC_WRAP); sets XC_PID. Health probes are off
+# start_xc [EXTRA-ARGS...]: pv-xconnect on $XC_GRAPH (a wrapper such as
+# prlimit can be given in XC_WRAP); sets XC_PID. Health probes are off
 # (their connections would show in backends that count them); a test
 # turns them on with --health-interval MS.
+# XC_KERNEL_RELAY (environment; on, off or auto; unset: pv-xconnect's
+# default) is passed as --kernel-relay: ctest runs every xc_tcp_* test
+# once with on and once with off (tests/CMakeLists.txt). With on, a
+# pv-xconnect that could not activate the kernel relay (no BPF, no
+# sockmap, no privilege) ends the test as skipped naming its reason; with
+# off, one that reports it active fails the test.
 start_xc() {
-	"${ORPHAN_GUARD[@]}" "${XC_WRAP[@]}" "$PVX_BIN/pv-xconnect" --graph-file "$TMP/graph.json" \
-		--status "$TMP/status.sock" -v --health-interval 0 "$@" </dev/null >"$TMP/xc.log" 2>&1 &
+	local kr=()
+	[[ -z ${XC_KERNEL_RELAY:-} ]] || kr=("--kernel-relay=$XC_KERNEL_RELAY")
+	"${ORPHAN_GUARD[@]}" "${XC_WRAP[@]}" "$PVX_BIN/pv-xconnect" --graph-file "$XC_GRAPH" \
+		--status "$XC_STATUS" -v --health-interval 0 "${kr[@]}" "$@" </dev/null >"$XC_LOG" 2>&1 &
 	XC_PID=$!
 	PIDS+=("$XC_PID")
 	sb_record xconnect "$XC_PID"
+	[[ -z ${XC_KERNEL_RELAY:-} ]] || xc_check_kernel_relay "$XC_KERNEL_RELAY"
 }
 XC_WRAP=()
+
+# xc_kernel_relay FIELD: mode, active (true/false) or reason of the
+# running pv-xconnect's kernel relay (status socket, GET /sessions).
+xc_kernel_relay() {
+	curl -sS --unix-socket "$XC_STATUS" http://x/sessions |
+		"$PY" -c 'import json,sys
+v = json.load(sys.stdin)["kernel_relay"][sys.argv[1]]
+print(str(v).lower() if isinstance(v, bool) else v)' "$1"
+}
+
+# xc_check_kernel_relay MODE: after start_xc, what XC_KERNEL_RELAY says
+# (see start_xc): skipped if MODE is on and the relay is not active.
+xc_check_kernel_relay() {
+	local active="" reason i
+	wait_sock "$XC_STATUS" 10
+	for ((i = 0; i < 100; i++)); do
+		active=$(xc_kernel_relay active 2>/dev/null) && break
+		kill -0 "$XC_PID" 2>/dev/null || fail "pv-xconnect died"
+		sleep 0.05
+	done
+	[[ -n $active ]] || fail "no kernel_relay in GET /sessions: $(curl -sS --unix-socket "$XC_STATUS" http://x/sessions 2>&1)"
+	reason=$(xc_kernel_relay reason)
+	case $1:$active in
+	on:true) log "kernel relay active" ;;
+	on:false) sb_skip "kernel relay on but not active here: $reason" ;;
+	off:true) fail "--kernel-relay=off, yet the status says active" ;;
+	off:false | auto:*) log "kernel relay $1: active=$active ($reason)" ;;
+	*) fail "kernel_relay.active=$active" ;;
+	esac
+}
 
 # stop_xc: stops the running pv-xconnect (SIGTERM, then SIGKILL).
 stop_xc() {
@@ -159,7 +205,7 @@ wait_listen() {
 
 # status_field LINK FIELD: a counter of the link from the status socket.
 status_field() {
-	curl -sS --unix-socket "$TMP/status.sock" http://x/links |
+	curl -sS --unix-socket "$XC_STATUS" http://x/links |
 		"$PY" -c 'import json,sys
 for l in json.load(sys.stdin):
     if l.get("name") == sys.argv[1]:
