@@ -511,6 +511,117 @@ def measure_reconcile_ctrl(raw, rc, trials):
         time.sleep(0.05)
 
 
+# ------------------------------------------------------------ kernel relay
+def measure_slow(raw, row, sc):
+    """Slow reader (phase "slow", pvx rows): a backend reading
+    sc["rate"] bytes/s while the client pushes up to sc["bytes"] for
+    sc["seconds"] through the row's third link; tests/e2e/lib/ktpeers.py
+    slowpush samples the bytes accepted but not read, the kernel's TCP
+    memory (/proc/net/sockstat, kernel-wide), MemAvailable and the proxy's
+    RSS every 0.1 s and reports the peaks."""
+    cmd = [sys.executable, sc["peers"], "slowpush",
+           "--backend", f"127.0.0.1:{sc['backend_port']}",
+           "--via", f"127.0.0.1:{row['slow_port']}",
+           "--rate", str(sc["rate"]), "--bytes", str(sc["bytes"]),
+           "--seconds", str(sc["seconds"]), "--pid", str(row["pids"][0])]
+    if row["name"] == "pvx-kr":
+        cmd += ["--status", row["xc_status"]]
+    p = subprocess.run(cmd, capture_output=True, text=True,
+                       timeout=sc["seconds"] + 60)
+    line = [x for x in p.stdout.splitlines() if x.startswith("SLOW ")]
+    if p.returncode != 0 or not line:
+        res = {"error": f"slowpush rc={p.returncode}: "
+               f"{(p.stdout + p.stderr).strip()[-300:]}"}
+    else:
+        res = json.loads(line[0][5:])
+    raw.put(row=row["name"], test="slow", **res)
+    log(f"slow reader {row['name']}: {res}")
+    time.sleep(1)  # the closed session's memory goes back
+
+
+HTTP_GET = b"GET /s.html HTTP/1.1\r\nHost: bench\r\n\r\n"
+
+
+def one_request(s):
+    """One keep-alive request on s; True if its whole answer came."""
+    s.sendall(HTTP_GET)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(4096)
+        if not d:
+            return False
+        buf += d
+    head, _, body = buf.partition(b"\r\n\r\n")
+    m = re.search(rb"(?i)content-length:\s*(\d+)", head)
+    want = int(m.group(1)) if m else 0
+    while len(body) < want:
+        d = s.recv(4096)
+        if not d:
+            return False
+        body += d
+    return True
+
+
+def measure_idle(raw, row, ic):
+    """Idle sessions (phase "idle", pvx rows): ic["sessions"] keep-alive
+    connections through the row's http link, each after one request (so
+    that on the kernel path they are kernel-relayed), held; the proxy's
+    CPU time over ic["seconds"] while nothing moves, and its memory."""
+    top = row["pids"]
+    n = ic["sessions"]
+    idle = mem_sample(top)
+    socks = []
+    deadline = time.monotonic() + 120
+    try:
+        while len(socks) < n and time.monotonic() < deadline:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.settimeout(5)
+            try:
+                s.connect(("127.0.0.1", row["http_port"]))
+                if not one_request(s):
+                    s.close()
+                    break
+            except OSError:
+                s.close()
+                break
+            socks.append(s)
+        kern = None
+        if row["name"] == "pvx-kr":
+            t = time.monotonic() + 20
+            while time.monotonic() < t:
+                kern = link_stats(row["xc_status"],
+                                  "bench-http").get("kernel_sessions")
+                if kern is not None and kern >= len(socks) * 98 // 100:
+                    break
+                time.sleep(0.2)
+        time.sleep(1)
+        c0 = cpu_ticks(top)
+        w0 = time.monotonic()
+        time.sleep(ic["seconds"])
+        c1 = cpu_ticks(top)
+        wall = time.monotonic() - w0
+        m = mem_sample(top)
+        alive = 0
+        for s in socks:
+            try:
+                alive += one_request(s)
+            except OSError:
+                pass
+    finally:
+        for s in socks:
+            s.close()
+    res = {"sessions": len(socks), "wanted": n, "kernel_sessions": kern,
+           "cpu_pct": (c1 - c0) / CLK_TCK / wall * 100,
+           "answered_after": alive, "seconds": round(wall, 2),
+           "kib_per_conn_pss": (m["pss_kib"] - idle["pss_kib"]) /
+           max(1, len(socks)), "rss_kib": m["rss_kib"]}
+    raw.put(row=row["name"], test="idle", **res)
+    log(f"idle {row['name']}: {res}")
+    t = time.monotonic() + 15
+    while time.monotonic() < t and mem_sample(top)["fds"] > idle["fds"] + 8:
+        time.sleep(0.3)
+
+
 # ------------------------------------------------------------ main loop
 def link_stats(sock, name):
     """The counters of link name from pv-xconnect's status socket."""
@@ -585,8 +696,9 @@ def measure(args):
             if r.get("pids") and r.get("mem", True):
                 measure_memory(raw, r, cfg["mem_counts"])
 
-    pref = ["haproxy", "haproxy-auto", "pvx", "haproxy-splice", "nginx",
-            "socat", "dnat", "haproxy-http", "pvx-http", "nginx-http"]
+    pref = ["haproxy", "haproxy-auto", "pvx-splice", "pvx", "pvx-kr",
+            "haproxy-splice", "nginx", "socat", "dnat", "haproxy-http",
+            "pvx-http", "nginx-http"]
     proxies = sorted((r["name"] for r in rows if r["name"] != "direct"),
                      key=lambda n: pref.index(n) if n in pref else 99)
     retries_left = [cfg.get("retries_total", 40)]
@@ -636,6 +748,14 @@ def measure(args):
             if r["name"] in ("pvx", "haproxy-splice") and r["pids"]:
                 measure_syscalls(raw, r, secs, cfg["wrk_conns"],
                                  os.path.dirname(args.raw))
+
+    pvx_rows = [r for r in rows if r.get("slow_port") and r["pids"]]
+    if "slow" in phases and cfg.get("slow"):
+        for r in pvx_rows:
+            measure_slow(raw, r, cfg["slow"])
+    if "idle" in phases and cfg.get("idle"):
+        for r in pvx_rows:
+            measure_idle(raw, r, cfg["idle"])
 
     if "reconcile" in phases and cfg.get("reconcile"):
         measure_reconcile(raw, cfg, cfg["reconcile"]["trials"])

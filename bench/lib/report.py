@@ -12,12 +12,14 @@ import shutil
 import statistics
 import subprocess
 
-ORDER = ["direct", "pvx", "haproxy", "haproxy-auto", "haproxy-splice",
+ORDER = ["direct", "pvx", "pvx-kr", "pvx-splice", "haproxy", "haproxy-auto", "haproxy-splice",
          "socat", "nginx", "dnat", "pvx-http", "pvx-pp", "haproxy-http",
          "nginx-http"]
 LABEL = {
     "direct": "direct (no proxy)",
     "pvx": "pvx (pv-xconnect tcp)",
+    "pvx-kr": "pvx tcp, kernel relay on",
+    "pvx-splice": "pvx tcp, kernel relay off (splice)",
     "haproxy": "HAProxy tcp",
     "haproxy-auto": "HAProxy tcp splice-auto",
     "haproxy-splice": "HAProxy tcp splice forced",
@@ -131,6 +133,10 @@ def aggregate(raw, cfg):
             d[f"mem_{n}"] = {k: m[k] for k in (
                 "opened", "alive", "held", "rss_kib", "pss_kib", "fds",
                 "kib_per_conn_rss", "kib_per_conn_pss", "fds_per_conn")}
+        for test in ("slow", "idle"):
+            m = [s for s in samples if s["test"] == test]
+            if m:
+                d[test] = m[0]
         for via in ("graph-file", "pv-ctrld"):
             rec = [s for s in samples if s["test"] == "reconcile"
                    and s.get("via") == via]
@@ -316,6 +322,106 @@ def targets(agg):
     return t
 
 
+def targets_kernel(agg):
+    """Issue 10's targets for the kernel relay (pvx-kr), against HAProxy and
+    the splice relay (pvx-splice) of the same run."""
+    k, sp = agg.get("pvx-kr"), agg.get("pvx-splice")
+    t = []
+
+    def add(name, met, detail):
+        t.append({"target": name, "met": met, "detail": detail})
+    if not k:
+        return t
+    a = k.get("rr_ka_rps")
+    b, h = best(agg, "rr_ka_rps", max)
+    pr = paired(agg, "pvx-kr", h, "rr_ka", "rps") if h else None
+    add("kernel relay: req/s keep-alive >= 1.2x HAProxy",
+        None if pr is None else pr >= 1.2,
+        "not measured" if pr is None else
+        f"{pr:.2f}x the best HAProxy ({h}; median of per-round ratios; "
+        f"medians {a:.0f} vs {b:.0f})")
+    c = k.get("rr_ka_cpu_us_per_req")
+    add("kernel relay: proxy CPU per keep-alive request <= 2 us",
+        None if c is None else c <= 2,
+        "not measured" if c is None else f"{c:.1f} us")
+    for test, what in (("bulk_fwd", "client->server"),
+                       ("bulk_rev", "server->client")):
+        pr = paired(agg, "pvx-kr", "pvx-splice", test, "gbps") if sp else None
+        add(f"kernel relay: bulk {what} >= splice relay",
+            None if pr is None else pr >= 1,
+            "not measured" if pr is None else
+            f"{pr:.2f}x (median of per-round ratios; medians "
+            f"{k.get(test + '_gbps') or 0:.2f} vs "
+            f"{sp.get(test + '_gbps') or 0:.2f} Gbit/s; "
+            f"{(k.get(test + '_gbps') or 0) / (agg.get('direct', {}).get(test + '_gbps') or 1):.2f}x direct)")
+    ks, ss = k.get("slow", {}), (sp or {}).get("slow", {})
+    if "tcp_mem" in ks and "tcp_mem" in ss:
+        mib = 1 << 20
+        bound = max(2 * ss["tcp_mem"], 16 * mib)
+        met = (ks["tcp_mem"] <= bound and ks["inflight"] <= 2 * ss["inflight"]
+               + 16 * mib and ks["rss"] <= mib)
+        add("kernel relay: slow reader bounded like the splice relay", met,
+            f"TCP memory +{ks['tcp_mem'] / mib:.1f} MiB (splice "
+            f"+{ss['tcp_mem'] / mib:.1f}; bound max(2x splice, 16 MiB)), "
+            f"accepted-not-read {ks['inflight'] / mib:.1f} MiB (splice "
+            f"{ss['inflight'] / mib:.1f}), RSS +{ks['rss'] / 1024:.0f} KiB "
+            f"(bound 1 MiB), MemAvailable -{ks['avail_drop'] / mib:.0f} MiB "
+            f"(machine-wide)")
+    else:
+        add("kernel relay: slow reader bounded like the splice relay", None,
+            "not measured" + (f": {ks['error']}" if "error" in ks else ""))
+    ki = k.get("idle", {})
+    if "cpu_pct" in ki:
+        full = (ki["kernel_sessions"] or 0) >= 0.98 * ki["wanted"]
+        add(f"kernel relay: {ki['wanted']} idle kernel sessions, proxy "
+            "idle CPU <= 1%", ki["cpu_pct"] <= 1 and full,
+            f"{ki['cpu_pct']:.2f}% over {ki['seconds']} s with "
+            f"{ki['sessions']} sessions held, {ki['kernel_sessions']} on the "
+            f"kernel path, {ki['answered_after']} answered after")
+    else:
+        add("kernel relay: idle kernel sessions, proxy idle CPU <= 1%", None,
+            "not measured")
+    return t
+
+
+def kernel_section(agg):
+    """The kernel relay's own table (issue 10): rows pvx-splice, pvx and
+    pvx-kr, slow reader and idle sessions."""
+    names = [n for n in ("pvx-splice", "pvx", "pvx-kr") if n in agg]
+    if "pvx-kr" not in agg:
+        return []
+    d0 = agg.get("direct", {})
+    mib = 1 << 20
+    lines = ["", "### Kernel relay (issue 10)", "",
+             "| row | req/s keep-alive | proxy CPU us/req ka | bulk c->s "
+             "Gbit/s | bulk s->c Gbit/s | slow reader: accepted not read "
+             "MiB / TCP mem MiB / MemAvailable drop MiB / RSS KiB | idle "
+             "sessions (kernel) | idle CPU % |",
+             "|---|---|---|---|---|---|---|---|"]
+    for n in names:
+        d = agg[n]
+        sl, idl = d.get("slow", {}), d.get("idle", {})
+        slow = ("n/a" if "tcp_mem" not in sl else
+                f"{sl['inflight'] / mib:.1f} / {sl['tcp_mem'] / mib:.1f} / "
+                f"{sl['avail_drop'] / mib:.0f} / {sl['rss'] / 1024:.0f}")
+        lines.append("| " + " | ".join([
+            LABEL[n],
+            f_ratio(d.get("rr_ka_rps"), d0.get("rr_ka_rps"), "{:.0f}"),
+            f_num(d.get("rr_ka_cpu_us_per_req"), "{:.1f}"),
+            f_ratio(d.get("bulk_fwd_gbps"), d0.get("bulk_fwd_gbps"), "{:.2f}"),
+            f_ratio(d.get("bulk_rev_gbps"), d0.get("bulk_rev_gbps"), "{:.2f}"),
+            slow,
+            "n/a" if "sessions" not in idl else
+            f"{idl['sessions']} ({idl['kernel_sessions'] if idl['kernel_sessions'] is not None else '-'})",
+            f_num(idl.get("cpu_pct"), "{:.2f}")]) + " |")
+    lines += ["", "Slow reader: a backend reading 400 KB/s while the client "
+              "pushes up to 500 MB; peaks over the push of the bytes the "
+              "client got accepted but the backend had not read, of the "
+              "kernel's TCP memory (/proc/net/sockstat, kernel-wide), of the "
+              "machine's MemAvailable drop and of the proxy's RSS growth."]
+    return lines
+
+
 def markdown(meta, cfg, agg, tg):
     d0 = agg.get("direct", {})
     counts = cfg.get("mem_counts", [])
@@ -383,6 +489,12 @@ def markdown(meta, cfg, agg, tg):
     for t in tg:
         mark = {True: "met", False: "MISSED", None: "n/a"}[t["met"]]
         lines.append(f"- {t['target']}: **{mark}** — {t['detail']}")
+    ks = kernel_section(agg)
+    if ks:
+        lines += ks + ["", "#### Targets (issue 10)", ""]
+        for t in targets_kernel(agg):
+            mark = {True: "met", False: "MISSED", None: "n/a"}[t["met"]]
+            lines.append(f"- {t['target']}: **{mark}** — {t['detail']}")
     sc = [(n, s) for n, d in agg.items() for s in d["samples"]
           if s["test"].startswith("syscalls_")]
     if sc:
@@ -437,7 +549,8 @@ def main():
     md = markdown(meta, cfg, agg, tg)
     doc = {"meta": meta, "config": {k: v for k, v in cfg.items()
                                     if k not in ("rows",)},
-           "rows": agg, "targets": tg}
+           "rows": agg, "targets": tg,
+           "targets_kernel_relay": targets_kernel(agg)}
     os.makedirs(a.out, exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime(
         "%Y%m%dT%H%M%SZ")
@@ -467,6 +580,8 @@ def update_doc(path, md):
                                                    "\n#### Targets")
     body = body.replace("\n### System calls", "\n#### System calls")
     body = body.replace("\n### Errors seen", "\n#### Errors seen")
+    body = body.replace("\n### Kernel relay", "\n#### Kernel relay")
+    body = body.replace("\n#### Targets (issue 10)", "\n##### Targets (issue 10)")
     if body.startswith("## "):
         body = "#" + body
     doc = doc[:i + len(begin)] + "\n" + body + doc[j:]
