@@ -84,10 +84,12 @@ def cmd_echo(a):
 def cmd_sink(a):
     """Reads until EOF (after an optional delay: a slow reader), then
     answers "<count> <sha256>\\n" and answer_bytes of pattern(), and
-    closes."""
+    closes. With --greet it first sends "+" (a server that speaks first)."""
     def handle(c):
         with c:
             try:
+                if a.greet:
+                    c.sendall(b"+")
                 if a.delay:
                     time.sleep(a.delay)
                 h = hashlib.sha256()
@@ -328,6 +330,7 @@ def main():
     k.add_argument("--answer-delay", type=float, default=0)
     k.add_argument("--answer-bytes", type=int, default=0)
     k.add_argument("--log", action="store_true")
+    k.add_argument("--greet", action="store_true")
     k.set_defaults(fn=cmd_sink)
     c = sub.add_parser("client")
     c.add_argument("addr")
