@@ -16,6 +16,9 @@
 #                             start_xc act on
 #   kt_sessions LINK          "client mode" per line, GET /sessions
 #   kt_wait_field LINK FIELD VALUE [SECONDS]
+#   kt_wait_lines FILE REGEX N [SECONDS]  until FILE has N lines matching
+#                             REGEX (a peer prints after it answered: the
+#                             client may have its answer first)
 #   kt_fds PID                sockets a process holds (pipes are not
 #                             counted: the splice relay pools them)
 # shellcheck source=tests/e2e/lib/xc_tcp_lib.sh
@@ -55,6 +58,16 @@ kt_wait_field() {
 		sleep 0.05
 	done
 	fail "$1 $2=$(status_field "$1" "$2"), want $3 (pv-xconnect $XC_KERNEL_RELAY)"
+}
+
+kt_wait_lines() {
+	local i n=0
+	for ((i = 0; i < ${4:-10} * 20; i++)); do
+		n=$(grep -c -- "$2" "$1" 2>/dev/null || true)
+		((n >= $3)) && return 0
+		sleep 0.05
+	done
+	fail "$1: $n lines of $2, want $3"
 }
 
 kt_fds() { find "/proc/$1/fd" -mindepth 1 -lname 'socket:*' 2>/dev/null | wc -l; }
