@@ -52,8 +52,9 @@ for s in json.load(sys.stdin)["sessions"]:
 }
 
 kt_wait_field() {
-	local i
-	for ((i = 0; i < ${4:-10} * 20; i++)); do
+	# A wall-clock deadline: a busy pv-xconnect answers its status slowly.
+	local end=$((${EPOCHREALTIME/./} + ${4:-10} * 1000000))
+	while ((${EPOCHREALTIME/./} < end)); do
 		[[ $(status_field "$1" "$2") == "$3" ]] && return 0
 		sleep 0.05
 	done
@@ -61,8 +62,8 @@ kt_wait_field() {
 }
 
 kt_wait_lines() {
-	local i n=0
-	for ((i = 0; i < ${4:-10} * 20; i++)); do
+	local n=0 end=$((${EPOCHREALTIME/./} + ${4:-10} * 1000000))
+	while ((${EPOCHREALTIME/./} < end)); do
 		n=$(grep -c -- "$2" "$1" 2>/dev/null || true)
 		((n >= $3)) && return 0
 		sleep 0.05
