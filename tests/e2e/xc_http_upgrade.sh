@@ -139,7 +139,9 @@ s.sendall(b"x")
 t0 = time.monotonic()
 assert s.recv(10) == b"", "data from a sink"
 t = time.monotonic() - t0
-assert 1.5 < t < 4, "closed %.2f s after the last byte" % t
+# Closed (the recv timeout is only a guard), and not before the idle
+# timeout: a loaded machine makes it later, never earlier.
+assert t > 1.5, "closed %.2f s after the last byte" % t
 print("idle close after %.2f s" % t)
 PY
 
@@ -152,12 +154,13 @@ log "504: no response head within the timeout (2 s)"
 t0=$(now_ms)
 [[ $(code "http://127.0.0.1:$P/mute/x") == 504 ]] || fail "mute backend: not 504"
 t=$(($(now_ms) - t0))
-((t >= 1800 && t < 6000)) || fail "504 after $t ms, wanted about 2000"
+# Not before the timeout (curl's --max-time is the guard for "never").
+((t >= 1800)) || fail "504 after $t ms, before the 2 s timeout"
 log "504: connect timeout (500 ms)"
 t0=$(now_ms)
 [[ $(code "http://127.0.0.1:$P/hole/x") == 504 ]] || fail "black hole: not 504"
 t=$(($(now_ms) - t0))
-((t >= 400 && t < 3000)) || fail "504 after $t ms, wanted about 500"
+((t >= 400)) || fail "504 after $t ms, before the 500 ms timeout"
 [[ $(status_field hole failed) == 1 ]] || fail "hole failed: $(status_field hole failed)"
 
 log "link removed while a tunnel is open: it drains (1 s), new requests 404"

@@ -205,7 +205,7 @@ wait_listen() {
 
 # status_field LINK FIELD: a counter of the link from the status socket.
 status_field() {
-	curl -sS --unix-socket "$XC_STATUS" http://x/links |
+	curl -sS --max-time 10 --unix-socket "$XC_STATUS" http://x/links |
 		"$PY" -c 'import json,sys
 for l in json.load(sys.stdin):
     if l.get("name") == sys.argv[1]:
