@@ -104,7 +104,8 @@ static void usage(FILE *f)
 		"  --kernel-relay auto|on|off\n"
 		"                       relay established TCP sessions in "
 		"the kernel (BPF\n"
-		"                       sockmap) where it can load (auto)\n"
+		"                       sockmap; experimental, see "
+		"docs/performance.md) (off)\n"
 		"  -v                   debug logging\n"
 		"  --version            print the version and exit\n",
 		DEFAULT_CTRL);
@@ -306,7 +307,10 @@ int main(int argc, char **argv)
 	const char *ctrl = NULL, *file = NULL, *status = NULL;
 	const char *access_log = NULL;
 	enum pvx_access_fmt access_fmt = PVX_ACCESS_KV;
-	enum pvx_krelay_mode krelay = PVX_KRELAY_AUTO;
+	/* Off by default: a client that closes while its answer is on the way
+	 * leaves its session on the kernel path, spinning (docs/performance.md,
+	 * "Kernel relay"). */
+	enum pvx_krelay_mode krelay = PVX_KRELAY_OFF;
 	bool verbose = false, no_status = false, status_default = false;
 	bool per_client_set = false;
 	int c, rc = 1;

@@ -1,4 +1,4 @@
-# Issue 10, "Done when" 3: --kernel-relay=auto (the default) takes only
+# Issue 10, "Done when" 3: --kernel-relay=auto takes only
 # request/response sessions (docs/performance.md): request/answer rounds
 # go on the kernel path, a bulk stream (16 MiB, the backend silent until
 # EOF) and an echoed stream stay on the splice relay.
@@ -15,9 +15,15 @@ P3=$(freeport)
 write_graph "$(link_json ar "127.0.0.1:$P1" "127.0.0.1:$ECHO")" \
 	"$(link_json ab "127.0.0.1:$P2" "127.0.0.1:$SINK")" \
 	"$(link_json as "127.0.0.1:$P3" "127.0.0.1:$ECHO")"
-start_xc # the default: auto
+# The default is off while the kernel path has known bugs
+# (docs/xconnect.md, "Kernel relay").
+start_xc
+wait_listen "$P1"
+[[ $(sessions_py 's["kernel_relay"]["mode"]') == off ]] || fail "the default is not off"
+stop_xc
+start_xc --kernel-relay=auto
 for p in $P1 $P2 $P3; do wait_listen "$p"; done
-[[ $(sessions_py 's["kernel_relay"]["mode"]') == auto ]] || fail "the default is not auto"
+[[ $(sessions_py 's["kernel_relay"]["mode"]') == auto ]] || fail "mode is not auto"
 kr_require
 
 timeout 30 "$PY" "$KP" rr "127.0.0.1:$P1" --rounds 300 || fail "rounds"
