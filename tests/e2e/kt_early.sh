@@ -70,7 +70,7 @@ PY
 for mode in on off; do
 	kt_use "$mode"
 	fds0=$(kt_fds "$XC_PID")
-	sinks0=$(grep -c '^SINK ' "$TMP/sink.out" || true)
+	sinks0=$({ grep -o 'SINK [0-9]' "$TMP/sink.out" || true; } | wc -l)
 	log "$mode: pv-xconnect stopped; 5 clients send+SHUT_WR, 5 send+reset, 5 close"
 	kill -STOP "$XC_PID"
 	spawn "shut-$mode" "$PY" -u "$TMP/early.py" "127.0.0.1:${P1[$mode]}" 5 shut
@@ -99,7 +99,7 @@ for mode in on off; do
 	log "$mode: $(tail -n 1 "$TMP/shut-$mode.out")"
 	kt_wait_field "early-$mode" active 0
 	kt_wait_field "gone-$mode" active 0
-	kt_wait_lines "$TMP/sink.out" '^SINK ' $((sinks0 + 5))
+	kt_wait_lines "$TMP/sink.out" 'SINK [0-9]' $((sinks0 + 5))
 	[[ -z $(kt_sessions "early-$mode")$(kt_sessions "gone-$mode") ]] || fail "$mode: sessions left"
 	[[ $(status_field "gone-$mode" kernel_sessions) == 0 ]] || fail "$mode: kernel sessions left"
 	for ((i = 0; i < 100; i++)); do

@@ -65,7 +65,7 @@ for mode in on off; do
 		fail "$mode: burst-$mode bytes_in=$(status_field "burst-$mode" bytes_in), want $((5 * N))"
 	[[ -z $(kt_sessions "first-$mode") ]] || fail "$mode: sessions left: $(kt_sessions "first-$mode")"
 done
-kt_wait_lines "$TMP/sink.out" '^SINK ' 10
+kt_wait_lines "$TMP/sink.out" 'SINK [0-9]' 10
 kt_use on
 k=$(status_field burst-on kernel_bytes_in)
 ((k > 0)) || fail "burst-on: no byte through the kernel"

@@ -16,7 +16,7 @@
 #                             start_xc act on
 #   kt_sessions LINK          "client mode" per line, GET /sessions
 #   kt_wait_field LINK FIELD VALUE [SECONDS]
-#   kt_wait_lines FILE REGEX N [SECONDS]  until FILE has N lines matching
+#   kt_wait_lines FILE REGEX N [SECONDS]  until FILE has N matches of
 #                             REGEX (a peer prints after it answered: the
 #                             client may have its answer first)
 #   kt_fds PID                sockets a process holds (pipes are not
@@ -64,7 +64,8 @@ kt_wait_field() {
 kt_wait_lines() {
 	local n=0 end=$((${EPOCHREALTIME/./} + ${4:-10} * 1000000))
 	while ((${EPOCHREALTIME/./} < end)); do
-		n=$(grep -c -- "$2" "$1" 2>/dev/null || true)
+		# occurrences, not lines: a threaded peer's prints can share one
+		n=$({ grep -o -- "$2" "$1" 2>/dev/null || true; } | wc -l)
 		((n >= $3)) && return 0
 		sleep 0.05
 	done
