@@ -13,26 +13,13 @@ command -v nginx >/dev/null || fail "nginx is not installed"
 N=$(freeport)
 mkdir -p "$TMP/www" "$TMP/ngx"
 echo hello >"$TMP/www/index.html"
-cat >"$TMP/nginx.conf" <<CONF
-user root;
-worker_processes 1;
-master_process off;
-pid $TMP/ngx/nginx.pid;
-error_log $TMP/ngx/error.log;
-events { worker_connections 64; }
-http {
+nginx_conf "$TMP/ngx" 64 >"$TMP/nginx.conf" <<CONF
 	log_format pp 'pp=\$proxy_protocol_addr ppport=\$proxy_protocol_port peer=\$remote_addr uri=\$request_uri';
 	access_log $TMP/ngx/access.log pp;
-	client_body_temp_path $TMP/ngx/body;
-	proxy_temp_path $TMP/ngx/proxy;
-	fastcgi_temp_path $TMP/ngx/fastcgi;
-	uwsgi_temp_path $TMP/ngx/uwsgi;
-	scgi_temp_path $TMP/ngx/scgi;
 	server {
 		listen 127.0.0.1:$N proxy_protocol;
 		root $TMP/www;
 	}
-}
 CONF
 spawn nginx nginx -p "$TMP/ngx" -c "$TMP/nginx.conf" -g 'daemon off;'
 for ((i = 0; i < 100; i++)); do

@@ -16,21 +16,9 @@ mkdir -p "$TMP/www" "$TMP/ngx"
 for s in 0 1 100 4096 65536 300000; do
 	head -c "$s" /dev/urandom >"$TMP/www/f$s.bin"
 done
-cat >"$TMP/nginx.conf" <<CONF
-user root;
-worker_processes 1;
-master_process off;
-pid $TMP/ngx/nginx.pid;
-error_log $TMP/ngx/error.log;
-events { worker_connections 512; }
-http {
+nginx_conf "$TMP/ngx" 512 >"$TMP/nginx.conf" <<CONF
 	log_format conns '\$server_port \$connection \$status \$request_uri';
 	access_log $TMP/ngx/access.log conns;
-	client_body_temp_path $TMP/ngx/body;
-	proxy_temp_path $TMP/ngx/proxy;
-	fastcgi_temp_path $TMP/ngx/fastcgi;
-	uwsgi_temp_path $TMP/ngx/uwsgi;
-	scgi_temp_path $TMP/ngx/scgi;
 	default_type application/octet-stream;
 	keepalive_timeout 600s;
 	keepalive_requests 100000;
@@ -39,7 +27,6 @@ http {
 		listen 127.0.0.1:$N2;
 		root $TMP/www;
 	}
-}
 CONF
 spawn nginx nginx -p "$TMP/ngx" -c "$TMP/nginx.conf" -g 'daemon off;'
 NGINX_PID=$SPAWNED

@@ -11,28 +11,15 @@ command -v nginx >/dev/null || fail "nginx is not installed"
 N=$(freeport)
 mkdir -p "$TMP/www" "$TMP/ngx"
 head -c 20000 /dev/urandom >"$TMP/www/f.bin"
-cat >"$TMP/nginx.conf" <<CONF
-user root;
-worker_processes 1;
-master_process off;
-pid $TMP/ngx/nginx.pid;
-error_log $TMP/ngx/error.log;
-events { worker_connections 64; }
-http {
+nginx_conf "$TMP/ngx" 64 >"$TMP/nginx.conf" <<CONF
 	log_format conns '\$connection \$status \$request_uri';
 	access_log $TMP/ngx/access.log conns;
-	client_body_temp_path $TMP/ngx/body;
-	proxy_temp_path $TMP/ngx/proxy;
-	fastcgi_temp_path $TMP/ngx/fastcgi;
-	uwsgi_temp_path $TMP/ngx/uwsgi;
-	scgi_temp_path $TMP/ngx/scgi;
 	default_type application/octet-stream;
 	keepalive_timeout 1s;
 	server {
 		listen 127.0.0.1:$N;
 		root $TMP/www;
 	}
-}
 CONF
 spawn nginx nginx -p "$TMP/ngx" -c "$TMP/nginx.conf" -g 'daemon off;'
 NGINX_PID=$SPAWNED

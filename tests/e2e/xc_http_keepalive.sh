@@ -19,24 +19,12 @@ source "$(dirname "$0")/lib/xc_http_lib.sh"
 
 command -v nginx >/dev/null || fail "nginx is not installed"
 
-# nginx_conf PORT KEEPALIVE_TIMEOUT: a config serving $TMP/www, logging
+# ka_conf PORT KEEPALIVE_TIMEOUT: nginx serving $TMP/www, logging
 # "$connection $request_uri $status" per request.
-nginx_conf() {
-	cat <<CONF
-user root;
-worker_processes 1;
-master_process off;
-pid $TMP/ngx/nginx.pid;
-error_log $TMP/ngx/error.log;
-events { worker_connections 256; }
-http {
+ka_conf() {
+	nginx_conf "$TMP/ngx" 256 <<CONF
 	log_format conn '\$connection \$request_method \$request_uri \$status';
 	access_log $TMP/ngx/access.log conn;
-	client_body_temp_path $TMP/ngx/body;
-	proxy_temp_path $TMP/ngx/proxy;
-	fastcgi_temp_path $TMP/ngx/fastcgi;
-	uwsgi_temp_path $TMP/ngx/uwsgi;
-	scgi_temp_path $TMP/ngx/scgi;
 	default_type application/octet-stream;
 	keepalive_requests 100000;
 	keepalive_timeout $2;
@@ -45,13 +33,12 @@ http {
 		root $TMP/www;
 		location = /chunked { chunked_transfer_encoding on; return 200 "chunked-ish\n"; }
 	}
-}
 CONF
 }
 start_nginx() { # PORT KEEPALIVE_TIMEOUT
 	mkdir -p "$TMP/ngx"
 	: >"$TMP/ngx/access.log"
-	nginx_conf "$1" "$2" >"$TMP/nginx.conf"
+	ka_conf "$1" "$2" >"$TMP/nginx.conf"
 	spawn nginx nginx -p "$TMP/ngx" -c "$TMP/nginx.conf" -g 'daemon off;'
 	NGINX_PID=$SPAWNED
 	for ((i = 0; i < 100; i++)); do

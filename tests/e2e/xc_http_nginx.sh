@@ -12,20 +12,8 @@ N=$(freeport)
 mkdir -p "$TMP/www/dav" "$TMP/ngx"
 head -c $((8 << 20)) /dev/urandom >"$TMP/www/big.bin"
 echo hello >"$TMP/www/index.html"
-cat >"$TMP/nginx.conf" <<CONF
-user root;
-worker_processes 1;
-master_process off;
-pid $TMP/ngx/nginx.pid;
-error_log $TMP/ngx/error.log;
-events { worker_connections 64; }
-http {
+nginx_conf "$TMP/ngx" 64 >"$TMP/nginx.conf" <<CONF
 	access_log $TMP/ngx/access.log;
-	client_body_temp_path $TMP/ngx/body;
-	proxy_temp_path $TMP/ngx/proxy;
-	fastcgi_temp_path $TMP/ngx/fastcgi;
-	uwsgi_temp_path $TMP/ngx/uwsgi;
-	scgi_temp_path $TMP/ngx/scgi;
 	default_type application/octet-stream;
 	server {
 		listen 127.0.0.1:$N;
@@ -37,7 +25,6 @@ http {
 			return 200 "xff=\$http_x_forwarded_for client=\$http_x_pv_client role=\$http_x_pv_role uri=\$request_uri conn=\$http_connection\n";
 		}
 	}
-}
 CONF
 spawn nginx nginx -p "$TMP/ngx" -c "$TMP/nginx.conf" -g 'daemon off;'
 for ((i = 0; i < 100; i++)); do

@@ -170,3 +170,25 @@ PY
 raw() { timeout 30 "$PY" "$TMP/raw.py" "$@"; }
 # log_has TEXT: whether pv-xconnect's log holds TEXT (fixed string).
 log_has() { grep -qF -- "$1" "$TMP/xc.log"; }
+
+# nginx_conf DIR WORKER_CONNECTIONS <HTTP-BODY: the configuration of a
+# test's own nginx (never Debian's service): pid, logs and temp paths in
+# DIR, one worker, no daemon; stdin is the inside of its http block.
+nginx_conf() {
+	cat <<CONF
+user root;
+worker_processes 1;
+master_process off;
+pid $1/nginx.pid;
+error_log $1/error.log;
+events { worker_connections $2; }
+http {
+	client_body_temp_path $1/body;
+	proxy_temp_path $1/proxy;
+	fastcgi_temp_path $1/fastcgi;
+	uwsgi_temp_path $1/uwsgi;
+	scgi_temp_path $1/scgi;
+$(cat)
+}
+CONF
+}
