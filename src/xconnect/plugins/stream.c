@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "xconnect/accept.h"
 #include "xconnect/health.h"
@@ -405,7 +406,6 @@ void pvx_stream_stop(struct pvx_link *link)
 		return;
 	}
 	ms = pvx_limits.drain_ms >= 0 ? pvx_limits.drain_ms : 0;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
+	tv = pvx_ms_tv((uint64_t)ms);
 	evtimer_add(t->drain_ev, &tv);
 }

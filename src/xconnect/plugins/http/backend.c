@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "xconnect/health.h"
 #include "xconnect/plugins/http/http.h"
@@ -188,13 +189,9 @@ static void backend_connected(struct http_conn *c)
 	backend_start(c);
 }
 
-static uint64_t since_us(const struct timespec *t0)
+static uint64_t since_us(uint64_t t0_us)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)((now.tv_sec - t0->tv_sec) * 1000000 +
-			  (now.tv_nsec - t0->tv_nsec) / 1000);
+	return pvx_now_us() - t0_us;
 }
 
 static void on_connect(evutil_socket_t fd, short what, void *arg)
@@ -226,7 +223,7 @@ static void on_connect(evutil_socket_t fd, short what, void *arg)
 				"backend unreachable");
 		return;
 	}
-	pvx_health_up(&c->route->link->stats, since_us(&c->t_dial));
+	pvx_health_up(&c->route->link->stats, since_us(c->t_dial_us));
 	c->route->link->stats.backend_connects++;
 	http_hold_end(c);
 	backend_connected(c);
@@ -248,7 +245,7 @@ static void on_hold_end(evutil_socket_t fd, short what, void *arg)
 static bool http_hold(struct http_conn *c, int err)
 {
 	uint64_t ct = (uint64_t)http_conn_limits(c).connect_timeout_ms;
-	uint64_t spent = since_us(&c->t_req) / 1000, wait;
+	uint64_t spent = since_us(c->t_req_us) / 1000, wait;
 	struct timeval tv;
 
 	if (!pvx_backend_err_retryable(err) || spent >= ct)
@@ -312,7 +309,7 @@ void http_dial(struct http_conn *c)
 			return;
 		}
 	}
-	clock_gettime(CLOCK_MONOTONIC, &c->t_dial);
+	c->t_dial_us = pvx_now_us();
 	ret = pvx_backend_connect(&c->be, &c->bfd);
 	if (ret < 0 && ret != -EINPROGRESS) {
 		c->bfd = -1;
@@ -335,7 +332,7 @@ void http_dial(struct http_conn *c)
 		return;
 	}
 	if (ret == 0) {
-		pvx_health_up(&link->stats, since_us(&c->t_dial));
+		pvx_health_up(&link->stats, since_us(c->t_dial_us));
 		link->stats.backend_connects++;
 		http_hold_end(c);
 		backend_connected(c);
@@ -343,7 +340,7 @@ void http_dial(struct http_conn *c)
 	}
 	{
 		uint64_t ct = (uint64_t)http_conn_limits(c).connect_timeout_ms;
-		uint64_t spent = since_us(&c->t_req) / 1000;
+		uint64_t spent = since_us(c->t_req_us) / 1000;
 
 		tv = http_ms_tv((int)(spent < ct ? ct - spent : 1));
 	}

@@ -96,7 +96,7 @@ void http_access_begin(struct http_conn *c)
 	c->req_open = true;
 	c->nreq++;
 	c->req_in = c->req_out = 0;
-	clock_gettime(CLOCK_MONOTONIC, &c->req_t0);
+	c->req_t0_us = pvx_now_us();
 	snprintf(c->req_method, sizeof(c->req_method), "%s", hd->method);
 	snprintf(c->req_path, sizeof(c->req_path), "%.*s",
 		 (int)(hd->url_len < sizeof(c->req_path)
@@ -112,7 +112,6 @@ void http_access_end(struct http_conn *c, int status, const char *reason)
 	const struct pvx_link_conf *lc =
 	    c->route ? &c->route->link->conf : NULL;
 	char be[PVX_PATH_MAX + 32];
-	struct timespec now;
 	bool had = c->req_open;
 	struct pvx_access_rec r = {
 	    .type = "http",
@@ -130,9 +129,7 @@ void http_access_end(struct http_conn *c, int status, const char *reason)
 		r.backend = be;
 	}
 	if (had) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		r.ms = (uint64_t)((now.tv_sec - c->req_t0.tv_sec) * 1000 +
-				  (now.tv_nsec - c->req_t0.tv_nsec) / 1000000);
+		r.ms = (pvx_now_us() - c->req_t0_us) / 1000;
 		r.method = c->req_method;
 		r.path = c->req_path;
 		r.bytes_in = c->req_in;

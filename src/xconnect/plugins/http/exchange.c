@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "xconnect/plugins/http/http.h"
 
@@ -132,7 +133,7 @@ static void start_request(struct http_conn *c, char *buf, size_t hlen)
 		evbuffer_add(c->pending, "0\r\n\r\n", 5);
 	c->state = C_CONNECTING;
 	bufferevent_disable(c->cb, EV_READ);
-	clock_gettime(CLOCK_MONOTONIC, &c->t_req);
+	c->t_req_us = pvx_now_us();
 	c->attempts = 0;
 	pvx_backend_from_conf(&c->be, &link->conf);
 	if (link->conf.proxy_protocol != PVX_PP_OFF &&

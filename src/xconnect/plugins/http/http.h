@@ -105,8 +105,8 @@ struct http_conn {
 	struct event *hold_ev;		/* retry of a refused backend dial */
 	struct pvx_link_stats *held_in; /* stats counting this as held */
 	unsigned attempts;		/* refused dials of this request */
-	struct timespec t_req;		/* request head routed */
-	struct timespec t_dial;		/* current dial started */
+	uint64_t t_req_us;		/* request head routed (pvx_now_us) */
+	uint64_t t_dial_us;		/* current dial started */
 	int64_t body_in;		/* request body bytes so far */
 	bool req_chunked;      /* re-encode the request body as chunks */
 	bool resp_chunked;     /* re-encode the response body as chunks */
@@ -121,7 +121,7 @@ struct http_conn {
 	char close_reason[96]; /* for the close line */
 	/* The request being served, for its access log line. */
 	bool req_open;		  /* a head was read, no line written yet */
-	struct timespec req_t0;	  /* when its head was complete */
+	uint64_t req_t0_us;	  /* when its head was complete */
 	uint64_t req_in, req_out; /* bytes of it each way */
 	char req_method[16];
 	char req_path[256];

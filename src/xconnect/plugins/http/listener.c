@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/ns.h"
 #include "common/sock.h"
@@ -429,8 +430,7 @@ static void http_stop(struct pvx_link *link)
 	}
 	r->drain_ev = evtimer_new(link->base, on_drain_end, r);
 	ms = pvx_limits.drain_ms >= 0 ? pvx_limits.drain_ms : 0;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
+	tv = pvx_ms_tv((uint64_t)ms);
 	if (!r->drain_ev || evtimer_add(r->drain_ev, &tv) < 0)
 		on_drain_end(-1, 0, r);
 }

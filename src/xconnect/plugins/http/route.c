@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "xconnect/plugins/http/http.h"
 
@@ -151,16 +152,15 @@ void http_build_request(struct http_conn *c, const char *url, size_t len)
  * out (one limiter for the plugin: denials come in floods). */
 void http_log_denied(const struct pvx_link *link, const char *client)
 {
-	static time_t last;
+	static uint64_t last;
 	static unsigned quiet;
-	struct timespec ts;
+	uint64_t now = pvx_now_ms();
 
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	if (last != 0 && ts.tv_sec <= last) {
+	if (last != 0 && now - last < 1000) {
 		quiet++;
 		return;
 	}
-	last = ts.tv_sec;
+	last = now;
 	pvx_warn("http link=%s target=%s: client %s not in allow: 403 "
 		 "suppressed=%u",
 		 link->conf.name, link->conf.target, client, quiet);
