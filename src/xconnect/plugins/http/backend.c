@@ -272,16 +272,14 @@ static bool http_hold(struct http_conn *c, int err)
 
 /* Dials the route's backend as the link says now (a graph update during
  * a hold counts). */
-void http_dial(struct http_conn *c)
+/* A kept connection for c: the client connection's parked one (same
+ * backend, no PROXY header), else one from the pool; a retry dials anew.
+ * True when c goes on with it. */
+static bool dial_kept(struct http_conn *c)
 {
 	struct pvx_link *link = c->route->link;
-	char be[PVX_PATH_MAX + 32];
-	struct timeval tv;
-	int ret;
+	int fd;
 
-	pvx_backend_from_conf(&c->be, &link->conf);
-	/* The client connection's parked one first (same backend, no
-	 * PROXY header), else it goes to the pool. */
 	if (c->be_parked) {
 		bool alive = pvx_bepool_alive(bufferevent_getfd(c->bb));
 
@@ -292,43 +290,61 @@ void http_dial(struct http_conn *c)
 			link->stats.backend_reused++;
 			http_hold_end(c);
 			backend_start(c);
-			return;
+			return true;
 		}
 		http_backend_close(c, alive);
 	}
 	/* A kept connection serves any request (one whose client closes
-	 * after it is closed after it too); a retry dials anew. */
-	if (!c->retried && c->be.kind != PVX_BACKEND_NONE) {
-		ret = pvx_bepool_get(c->l->pool, &c->be, c->tag, c->tag_len);
-		if (ret >= 0) {
-			c->bfd = ret;
-			c->be_reused = true;
-			link->stats.backend_reused++;
-			http_hold_end(c);
-			backend_connected(c);
-			return;
-		}
-	}
+	 * after it is closed after it too). */
+	if (c->retried || c->be.kind == PVX_BACKEND_NONE)
+		return false;
+	fd = pvx_bepool_get(c->l->pool, &c->be, c->tag, c->tag_len);
+	if (fd < 0)
+		return false;
+	c->bfd = fd;
+	c->be_reused = true;
+	link->stats.backend_reused++;
+	http_hold_end(c);
+	backend_connected(c);
+	return true;
+}
+
+/* The dial failed with err and the client is not held for it. */
+static void dial_failed(struct http_conn *c, int err)
+{
+	struct pvx_link *link = c->route->link;
+	bool none = c->be.kind == PVX_BACKEND_NONE;
+	char be[PVX_PATH_MAX + 32];
+
+	pvx_health_down(&link->stats, none ? "no backend address yet"
+					   : pvx_backend_strerror(&c->be, err));
+	pvx_backend_format(&c->be, be, sizeof(be));
+	if (!none)
+		pvx_warn("http link=%s backend %s: %s", link->conf.name, be,
+			 pvx_backend_strerror(&c->be, err));
+	/* Refused until the connect timeout: unavailable (503); anything
+	 * else: a bad gateway. */
+	http_conn_error(c, pvx_backend_err_retryable(err) ? 503 : 502,
+			none ? "no backend address yet"
+			     : "backend unreachable");
+}
+
+void http_dial(struct http_conn *c)
+{
+	struct pvx_link *link = c->route->link;
+	uint64_t ct, spent;
+	struct timeval tv;
+	int ret;
+
+	pvx_backend_from_conf(&c->be, &link->conf);
+	if (dial_kept(c))
+		return;
 	c->t_dial_us = pvx_now_us();
 	ret = pvx_backend_connect(&c->be, &c->bfd);
 	if (ret < 0 && ret != -EINPROGRESS) {
 		c->bfd = -1;
-		if (http_hold(c, -ret))
-			return;
-		pvx_health_down(&link->stats,
-				c->be.kind == PVX_BACKEND_NONE
-				    ? "no backend address yet"
-				    : pvx_backend_strerror(&c->be, -ret));
-		pvx_backend_format(&c->be, be, sizeof(be));
-		if (c->be.kind != PVX_BACKEND_NONE)
-			pvx_warn("http link=%s backend %s: %s", link->conf.name,
-				 be, pvx_backend_strerror(&c->be, -ret));
-		/* Refused until the connect timeout: unavailable (503);
-		 * anything else: a bad gateway. */
-		http_conn_error(c, pvx_backend_err_retryable(-ret) ? 503 : 502,
-				c->be.kind == PVX_BACKEND_NONE
-				    ? "no backend address yet"
-				    : "backend unreachable");
+		if (!http_hold(c, -ret))
+			dial_failed(c, -ret);
 		return;
 	}
 	if (ret == 0) {
@@ -338,15 +354,10 @@ void http_dial(struct http_conn *c)
 		backend_connected(c);
 		return;
 	}
-	{
-		uint64_t ct = (uint64_t)http_conn_limits(c).connect_timeout_ms;
-		uint64_t spent = since_us(c->t_req_us) / 1000;
-
-		tv = http_ms_tv((int)(spent < ct ? ct - spent : 1));
-	}
+	ct = (uint64_t)http_conn_limits(c).connect_timeout_ms;
+	spent = since_us(c->t_req_us) / 1000;
+	tv = http_ms_tv((int)(spent < ct ? ct - spent : 1));
 	c->conn_ev = event_new(c->l->base, c->bfd, EV_WRITE, on_connect, c);
-	if (!c->conn_ev || event_add(c->conn_ev, &tv) < 0) {
+	if (!c->conn_ev || event_add(c->conn_ev, &tv) < 0)
 		http_conn_error(c, 502, "out of memory");
-		return;
-	}
 }

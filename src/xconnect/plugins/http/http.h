@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/http1.h"
 #include "common/ns.h"
 #include "xconnect/accept.h"
@@ -177,11 +178,10 @@ static inline size_t http_room(size_t min)
 	return http_hwm() > min ? http_hwm() : min;
 }
 
+/* A timer's timeval from the plugin's int limits (negative: now). */
 static inline struct timeval http_ms_tv(int ms)
 {
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-
-	return tv;
+	return pvx_ms_tv(ms > 0 ? (uint64_t)ms : 0);
 }
 
 /* listener.c */
