@@ -32,7 +32,14 @@ def ask():
     r = f.readline(); s.close()
     assert r == b"A:x\n", r
 def status(p="/links"):
-    s = socket.socket(socket.AF_UNIX); s.settimeout(3); s.connect(path)
+    # The 21 clients above fill the listen backlog (16) until pv-xconnect
+    # accepts them; a Unix connect then fails at once with EAGAIN.
+    for _ in range(300):
+        s = socket.socket(socket.AF_UNIX); s.settimeout(3)
+        try:
+            s.connect(path); break
+        except BlockingIOError:
+            s.close(); time.sleep(0.01)
     s.sendall(f"GET {p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
     buf = b""
     while True:
