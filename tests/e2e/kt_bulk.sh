@@ -68,4 +68,4 @@ out=$(status_field bulk-on bytes_out)
 log "kernel path: $((kin * 100 / in))% in, $((kout * 100 / out))% out; the rest in user space"
 kin=$(status_field sink-on kernel_bytes_in)
 ((kin > 0)) || fail "sink-on: no byte through the kernel"
-[[ $(grep -c '^SINK ' "$TMP/sink.out") == 2 ]] || fail "the sink did not see 2 whole streams"
+kt_wait_lines "$TMP/sink.out" '^SINK ' 2

@@ -4,8 +4,11 @@
 # reason and leaves nothing behind (no session, no fd). (2) The backend
 # writes 4 MiB and resets: the client sees the end, the session is closed.
 # (3) The backend resets while the client is in the middle of a 64 MiB
-# push: the client's push fails instead of hanging. The splice relay
-# beside it is held to the same outcome.
+# push: the client's push fails instead of hanging. (4) 50 clients close
+# right after a request, its answer in flight (it meets a closed socket:
+# a reset): every session ends, none stays on the kernel path, and
+# pv-xconnect does not spin afterwards. The splice relay beside it is
+# held to the same outcome.
 source "$(dirname "$0")/lib/kt_lib.sh"
 
 N=$((4 << 20))
@@ -15,12 +18,17 @@ WATCH=$READY
 spawn rtalker "$PY" -u "$KTPEERS" talker 127.0.0.1:0 --bytes "$N" --rst
 wait_ready rtalker
 RTALKER=$READY
+spawn echo "$PY" -u "$PEERS" echo 127.0.0.1:0
+wait_ready echo
+ECHO=$READY
 declare -A P1=([on]=$(freeport) [off]=$(freeport))
+declare -A P4=([on]=$(freeport) [off]=$(freeport))
 declare -A P2=([on]=$(freeport) [off]=$(freeport))
 for mode in on off; do
 	kt_use "$mode"
 	write_graph "$(link_json "crst-$mode" "127.0.0.1:${P1[$mode]}" "127.0.0.1:$WATCH")" \
-		"$(link_json "brst-$mode" "127.0.0.1:${P2[$mode]}" "127.0.0.1:$RTALKER")"
+		"$(link_json "brst-$mode" "127.0.0.1:${P2[$mode]}" "127.0.0.1:$RTALKER")" \
+		"$(link_json "gone-$mode" "127.0.0.1:${P4[$mode]}" "127.0.0.1:$ECHO")"
 	kt_start "$mode"
 	wait_listen "${P1[$mode]}"
 	wait_listen "${P2[$mode]}"
@@ -63,6 +71,7 @@ for mode in on off; do
 	P3=$(freeport)
 	write_graph "$(link_json "crst-$mode" "127.0.0.1:${P1[$mode]}" "127.0.0.1:$WATCH")" \
 		"$(link_json "brst-$mode" "127.0.0.1:${P2[$mode]}" "127.0.0.1:$RTALKER")" \
+		"$(link_json "gone-$mode" "127.0.0.1:${P4[$mode]}" "127.0.0.1:$ECHO")" \
 		"$(link_json "mid-$mode" "127.0.0.1:$P3" "127.0.0.1:$MID")"
 	wait_listen "$P3"
 	rc=0
@@ -73,6 +82,19 @@ for mode in on off; do
 	log "$mode: client: $(tail -n 1 "$TMP/mid-$mode.client"); backend: $(cat "$TMP/mid-$mode.out")"
 	grep -q '^RST after' "$TMP/mid-$mode.out" || fail "$mode: the backend did not reset"
 	kt_wait_field "mid-$mode" active 0
+
+	log "$mode: 50 clients close with an answer in flight"
+	timeout 60 "$PY" "$KTPEERS" abandon "127.0.0.1:${P4[$mode]}" --conns 50 --rounds 20 "${st[@]}" ||
+		fail "$mode: abandon"
+	kt_wait_field "gone-$mode" active 0 20
+	[[ $(status_field "gone-$mode" kernel_sessions) == 0 ]] ||
+		fail "$mode: kernel_sessions=$(status_field "gone-$mode" kernel_sessions) after the clients left"
+	# Nothing moves now: pv-xconnect must not spin (under 5% of a core).
+	t1=$(cpu_ticks "$XC_PID")
+	sleep 2
+	t2=$(cpu_ticks "$XC_PID")
+	(((t2 - t1) * 100 <= 10 * $(getconf CLK_TCK))) ||
+		fail "$mode: pv-xconnect used $((t2 - t1)) ticks in 2 s with no session open"
 
 	# Nothing left: no session, the sockets of before (and the new listener).
 	[[ -z $(kt_sessions "crst-$mode")$(kt_sessions "brst-$mode")$(kt_sessions "mid-$mode") ]] ||

@@ -42,6 +42,10 @@ print "READY <port>" once listening.
   pingpong ADDR --conns C --rounds R [--size B] [--status SOCK]
                   client: C connections, each R round trips of B bytes
                   (600) against an echo server, checked byte-exact
+  abandon ADDR --conns C --rounds R [--size B] [--status SOCK]
+                  client of an echo server: C connections one after the
+                  other, each R round trips then one more message and
+                  close() at once, its answer still in flight
   slowpush --backend ADDR --via ADDR [--rate BPS --bytes N --seconds S
                   --pid PID --status SOCK]
                   a backend reading RATE bytes/s and a client pushing up
@@ -375,6 +379,30 @@ def cmd_pingpong(a):
     sys.exit(1 if bad else 0)
 
 
+def cmd_abandon(a):
+    """C connections, each: R round trips of B bytes with an echo server
+    (after the first, waits for the kernel path with --status), then one
+    more message and close() at once, its answer still in flight (it
+    meets a closed socket: a reset)."""
+    msg = pattern(a.size)
+    for i in range(a.conns):
+        s = connect(a.addr, a.timeout)
+        for r in range(a.rounds):
+            s.sendall(msg)
+            got = bytearray()
+            while len(got) < a.size:
+                d = s.recv(a.size - len(got))
+                if not d:
+                    raise SystemExit(f"abandon: EOF in round {r}")
+                got += d
+            if r == 0:
+                wait_kernel(a.status, s)
+        s.sendall(msg)
+        s.close()
+    print(f"abandon: {a.conns} connections closed with an answer in "
+          "flight", flush=True)
+
+
 def sockstat_tcp_mem():
     """Pages of TCP memory (kernel-wide, not per network namespace)."""
     with open("/proc/net/sockstat") as f:
@@ -519,6 +547,10 @@ def main():
     q = add("pingpong", cmd_pingpong)
     q.add_argument("--conns", type=int, default=4)
     q.add_argument("--rounds", type=int, default=1000)
+    q.add_argument("--size", type=int, default=600)
+    q = add("abandon", cmd_abandon)
+    q.add_argument("--conns", type=int, default=20)
+    q.add_argument("--rounds", type=int, default=5)
     q.add_argument("--size", type=int, default=600)
     q = add("slowpush", cmd_slowpush, addr=False)
     q.add_argument("--backend", required=True)
