@@ -68,4 +68,4 @@ out=$(status_field bulk-on bytes_out)
 log "kernel path: $((kin * 100 / in))% in, $((kout * 100 / out))% out; the rest in user space"
 kin=$(status_field sink-on kernel_bytes_in)
 ((kin > 0)) || fail "sink-on: no byte through the kernel"
-kt_wait_lines "$TMP/sink.out" '^SINK ' 2
+kt_wait_lines "$TMP/sink.out" 'SINK [0-9]' 2
