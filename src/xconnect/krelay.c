@@ -65,6 +65,11 @@ void pvx_krelay_free(void)
 {
 }
 
+struct pvx_hupw *pvx_krelay_hupw(void)
+{
+	return NULL;
+}
+
 bool pvx_krelay_active(void)
 {
 	return false;
@@ -137,6 +142,7 @@ static struct {
 	unsigned nfree;
 	struct ring_buffer *rb;
 	struct event *rb_ev;
+	struct pvx_hupw *hup;
 	bool active;
 } K = {.socks_fd = -1, .slots_fd = -1, .dirs_fd = -1};
 
@@ -153,6 +159,11 @@ static int on_libbpf_print(enum libbpf_print_level level, const char *fmt,
 bool pvx_krelay_active(void)
 {
 	return K.active;
+}
+
+struct pvx_hupw *pvx_krelay_hupw(void)
+{
+	return K.hup;
 }
 
 static int on_event(void *ctx, void *data, size_t len)
@@ -376,6 +387,9 @@ static int load(struct event_base *base, unsigned nslots)
 			    EV_READ | EV_PERSIST, on_ring, NULL);
 	if (!K.rb_ev || event_add(K.rb_ev, NULL) < 0)
 		return why("event", ENOMEM);
+	K.hup = pvx_hupw_new(base);
+	if (!K.hup)
+		return why("epoll", errno);
 	return 0;
 }
 
@@ -401,6 +415,7 @@ void pvx_krelay_init(struct event_base *base, enum pvx_krelay_mode mode,
 
 void pvx_krelay_free(void)
 {
+	pvx_hupw_free(K.hup);
 	if (K.rb_ev)
 		event_free(K.rb_ev);
 	if (K.rb)

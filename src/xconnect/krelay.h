@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "xconnect/hupwatch.h"
+
 enum pvx_krelay_mode {
 	PVX_KRELAY_OFF,	 /* never: every session in user space */
 	PVX_KRELAY_ON,	 /* every session that can, once established */
@@ -77,5 +79,9 @@ void pvx_krelay_handback(struct pvx_kpair *kp, int dir, uint64_t consumed,
 			 uint64_t budget);
 void pvx_krelay_view(const struct pvx_kpair *kp, int dir,
 		     struct pvx_kdir_view *v);
+
+/* Where the relay watches its kernel-path sockets for a close (their data
+ * does not wake the loop): NULL unless active. */
+struct pvx_hupw *pvx_krelay_hupw(void);
 
 #endif

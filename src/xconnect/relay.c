@@ -26,6 +26,7 @@
 #include "common/log.h"
 #include "common/sock.h"
 #include "xconnect/access.h"
+#include "xconnect/hupwatch.h"
 #include "xconnect/krelay.h"
 #include "xconnect/pipes.h"
 
@@ -83,17 +84,21 @@ struct kdir {
 	 * until the destination's stream holds them all (kr_may_write). */
 	bool gate;
 	bool asked; /* a hand-back is asked, for consumed == asked_at */
-	/* The source's receive queue was once seen empty (TCP's count):
-	 * since then all it gives was passed by the program, pbase of it
-	 * before cbase bytes were consumed. */
-	bool proven;
-	uint64_t pbase, cbase;
-	uint64_t consumed; /* read from the source by user space */
+	/* Read from the source by user space since the insert: every such
+	 * byte was passed by the program (see kr_maybe_insert). */
+	uint64_t consumed;
 	uint64_t asked_at;
 	uint64_t uw;   /* written to the destination by user space */
 	uint64_t w0;   /* the destination's stream (acked + queued) */
 	uint64_t r0;   /* the source's bytes received */
 	uint64_t seen; /* of the program's sent, counted in bytes */
+};
+
+/* An end of a session on the kernel path, watched for its peer's end. */
+struct khup {
+	struct pvx_hupw_item it; /* first: the callback's argument */
+	struct pvx_session *s;
+	int end;
 };
 
 struct pvx_session {
@@ -139,7 +144,7 @@ struct pvx_session {
 	bool knever; /* not for this session (not TCP, insert failed) */
 	struct pvx_kpair kp;
 	struct kdir kd[2];
-	struct event *kev[2]; /* EV_CLOSED alone: EPOLLRDHUP, no EPOLLIN */
+	struct khup kh[2]; /* EPOLLRDHUP alone, no EPOLLIN: hupwatch.h */
 	bool kon[2];
 	struct event *ktimer; /* re-checks what has no event, see kr_arm */
 	unsigned kwait;	      /* ms of the next ktimer */
@@ -483,6 +488,18 @@ static size_t dir_limit(const struct dir *d)
 	return d->cap;
 }
 
+/* Watches end i for its peer's end (see struct khup), or stops. */
+static void kr_watch(struct pvx_session *s, int i, bool want)
+{
+	if (s->kon[i] == want)
+		return;
+	if (want)
+		pvx_hupw_add(pvx_krelay_hupw(), &s->kh[i].it);
+	else
+		pvx_hupw_del(pvx_krelay_hupw(), &s->kh[i].it);
+	s->kon[i] = want;
+}
+
 /* The only place that decides what to wait for: read a source while its
  * direction has room and no EOF yet; write a destination while its
  * direction holds bytes. Memory per session is bounded by 2 * cap. */
@@ -506,7 +523,7 @@ static void update_interest(struct pvx_session *s)
 			 * alone (kev): EPOLLIN would wake us per packet. */
 			rd[i] = rd[i] && s->kd[i].user;
 			wr[1 - i] = wr[1 - i] && !s->kd[i].gate;
-			set_event(s->kev[i], &s->kon[i], !rd[i] && !d->eof);
+			kr_watch(s, i, !rd[i] && !d->eof);
 		}
 	}
 	/* The client's EOF waits for the connect (see dir_flush). */
@@ -1398,8 +1415,14 @@ void pvx_relay_sync(void)
  * bytes, and user space only hears of the session again on EPOLLRDHUP, an
  * event of the program (budget spent, hand-back done) or its timers. */
 
+/* TCP_CLOSE of the kernel's TCP states (linux/tcp.h does not have them,
+ * netinet/tcp.h clashes with it). */
+#define KR_TCP_CLOSE 7
+
 /* An end's TCP counters: bytes received, and the length of the stream
- * written to it so far (acknowledged + still queued). */
+ * written to it so far (acknowledged + still queued). 1: the connection
+ * is gone (reset, or closed under us): what was queued to it was thrown
+ * away, the counters will never add up. */
 static int kr_tcp(int fd, uint64_t *received, uint64_t *stream)
 {
 	struct tcp_info ti;
@@ -1414,7 +1437,7 @@ static int kr_tcp(int fd, uint64_t *received, uint64_t *stream)
 		*received = ti.tcpi_bytes_received;
 	if (stream)
 		*stream = ti.tcpi_bytes_acked + (uint64_t)outq;
-	return 0;
+	return ti.tcpi_state == KR_TCP_CLOSE ? 1 : 0;
 }
 
 /* Adds what the program moved since the last call to the session, its
@@ -1466,12 +1489,15 @@ static bool kr_may_write(struct pvx_session *s, int i)
 	struct kdir *k = &s->kd[i];
 	struct pvx_kdir_view v;
 	uint64_t stream;
+	int r;
 
 	if (!k->gate)
 		return true;
 	pvx_krelay_view(&s->kp, i, &v);
-	if (kr_tcp(s->fd[1 - i], NULL, &stream) == 0 &&
-	    stream - k->w0 == k->uw + v.sent) {
+	r = kr_tcp(s->fd[1 - i], NULL, &stream);
+	/* A destination that is gone never takes the bytes: the write (or
+	 * shutdown) that follows meets its error and ends the session. */
+	if (r == 1 || (r == 0 && stream - k->w0 == k->uw + v.sent)) {
 		k->gate = false;
 		s->kwait = 0;
 		return true;
@@ -1489,12 +1515,14 @@ static bool kr_fin_ready(struct pvx_session *s, int i)
 	struct kdir *k = &s->kd[i];
 	struct pvx_kdir_view v;
 	uint64_t received;
+	int r;
 
 	if (!kr_may_write(s, i))
 		return false;
 	pvx_krelay_view(&s->kp, i, &v);
-	if (kr_tcp(s->fd[i], &received, NULL) == 0 &&
-	    received - k->r0 <= v.sent + k->consumed + 1)
+	r = kr_tcp(s->fd[i], &received, NULL);
+	/* A source that is gone gives nothing more. */
+	if (r == 1 || (r == 0 && received - k->r0 <= v.sent + k->consumed + 1))
 		return true;
 	s->d[i].eof = false; /* more to read: see kr_on_timer */
 	kr_arm(s);
@@ -1503,16 +1531,11 @@ static bool kr_fin_ready(struct pvx_session *s, int i)
 
 /* After user space moved direction i: once all it read is written, the
  * program may take the direction back, when it has passed no byte user
- * space has not read. Bytes that arrived between the last read and the
- * insert never went through the program: until TCP's own count of bytes
- * received proves once that none are left (all read or redirected), user
- * space cannot tell which of its reads the program passed. */
+ * space has not read. */
 static void kr_after_pump(struct pvx_session *s, int i)
 {
 	struct kdir *k = &s->kd[i];
 	struct dir *d = &s->d[i];
-	struct pvx_kdir_view v;
-	uint64_t received;
 	int outq = 0;
 
 	if (!s->kernel || !k->user || d->eof || d->hup || d->pending ||
@@ -1524,18 +1547,7 @@ static void kr_after_pump(struct pvx_session *s, int i)
 		kr_arm(s);
 		return;
 	}
-	if (!k->proven) {
-		pvx_krelay_view(&s->kp, i, &v);
-		if (kr_tcp(s->fd[i], &received, NULL) < 0 ||
-		    received - k->r0 != k->consumed + v.sent)
-			return; /* bytes wait to be read: EPOLLIN comes */
-		/* From here on every byte read was passed by the program. */
-		k->proven = true;
-		k->pbase = v.passed;
-		k->cbase = k->consumed;
-	}
-	pvx_krelay_handback(&s->kp, i, k->pbase + (k->consumed - k->cbase),
-			    pvx_relay_kbudget);
+	pvx_krelay_handback(&s->kp, i, k->consumed, pvx_relay_kbudget);
 	k->asked = true;
 	k->asked_at = k->consumed;
 	/* The source stays read (EPOLLIN) until PVX_KEV_KERNEL says the
@@ -1610,12 +1622,12 @@ static int kr_recheck(struct pvx_session *s)
 /* EPOLLRDHUP on an end whose direction is on the kernel path: its peer
  * sent FIN (or RST). User space takes the direction to pass the EOF on
  * once everything before it arrived (kr_fin_ready). */
-static void kr_on_closed(evutil_socket_t fd, short what, void *arg)
+static void kr_on_closed(struct pvx_hupw_item *it)
 {
-	struct pvx_session *s = arg;
-	int i = fd == s->fd[END_CLIENT] ? END_CLIENT : END_BACKEND;
+	struct khup *h = (struct khup *)it;
+	struct pvx_session *s = h->s;
+	int i = h->end;
 
-	(void)what;
 	s->kd[i].user = true;
 	s->kd[i].gate = true;
 	s->d[i].hup = true;
@@ -1642,8 +1654,7 @@ static void kr_drop(struct pvx_session *s)
 	}
 	pvx_krelay_remove(&s->kp);
 	for (int i = 0; i < 2; i++)
-		if (s->kev[i])
-			event_free(s->kev[i]);
+		kr_watch(s, i, false);
 	if (s->ktimer)
 		event_free(s->ktimer);
 	s->p.stats->kernel_sessions--;
@@ -1706,9 +1717,8 @@ static void kr_insert(struct pvx_session *s)
 	}
 	s->ktimer = evtimer_new(s->p.base, kr_on_timer, s);
 	for (int i = 0; i < 2; i++)
-		s->kev[i] = event_new(s->p.base, s->fd[i],
-				      EV_CLOSED | EV_PERSIST, kr_on_closed, s);
-	if (!s->ktimer || !s->kev[0] || !s->kev[1]) {
+		s->kh[i] = (struct khup){{kr_on_closed, s->fd[i]}, s, i};
+	if (!s->ktimer) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -1730,11 +1740,6 @@ static void kr_insert(struct pvx_session *s)
 fail:
 	pvx_debug("kernel path refused link=%s peer=%s: %s", s->link_name,
 		  s->peer, strerror(-r));
-	for (int i = 0; i < 2; i++) {
-		if (s->kev[i])
-			event_free(s->kev[i]);
-		s->kev[i] = NULL;
-	}
 	if (s->ktimer)
 		event_free(s->ktimer);
 	s->ktimer = NULL;
@@ -1758,6 +1763,17 @@ static void kr_maybe_insert(struct pvx_session *s)
 	}
 	if (pvx_krelay_mode() == PVX_KRELAY_AUTO && !kr_auto_wants(s))
 		return;
+	/* Only between reads: this kernel hands a socket's queued bytes
+	 * to the program whole, the part user space read already too,
+	 * so a half-read segment would reach the peer twice. An empty
+	 * queue has none; what arrives after this check is whole, and
+	 * goes through the program before user space can read it: from
+	 * the insert on, each byte read is one the program passed. */
+	for (int i = 0; i < 2; i++) {
+		int inq = 0;
+		if (ioctl(s->fd[i], SIOCINQ, &inq) < 0 || inq > 0)
+			return;
+	}
 	kr_insert(s);
 }
 
