@@ -81,8 +81,10 @@ struct kdir {
 	bool user;
 	/* Bytes the program redirected may still wait in the kernel on
 	 * their way into the destination: user space does not write to it
-	 * until the destination's stream holds them all (kr_may_write). */
+	 * until the destination's stream holds them all (kr_may_write).
+	 * gsent: the program's sent when that was last seen true. */
 	bool gate;
+	uint64_t gsent;
 	bool asked; /* a hand-back is asked, for consumed == asked_at */
 	/* Read from the source by user space since the insert: every such
 	 * byte was passed by the program (see kr_maybe_insert). */
@@ -1491,17 +1493,22 @@ static bool kr_may_write(struct pvx_session *s, int i)
 	uint64_t stream;
 	int r;
 
-	if (!k->gate)
-		return true;
+	/* The program may have taken the direction, redirected and passed
+	 * again before its events reach us: whenever it redirected since
+	 * the last look, look again. */
 	pvx_krelay_view(&s->kp, i, &v);
+	if (!k->gate && v.sent == k->gsent)
+		return true;
 	r = kr_tcp(s->fd[1 - i], NULL, &stream);
 	/* A destination that is gone never takes the bytes: the write (or
 	 * shutdown) that follows meets its error and ends the session. */
 	if (r == 1 || (r == 0 && stream - k->w0 == k->uw + v.sent)) {
 		k->gate = false;
+		k->gsent = v.sent;
 		s->kwait = 0;
 		return true;
 	}
+	k->gate = true;
 	kr_arm(s);
 	return false;
 }
