@@ -86,6 +86,9 @@ struct kdir {
 	bool gate;
 	uint64_t gsent;
 	bool asked; /* a hand-back is asked, for consumed == asked_at */
+	/* The source's peer ended (EPOLLRDHUP): user space keeps the
+	 * direction to pass the EOF on, whatever the program says later. */
+	bool ended;
 	/* Read from the source by user space since the insert: every such
 	 * byte was passed by the program (see kr_maybe_insert). */
 	uint64_t consumed;
@@ -1417,8 +1420,9 @@ void pvx_relay_sync(void)
  * bytes, and user space only hears of the session again on EPOLLRDHUP, an
  * event of the program (budget spent, hand-back done) or its timers. */
 
-/* TCP_CLOSE of the kernel's TCP states (linux/tcp.h does not have them,
- * netinet/tcp.h clashes with it). */
+/* TCP_ESTABLISHED and TCP_CLOSE of the kernel's TCP states (linux/tcp.h
+ * does not have them, netinet/tcp.h clashes with it). */
+#define KR_TCP_ESTABLISHED 1
 #define KR_TCP_CLOSE 7
 
 /* An end's TCP counters: bytes received, and the length of the stream
@@ -1467,6 +1471,15 @@ static void kr_sync(struct pvx_session *s)
 		}
 		s->t_active = pvx_now_ms();
 	}
+}
+
+static bool kr_established(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	       ti.tcpi_state == KR_TCP_ESTABLISHED;
 }
 
 /* Re-checks what no event announces (kr_may_write, kr_fin_ready, a
@@ -1587,6 +1600,10 @@ static void kr_on_event(void *arg, int dir, enum pvx_kev what)
 	struct kdir *k = &s->kd[dir];
 
 	if (what == PVX_KEV_KERNEL) {
+		/* A hand-back that took effect before the source ended, told
+		 * after: the EOF is user space's to pass on. */
+		if (k->ended)
+			return;
 		k->user = false;
 		k->asked = false;
 		update_interest(s);
@@ -1636,6 +1653,7 @@ static void kr_on_closed(struct pvx_hupw_item *it)
 	int i = h->end;
 
 	s->kd[i].user = true;
+	s->kd[i].ended = true;
 	s->kd[i].gate = true;
 	s->d[i].hup = true;
 	if (dir_pump(s, i) < 0)
@@ -1780,6 +1798,15 @@ static void kr_maybe_insert(struct pvx_session *s)
 		int inq = 0;
 		if (ioctl(s->fd[i], SIOCINQ, &inq) < 0 || inq > 0)
 			return;
+	}
+	/* An end that is no longer established (its peer's FIN is in,
+	 * unread) is refused by the map, after the other end went in:
+	 * taken out again, that end would lose what the program passed
+	 * it meanwhile. Checked first, so that only a FIN arriving in
+	 * the microseconds between can get there. */
+	if (!kr_established(s->fd[0]) || !kr_established(s->fd[1])) {
+		s->knever = true;
+		return;
 	}
 	kr_insert(s);
 }
