@@ -104,8 +104,9 @@ static void usage(FILE *f)
 		"  --kernel-relay auto|on|off\n"
 		"                       relay established TCP sessions in "
 		"the kernel (BPF\n"
-		"                       sockmap; experimental, see "
-		"docs/performance.md) (off)\n"
+		"                       sockmap) where it is faster, "
+		"always, or never\n"
+		"                       (auto; docs/performance.md)\n"
 		"  -v                   debug logging\n"
 		"  --version            print the version and exit\n",
 		DEFAULT_CTRL);
@@ -310,7 +311,7 @@ int main(int argc, char **argv)
 	/* Off by default: a client that closes while its answer is on the way
 	 * leaves its session on the kernel path, spinning (docs/performance.md,
 	 * "Kernel relay"). */
-	enum pvx_krelay_mode krelay = PVX_KRELAY_OFF;
+	enum pvx_krelay_mode krelay = PVX_KRELAY_AUTO;
 	bool verbose = false, no_status = false, status_default = false;
 	bool per_client_set = false;
 	int c, rc = 1;

@@ -528,7 +528,10 @@ static void update_interest(struct pvx_session *s)
 			 * alone (kev): EPOLLIN would wake us per packet. */
 			rd[i] = rd[i] && s->kd[i].user;
 			wr[1 - i] = wr[1 - i] && !s->kd[i].gate;
-			kr_watch(s, i, !rd[i] && !d->eof);
+			/* Once the source ended, its EOF is read like in
+			 * user space: the watch (level-triggered) would
+			 * fire on every loop while the direction is full. */
+			kr_watch(s, i, !rd[i] && !d->eof && !s->kd[i].ended);
 		}
 	}
 	/* The client's EOF waits for the connect (see dir_flush). */

@@ -15,15 +15,10 @@ P3=$(freeport)
 write_graph "$(link_json ar "127.0.0.1:$P1" "127.0.0.1:$ECHO")" \
 	"$(link_json ab "127.0.0.1:$P2" "127.0.0.1:$SINK")" \
 	"$(link_json as "127.0.0.1:$P3" "127.0.0.1:$ECHO")"
-# The default is off while the kernel path has known bugs
-# (docs/xconnect.md, "Kernel relay").
+# auto is the default (docs/xconnect.md, "Kernel relay").
 start_xc
-wait_listen "$P1"
-[[ $(sessions_py 's["kernel_relay"]["mode"]') == off ]] || fail "the default is not off"
-stop_xc
-start_xc --kernel-relay=auto
 for p in $P1 $P2 $P3; do wait_listen "$p"; done
-[[ $(sessions_py 's["kernel_relay"]["mode"]') == auto ]] || fail "mode is not auto"
+[[ $(sessions_py 's["kernel_relay"]["mode"]') == auto ]] || fail "the default is not auto"
 kr_require
 
 timeout 30 "$PY" "$KP" rr "127.0.0.1:$P1" --rounds 300 || fail "rounds"

@@ -1,4 +1,4 @@
-# Issue 10, "Done when" 2: the kernel path is taken. 3000 request/answer
+# Issue 10, "Done when" 2: the kernel path is taken. 10000 request/answer
 # rounds on one connection with --kernel-relay=on: the BPF program's byte
 # counters carry (nearly) all of them, GET /sessions shows the session as
 # "kernel", its sockets have forced buffer sizes, /metrics has the
@@ -11,7 +11,7 @@ start_peer echo echo 127.0.0.1:0
 BE=$READY
 P=$(freeport)
 write_graph "$(link_json kp "127.0.0.1:$P" "127.0.0.1:$BE")"
-ROUNDS=3000
+ROUNDS=10000
 
 # rounds MODE: runs the rounds, sets TICKS to pv-xconnect's CPU ticks.
 rounds() {
