@@ -16,26 +16,17 @@ wait_ready echo
 BE=$READY
 start_peer sink sink 127.0.0.1:0 --answer-bytes "$SINK_SIZE" --log --greet
 SINK=$READY
-declare -A PORT=([on]=$(freeport) [off]=$(freeport))
-declare -A PORT2=([on]=$(freeport) [off]=$(freeport))
-for mode in on off; do
-	kt_use "$mode"
-	write_graph "$(link_json "bulk-$mode" "127.0.0.1:${PORT[$mode]}" "127.0.0.1:$BE")" \
-		"$(link_json "sink-$mode" "127.0.0.1:${PORT2[$mode]}" "127.0.0.1:$SINK")"
-	kt_start "$mode"
-	wait_listen "${PORT[$mode]}"
-	wait_listen "${PORT2[$mode]}"
-done
+kt_start_both bulk="127.0.0.1:$BE" sink="127.0.0.1:$SINK"
 
 for mode in on off; do
 	kt_use "$mode"
 	st=()
 	[[ $mode == off ]] || st=(--status "$XC_STATUS")
 	log "$mode: 64 MiB echoed with pauses"
-	timeout 120 "$PY" "$KTPEERS" bulk "127.0.0.1:${PORT[$mode]}" --bytes "$SIZE" \
+	timeout 120 "$PY" "$KTPEERS" bulk "127.0.0.1:${KT_PORT[bulk-$mode]}" --bytes "$SIZE" \
 		"${PAUSE[@]}" "${st[@]}" || fail "$mode: 64 MiB echo with pauses"
 	log "$mode: 16 MiB to the sink, FIN, 16 MiB back"
-	timeout 120 "$PY" "$KTPEERS" burst "127.0.0.1:${PORT2[$mode]}" --bytes "$SINK_SIZE" \
+	timeout 120 "$PY" "$KTPEERS" burst "127.0.0.1:${KT_PORT[sink-$mode]}" --bytes "$SINK_SIZE" \
 		--answer-bytes "$SINK_SIZE" --greet "${st[@]}" || fail "$mode: 16 MiB each way around a FIN"
 	kt_wait_field "bulk-$mode" active 0
 	kt_wait_field "sink-$mode" active 0

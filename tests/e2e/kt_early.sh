@@ -16,16 +16,7 @@ SINK=$READY
 spawn watch "$PY" -u "$KTPEERS" watch 127.0.0.1:0
 wait_ready watch
 WATCH=$READY
-declare -A P1=([on]=$(freeport) [off]=$(freeport))
-declare -A P2=([on]=$(freeport) [off]=$(freeport))
-for mode in on off; do
-	kt_use "$mode"
-	write_graph "$(link_json "early-$mode" "127.0.0.1:${P1[$mode]}" "127.0.0.1:$SINK")" \
-		"$(link_json "gone-$mode" "127.0.0.1:${P2[$mode]}" "127.0.0.1:$WATCH")"
-	kt_start "$mode"
-	wait_listen "${P1[$mode]}"
-	wait_listen "${P2[$mode]}"
-done
+kt_start_both early="127.0.0.1:$SINK" gone="127.0.0.1:$WATCH"
 
 # early ADDR N HOW: N clients that connect, then (HOW) "shut": send 100 KiB
 # and SHUT_WR, then read the answer; "rst": send 100 KiB and reset;
@@ -73,11 +64,11 @@ for mode in on off; do
 	sinks0=$({ grep -o 'SINK [0-9]' "$TMP/sink.out" || true; } | wc -l)
 	log "$mode: pv-xconnect stopped; 5 clients send+SHUT_WR, 5 send+reset, 5 close"
 	kill -STOP "$XC_PID"
-	spawn "shut-$mode" "$PY" -u "$TMP/early.py" "127.0.0.1:${P1[$mode]}" 5 shut
+	spawn "shut-$mode" "$PY" -u "$TMP/early.py" "127.0.0.1:${KT_PORT[early-$mode]}" 5 shut
 	SHUT=$SPAWNED
-	spawn "rst-$mode" "$PY" -u "$TMP/early.py" "127.0.0.1:${P2[$mode]}" 5 rst
+	spawn "rst-$mode" "$PY" -u "$TMP/early.py" "127.0.0.1:${KT_PORT[gone-$mode]}" 5 rst
 	RST=$SPAWNED
-	spawn "close-$mode" "$PY" -u "$TMP/early.py" "127.0.0.1:${P2[$mode]}" 5 close
+	spawn "close-$mode" "$PY" -u "$TMP/early.py" "127.0.0.1:${KT_PORT[gone-$mode]}" 5 close
 	CLOSE=$SPAWNED
 	for name in "shut-$mode" "rst-$mode" "close-$mode"; do
 		for ((i = 0; i < 200; i++)); do
@@ -112,6 +103,6 @@ for mode in on off; do
 	log "$mode: the next client is served as before"
 	st=()
 	[[ $mode == off ]] || st=(--status "$XC_STATUS")
-	timeout 30 "$PY" "$KTPEERS" burst "127.0.0.1:${P1[$mode]}" --bytes $((1 << 20)) \
+	timeout 30 "$PY" "$KTPEERS" burst "127.0.0.1:${KT_PORT[early-$mode]}" --bytes $((1 << 20)) \
 		--answer-bytes $((1 << 20)) --greet "${st[@]}" || fail "$mode: no service after the early closes"
 done

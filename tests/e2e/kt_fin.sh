@@ -14,16 +14,7 @@ SINK=$READY
 spawn talker "$PY" -u "$KTPEERS" talker 127.0.0.1:0 --bytes "$N"
 wait_ready talker
 TALKER=$READY
-declare -A P1=([on]=$(freeport) [off]=$(freeport))
-declare -A P2=([on]=$(freeport) [off]=$(freeport))
-for mode in on off; do
-	kt_use "$mode"
-	write_graph "$(link_json "burst-$mode" "127.0.0.1:${P1[$mode]}" "127.0.0.1:$SINK")" \
-		"$(link_json "first-$mode" "127.0.0.1:${P2[$mode]}" "127.0.0.1:$TALKER")"
-	kt_start "$mode"
-	wait_listen "${P1[$mode]}"
-	wait_listen "${P2[$mode]}"
-done
+kt_start_both burst="127.0.0.1:$SINK" first="127.0.0.1:$TALKER"
 
 for mode in on off; do
 	kt_use "$mode"
@@ -31,7 +22,7 @@ for mode in on off; do
 	[[ $mode == off ]] || st=(--status "$XC_STATUS")
 	log "$mode: 5 x (8 MiB burst + FIN, 8 MiB answer + FIN), 5 at once"
 	for ((i = 0; i < 5; i++)); do
-		timeout 60 "$PY" "$KTPEERS" burst "127.0.0.1:${P1[$mode]}" --bytes "$N" \
+		timeout 60 "$PY" "$KTPEERS" burst "127.0.0.1:${KT_PORT[burst-$mode]}" --bytes "$N" \
 			--answer-bytes "$N" --greet "${st[@]}" >"$TMP/burst-$mode.$i.out" 2>&1 &
 		BURST[i]=$!
 	done
@@ -40,7 +31,7 @@ for mode in on off; do
 	done
 
 	log "$mode: the backend writes 8 MiB and closes first; the client holds 3 s, then closes"
-	spawn "listener-$mode" "$PY" -u "$KTPEERS" listener "127.0.0.1:${P2[$mode]}" \
+	spawn "listener-$mode" "$PY" -u "$KTPEERS" listener "127.0.0.1:${KT_PORT[first-$mode]}" \
 		--bytes "$N" --hold 3 "${st[@]}"
 	L=$SPAWNED
 	for ((i = 0; i < 400; i++)); do

@@ -21,18 +21,7 @@ RTALKER=$READY
 spawn echo "$PY" -u "$PEERS" echo 127.0.0.1:0
 wait_ready echo
 ECHO=$READY
-declare -A P1=([on]=$(freeport) [off]=$(freeport))
-declare -A P4=([on]=$(freeport) [off]=$(freeport))
-declare -A P2=([on]=$(freeport) [off]=$(freeport))
-for mode in on off; do
-	kt_use "$mode"
-	write_graph "$(link_json "crst-$mode" "127.0.0.1:${P1[$mode]}" "127.0.0.1:$WATCH")" \
-		"$(link_json "brst-$mode" "127.0.0.1:${P2[$mode]}" "127.0.0.1:$RTALKER")" \
-		"$(link_json "gone-$mode" "127.0.0.1:${P4[$mode]}" "127.0.0.1:$ECHO")"
-	kt_start "$mode"
-	wait_listen "${P1[$mode]}"
-	wait_listen "${P2[$mode]}"
-done
+kt_start_both crst="127.0.0.1:$WATCH" brst="127.0.0.1:$RTALKER" gone="127.0.0.1:$ECHO"
 
 for mode in on off; do
 	kt_use "$mode"
@@ -42,7 +31,7 @@ for mode in on off; do
 
 	log "$mode: the client pushes 4 MiB and resets"
 	ends0=$(grep -c '^END' "$TMP/watch.out" || true)
-	timeout 30 "$PY" "$KTPEERS" rst "127.0.0.1:${P1[$mode]}" --bytes "$N" "${st[@]}" ||
+	timeout 30 "$PY" "$KTPEERS" rst "127.0.0.1:${KT_PORT[crst-$mode]}" --bytes "$N" "${st[@]}" ||
 		fail "$mode: client reset"
 	for ((i = 0; i < 200; i++)); do
 		(($(grep -c '^END' "$TMP/watch.out" || true) > ends0)) && break
@@ -56,7 +45,7 @@ for mode in on off; do
 	grep -q "closed.*link=crst-$mode.*reason=" "$XC_LOG" || fail "$mode: no close line with a reason"
 
 	log "$mode: the backend writes 4 MiB and resets"
-	timeout 30 "$PY" "$KTPEERS" listener "127.0.0.1:${P2[$mode]}" --bytes "$N" "${st[@]}" \
+	timeout 30 "$PY" "$KTPEERS" listener "127.0.0.1:${KT_PORT[brst-$mode]}" --bytes "$N" "${st[@]}" \
 		>"$TMP/brst-$mode.out" 2>&1 || fail "$mode: backend reset: $(cat "$TMP/brst-$mode.out")"
 	line=$(grep '^END' "$TMP/brst-$mode.out") || fail "$mode: $(cat "$TMP/brst-$mode.out")"
 	log "$mode: client saw: $line"
@@ -69,9 +58,9 @@ for mode in on off; do
 	wait_ready "mid-$mode"
 	MID=$READY
 	P3=$(freeport)
-	write_graph "$(link_json "crst-$mode" "127.0.0.1:${P1[$mode]}" "127.0.0.1:$WATCH")" \
-		"$(link_json "brst-$mode" "127.0.0.1:${P2[$mode]}" "127.0.0.1:$RTALKER")" \
-		"$(link_json "gone-$mode" "127.0.0.1:${P4[$mode]}" "127.0.0.1:$ECHO")" \
+	write_graph "$(link_json "crst-$mode" "127.0.0.1:${KT_PORT[crst-$mode]}" "127.0.0.1:$WATCH")" \
+		"$(link_json "brst-$mode" "127.0.0.1:${KT_PORT[brst-$mode]}" "127.0.0.1:$RTALKER")" \
+		"$(link_json "gone-$mode" "127.0.0.1:${KT_PORT[gone-$mode]}" "127.0.0.1:$ECHO")" \
 		"$(link_json "mid-$mode" "127.0.0.1:$P3" "127.0.0.1:$MID")"
 	wait_listen "$P3"
 	rc=0
@@ -84,7 +73,7 @@ for mode in on off; do
 	kt_wait_field "mid-$mode" active 0
 
 	log "$mode: 50 clients close with an answer in flight"
-	timeout 60 "$PY" "$KTPEERS" abandon "127.0.0.1:${P4[$mode]}" --conns 50 --rounds 20 "${st[@]}" ||
+	timeout 60 "$PY" "$KTPEERS" abandon "127.0.0.1:${KT_PORT[gone-$mode]}" --conns 50 --rounds 20 "${st[@]}" ||
 		fail "$mode: abandon"
 	kt_wait_field "gone-$mode" active 0 20
 	[[ $(status_field "gone-$mode" kernel_sessions) == 0 ]] ||

@@ -11,6 +11,10 @@
 #                             kt_use MODE; write_graph ...), status socket
 #                             $TMP/status-MODE.sock, log $TMP/xc-MODE.log;
 #                             KT_PID[MODE]
+#   kt_start_both NAME=TARGET...  both pv-xconnects (on, then off), each
+#                             with a link NAME-MODE to TARGET per
+#                             argument, listening on 127.0.0.1 port
+#                             KT_PORT[NAME-MODE]
 #   kt_use MODE               makes MODE's pv-xconnect the one that
 #                             write_graph, status_field, wait_sock and
 #                             start_xc act on
@@ -41,6 +45,23 @@ kt_start() {
 	kt_use "$mode"
 	start_xc "$@"
 	KT_PID[$mode]=$XC_PID
+}
+
+declare -A KT_PORT=()
+kt_start_both() {
+	local mode spec name links
+	for mode in on off; do
+		links=()
+		for spec; do
+			name=${spec%%=*}-$mode
+			KT_PORT[$name]=$(freeport)
+			links+=("$(link_json "$name" "127.0.0.1:${KT_PORT[$name]}" "${spec#*=}")")
+		done
+		kt_use "$mode"
+		write_graph "${links[@]}"
+		kt_start "$mode"
+		for spec; do wait_listen "${KT_PORT[${spec%%=*}-$mode]}"; done
+	done
 }
 
 kt_sessions() {

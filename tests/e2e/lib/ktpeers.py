@@ -342,6 +342,18 @@ def cmd_rst(a):
     print("rst: reset sent", flush=True)
 
 
+def echo_round(s, msg, r):
+    """Sends msg and reads its echo back whole (round r, for errors)."""
+    s.sendall(msg)
+    got = bytearray()
+    while len(got) < len(msg):
+        d = s.recv(len(msg) - len(got))
+        if not d:
+            raise OSError(f"EOF in round {r}")
+        got += d
+    return got
+
+
 def cmd_pingpong(a):
     res = [None] * a.conns
     msg = pattern(a.size)
@@ -350,13 +362,7 @@ def cmd_pingpong(a):
         try:
             s = connect(a.addr, a.timeout)
             for r in range(a.rounds):
-                s.sendall(msg)
-                got = bytearray()
-                while len(got) < a.size:
-                    d = s.recv(a.size - len(got))
-                    if not d:
-                        raise OSError(f"EOF in round {r}")
-                    got += d
+                got = echo_round(s, msg, r)
                 if got != msg:
                     raise OSError(f"round {r}: echo differs")
                 if r == 0:
@@ -388,13 +394,10 @@ def cmd_abandon(a):
     for i in range(a.conns):
         s = connect(a.addr, a.timeout)
         for r in range(a.rounds):
-            s.sendall(msg)
-            got = bytearray()
-            while len(got) < a.size:
-                d = s.recv(a.size - len(got))
-                if not d:
-                    raise SystemExit(f"abandon: EOF in round {r}")
-                got += d
+            try:
+                echo_round(s, msg, r)
+            except OSError as e:
+                raise SystemExit(f"abandon: {e}")
             if r == 0:
                 wait_kernel(a.status, s)
         s.sendall(msg)
