@@ -525,7 +525,8 @@ static void update_interest(struct pvx_session *s)
 		if (s->kernel) {
 			/* On the kernel path a source is read only while the
 			 * program passes to user space; else EPOLLRDHUP
-			 * alone (kev): EPOLLIN would wake us per packet. */
+			 * alone (kh, hupwatch.h): EPOLLIN would wake us per
+			 * packet. */
 			rd[i] = rd[i] && s->kd[i].user;
 			wr[1 - i] = wr[1 - i] && !s->kd[i].gate;
 			/* Once the source ended, its EOF is read like in
