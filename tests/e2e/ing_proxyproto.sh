@@ -21,12 +21,7 @@ nginx_conf "$TMP/ngx" 64 >"$TMP/nginx.conf" <<CONF
 		root $TMP/www;
 	}
 CONF
-spawn nginx nginx -p "$TMP/ngx" -c "$TMP/nginx.conf" -g 'daemon off;'
-for ((i = 0; i < 100; i++)); do
-	[[ -n $(ss -Hltn "sport = :$N") ]] && break
-	kill -0 "$SPAWNED" 2>/dev/null || fail "nginx died: $(cat "$TMP/nginx.out" "$TMP/ngx/error.log" 2>/dev/null)"
-	sleep 0.05
-done
+nginx_run "$N"
 
 spawn ppunix "$PY" -u "$ING" ppserver "$TMP/pp.sock" "$TMP/pp.jsonl"
 wait_ready ppunix

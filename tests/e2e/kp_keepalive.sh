@@ -28,13 +28,7 @@ nginx_conf "$TMP/ngx" 512 >"$TMP/nginx.conf" <<CONF
 		root $TMP/www;
 	}
 CONF
-spawn nginx nginx -p "$TMP/ngx" -c "$TMP/nginx.conf" -g 'daemon off;'
-NGINX_PID=$SPAWNED
-for ((i = 0; i < 100; i++)); do
-	[[ -n $(ss -Hltn "sport = :$N") ]] && break
-	kill -0 "$NGINX_PID" 2>/dev/null || fail "nginx died: $(cat "$TMP/nginx.out" "$TMP/ngx/error.log" 2>/dev/null)"
-	sleep 0.05
-done
+nginx_run "$N"
 P=$(freeport)
 write_graph "$(http_link web "127.0.0.1:$P/web" "127.0.0.1:$N")"
 # Idle connections stay (nginx and the pool both keep them for minutes):

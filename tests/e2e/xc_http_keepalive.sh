@@ -39,14 +39,7 @@ start_nginx() { # PORT KEEPALIVE_TIMEOUT
 	mkdir -p "$TMP/ngx"
 	: >"$TMP/ngx/access.log"
 	ka_conf "$1" "$2" >"$TMP/nginx.conf"
-	spawn nginx nginx -p "$TMP/ngx" -c "$TMP/nginx.conf" -g 'daemon off;'
-	NGINX_PID=$SPAWNED
-	for ((i = 0; i < 100; i++)); do
-		[[ -n $(ss -Hltn "sport = :$1") ]] && return 0
-		kill -0 "$NGINX_PID" 2>/dev/null || fail "nginx died: $(cat "$TMP/nginx.out" "$TMP/ngx/error.log" 2>/dev/null)"
-		sleep 0.05
-	done
-	fail "nginx does not listen on :$1"
+	nginx_run "$1"
 }
 stop_nginx() {
 	kill -TERM "$NGINX_PID" 2>/dev/null || true

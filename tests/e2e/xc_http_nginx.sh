@@ -26,12 +26,7 @@ nginx_conf "$TMP/ngx" 64 >"$TMP/nginx.conf" <<CONF
 		}
 	}
 CONF
-spawn nginx nginx -p "$TMP/ngx" -c "$TMP/nginx.conf" -g 'daemon off;'
-for ((i = 0; i < 100; i++)); do
-	[[ -S $TMP/ngx.sock ]] && break
-	kill -0 "$SPAWNED" 2>/dev/null || fail "nginx died: $(cat "$TMP/nginx.out" "$TMP/ngx/error.log" 2>/dev/null)"
-	sleep 0.05
-done
+nginx_run "$TMP/ngx.sock"
 P=$(freeport)
 write_graph "$(http_link web "127.0.0.1:$P/web" "127.0.0.1:$N" viewer)" \
 	"$(http_link sock "127.0.0.1:$P/sock" "$TMP/ngx.sock")"

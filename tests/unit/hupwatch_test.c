@@ -32,8 +32,7 @@ static void tcp_pair(int fd[2])
 	assert_int_equal(listen(l, 1), 0);
 	assert_int_equal(getsockname(l, (struct sockaddr *)&sa, &sl), 0);
 	fd[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_int_equal(connect(fd[0], (struct sockaddr *)&sa, sizeof(sa)),
-			 0);
+	assert_int_equal(connect(fd[0], (struct sockaddr *)&sa, sizeof(sa)), 0);
 	fd[1] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
 	assert_true(fd[1] >= 0);
 	close(l);

@@ -10,16 +10,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peers  # noqa: E402
 from peers import pattern, serve  # noqa: E402
 
 
-def parse_addr(s):
-    host, port = s.rsplit(":", 1)
-    return host.strip("[]"), int(port)
-
-
 def connect(addr, timeout=20.0):
-    s = socket.create_connection(parse_addr(addr), timeout=timeout)
+    s = peers.connect(addr, timeout)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
 

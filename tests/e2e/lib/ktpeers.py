@@ -67,7 +67,7 @@ import time
 
 # Addresses, listeners and the answer pattern as every other peer of the
 # tests has them (peers.py, in this directory).
-from peers import connect, listen, parse_addr, pattern  # noqa: E402
+from peers import connect, listen, parse_addr, pattern, serve  # noqa: E402
 
 MB = 1 << 20
 
@@ -134,12 +134,6 @@ def read_end(s, limit=None):
         return n, got, "reset"
 
 
-def serve(ls, handler):
-    while True:
-        c, _ = ls.accept()
-        threading.Thread(target=handler, args=(c,), daemon=True).start()
-
-
 # ------------------------------------------------------------- servers
 def cmd_echo(a):
     def handle(c):
@@ -158,7 +152,7 @@ def cmd_echo(a):
                 c.shutdown(socket.SHUT_WR)
             except OSError:
                 pass
-    serve(listen(a.addr), handle)
+    serve(a.addr, handle)
 
 
 def cmd_talker(a):
@@ -180,7 +174,7 @@ def cmd_talker(a):
                     linger0(c)
             except OSError as e:
                 print(f"talker: {e}", flush=True)
-    serve(listen(a.addr), handle)
+    serve(a.addr, handle)
 
 
 def cmd_watch(a):
@@ -200,7 +194,7 @@ def cmd_watch(a):
                 return
             n, _, how = read_end(c)
             print(f"END {n} {how}", flush=True)
-    serve(listen(a.addr), handle)
+    serve(a.addr, handle)
 
 
 # ------------------------------------------------------------- clients

@@ -192,3 +192,22 @@ $(cat)
 }
 CONF
 }
+
+# nginx_run PORT|SOCKET: runs nginx on $TMP/nginx.conf (nginx_conf, prefix
+# $TMP/ngx) and waits until it listens on the TCP port, or the Unix
+# socket exists; sets NGINX_PID. A dead nginx fails the test with its log.
+nginx_run() {
+	local i
+	spawn nginx nginx -p "$TMP/ngx" -c "$TMP/nginx.conf" -g 'daemon off;'
+	NGINX_PID=$SPAWNED
+	for ((i = 0; i < 100; i++)); do
+		if [[ $1 == /* ]]; then
+			[[ -S $1 ]] && return 0
+		else
+			[[ -n $(ss -Hltn "sport = :$1") ]] && return 0
+		fi
+		kill -0 "$NGINX_PID" 2>/dev/null || fail "nginx died: $(cat "$TMP/nginx.out" "$TMP/ngx/error.log" 2>/dev/null)"
+		sleep 0.05
+	done
+	fail "nginx does not listen on $1"
+}
