@@ -4,6 +4,8 @@
 #include "xconnect/metrics.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,71 +41,74 @@ static void collect(const struct pvx_rc_info *info, void *arg)
 	s->v[s->n++] = *info;
 }
 
-enum stat_id {
-	ST_ACCEPTED,
-	ST_FAILED,
-	ST_DENIED,
-	ST_ACTIVE,
-	ST_IN,
-	ST_OUT,
-	ST_UP,
-	ST_REFUSED_MAX,	   /* docs/xconnect.md, "Slow and idle clients" */
-	ST_REFUSED_CLIENT, /* same */
-	ST_TIMEOUT_FIRST,  /* same */
-	ST_TIMEOUT_HEADER, /* same */
-	ST_REQUESTS,	   /* http, "Backend keep-alive" */
-	ST_BE_CONNECTS,	   /* same */
-	ST_BE_REUSED,	   /* same */
-	ST_KSESSIONS,	   /* the kernel relay, docs/xconnect.md */
-	ST_KIN,		   /* same */
-	ST_KOUT,	   /* same */
+/* The per-link families, in the order they are written: each a counter
+ * of struct pvx_link_stats (docs/xconnect.md names them), or the link's
+ * state for pvx_link_up. */
+#define STAT(f) offsetof(struct pvx_link_stats, f), false
+static const struct family {
+	const char *name, *type, *help;
+	size_t off; /* of the counter in struct pvx_link_stats */
+	bool up;    /* no counter: whether the link listens */
+} families[] = {
+    {"pvx_link_up", "gauge", "1 while the link's listener is bound.", 0, true},
+    {"pvx_link_accepted_total", "counter",
+     "Client connections accepted on the link (http: on the link of their "
+     "first request).",
+     STAT(accepted)},
+    {"pvx_link_failed_total", "counter",
+     "Connections refused or failed (backend, limits).", STAT(failed)},
+    {"pvx_link_denied_total", "counter",
+     "Clients refused because their address is not in allow.", STAT(denied)},
+    {"pvx_link_active", "gauge",
+     "Connections (http: requests in flight) open now.", STAT(active)},
+    {"pvx_link_bytes_in_total", "counter", "Bytes from clients to the backend.",
+     STAT(bytes_in)},
+    {"pvx_link_bytes_out_total", "counter",
+     "Bytes from the backend to clients.", STAT(bytes_out)},
+    /* docs/xconnect.md, "Slow and idle clients" */
+    {"pvx_link_refused_max_conns_total", "counter",
+     "Connections closed at accept over max_conns.", STAT(refused_max_conns)},
+    {"pvx_link_refused_per_client_total", "counter",
+     "Connections closed at accept: their address over "
+     "max_conns_per_client.",
+     STAT(refused_per_client)},
+    {"pvx_link_timeout_first_byte_total", "counter",
+     "Connections closed: neither side sent a byte in time.",
+     STAT(timeout_first_byte)},
+    {"pvx_link_timeout_header_total", "counter",
+     "http: requests answered 408, their head too slow.", STAT(timeout_header)},
+    /* http, "Backend keep-alive" */
+    {"pvx_link_requests_total", "counter", "http: requests routed to the link.",
+     STAT(requests)},
+    {"pvx_link_backend_connects_total", "counter",
+     "http: new backend connections opened.", STAT(backend_connects)},
+    {"pvx_link_backend_reused_total", "counter",
+     "http: requests sent on a kept-alive backend connection.",
+     STAT(backend_reused)},
+    /* the kernel relay, "Kernel relay" */
+    {"pvx_link_kernel_sessions", "gauge",
+     "Connections relayed by the kernel (BPF sockmap) now.",
+     STAT(kernel_sessions)},
+    {"pvx_link_kernel_bytes_in_total", "counter",
+     "Of bytes_in, those the kernel relay moved.", STAT(kernel_bytes_in)},
+    {"pvx_link_kernel_bytes_out_total", "counter",
+     "Of bytes_out, those the kernel relay moved.", STAT(kernel_bytes_out)},
 };
+#undef STAT
 
-static uint64_t stat_of(const struct pvx_rc_info *i, enum stat_id id)
+static uint64_t stat_of(const struct pvx_rc_info *i, const struct family *fm)
 {
-	switch (id) {
-	case ST_ACCEPTED:
-		return i->stats->accepted;
-	case ST_FAILED:
-		return i->stats->failed;
-	case ST_DENIED:
-		return i->stats->denied;
-	case ST_ACTIVE:
-		return i->stats->active;
-	case ST_IN:
-		return i->stats->bytes_in;
-	case ST_OUT:
-		return i->stats->bytes_out;
-	case ST_UP:
+	uint64_t v;
+
+	if (fm->up)
 		return i->state == PVX_RC_LISTENING;
-	case ST_REFUSED_MAX:
-		return i->stats->refused_max_conns;
-	case ST_REFUSED_CLIENT:
-		return i->stats->refused_per_client;
-	case ST_TIMEOUT_FIRST:
-		return i->stats->timeout_first_byte;
-	case ST_TIMEOUT_HEADER:
-		return i->stats->timeout_header;
-	case ST_REQUESTS:
-		return i->stats->requests;
-	case ST_BE_CONNECTS:
-		return i->stats->backend_connects;
-	case ST_BE_REUSED:
-		return i->stats->backend_reused;
-	case ST_KSESSIONS:
-		return i->stats->kernel_sessions;
-	case ST_KIN:
-		return i->stats->kernel_bytes_in;
-	case ST_KOUT:
-		return i->stats->kernel_bytes_out;
-	}
-	return 0;
+	memcpy(&v, (const char *)i->stats + fm->off, sizeof(v));
+	return v;
 }
 
-static void link_family(FILE *f, const struct snap *s, const char *name,
-			const char *type, const char *help, enum stat_id id)
+static void link_family(FILE *f, const struct snap *s, const struct family *fm)
 {
-	pvx_prom_family(f, name, type, help);
+	pvx_prom_family(f, fm->name, fm->type, fm->help);
 	for (size_t k = 0; k < s->n; k++) {
 		const struct pvx_link_conf *c = s->v[k].conf;
 		const char *labels[] = {"type",	     c->type,	  "name",
@@ -112,7 +117,7 @@ static void link_family(FILE *f, const struct snap *s, const char *name,
 					c->provider, "target",	  c->target,
 					NULL};
 
-		pvx_prom_sample(f, name, labels, stat_of(&s->v[k], id));
+		pvx_prom_sample(f, fm->name, labels, stat_of(&s->v[k], fm));
 	}
 }
 
@@ -147,52 +152,8 @@ char *pvx_metrics_text(struct pvx_reconciler *rc, size_t *len)
 			count += s.v[k].state == states[i];
 		pvx_prom_sample(f, "pvx_links", labels, count);
 	}
-	link_family(f, &s, "pvx_link_up", "gauge",
-		    "1 while the link's listener is bound.", ST_UP);
-	link_family(f, &s, "pvx_link_accepted_total", "counter",
-		    "Client connections accepted on the link (http: on the "
-		    "link of their first request).",
-		    ST_ACCEPTED);
-	link_family(f, &s, "pvx_link_failed_total", "counter",
-		    "Connections refused or failed (backend, limits).",
-		    ST_FAILED);
-	link_family(f, &s, "pvx_link_denied_total", "counter",
-		    "Clients refused because their address is not in allow.",
-		    ST_DENIED);
-	link_family(f, &s, "pvx_link_active", "gauge",
-		    "Connections (http: requests in flight) open now.",
-		    ST_ACTIVE);
-	link_family(f, &s, "pvx_link_bytes_in_total", "counter",
-		    "Bytes from clients to the backend.", ST_IN);
-	link_family(f, &s, "pvx_link_bytes_out_total", "counter",
-		    "Bytes from the backend to clients.", ST_OUT);
-	link_family(f, &s, "pvx_link_refused_max_conns_total", "counter",
-		    "Connections closed at accept over max_conns.",
-		    ST_REFUSED_MAX);
-	link_family(f, &s, "pvx_link_refused_per_client_total", "counter",
-		    "Connections closed at accept: their address over "
-		    "max_conns_per_client.",
-		    ST_REFUSED_CLIENT);
-	link_family(f, &s, "pvx_link_timeout_first_byte_total", "counter",
-		    "Connections closed: neither side sent a byte in time.",
-		    ST_TIMEOUT_FIRST);
-	link_family(f, &s, "pvx_link_timeout_header_total", "counter",
-		    "http: requests answered 408, their head too slow.",
-		    ST_TIMEOUT_HEADER);
-	link_family(f, &s, "pvx_link_requests_total", "counter",
-		    "http: requests routed to the link.", ST_REQUESTS);
-	link_family(f, &s, "pvx_link_backend_connects_total", "counter",
-		    "http: new backend connections opened.", ST_BE_CONNECTS);
-	link_family(f, &s, "pvx_link_backend_reused_total", "counter",
-		    "http: requests sent on a kept-alive backend connection.",
-		    ST_BE_REUSED);
-	link_family(f, &s, "pvx_link_kernel_sessions", "gauge",
-		    "Connections relayed by the kernel (BPF sockmap) now.",
-		    ST_KSESSIONS);
-	link_family(f, &s, "pvx_link_kernel_bytes_in_total", "counter",
-		    "Of bytes_in, those the kernel relay moved.", ST_KIN);
-	link_family(f, &s, "pvx_link_kernel_bytes_out_total", "counter",
-		    "Of bytes_out, those the kernel relay moved.", ST_KOUT);
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
+		link_family(f, &s, &families[i]);
 	pvx_prom_family(f, "pvx_kernel_relay_active", "gauge",
 			"1 while sessions may go on the kernel relay.");
 	{
