@@ -119,6 +119,7 @@ void pvx_krelay_view(const struct pvx_kpair *kp, int dir,
 #include <unistd.h>
 
 #include "xconnect/bpf/krelay_shared.h"
+#include "xconnect/hupwatch.h"
 
 /* The object built from bpf/krelay.bpf.c (CMake embeds it). */
 extern const unsigned char pvx_krelay_bpf_obj[];

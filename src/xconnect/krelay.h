@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "xconnect/hupwatch.h"
+struct pvx_hupw; /* xconnect/hupwatch.h */
 
 enum pvx_krelay_mode {
 	PVX_KRELAY_OFF,	 /* never: every session in user space */
