@@ -498,9 +498,10 @@ static void kr_watch(struct pvx_session *s, int i, bool want)
 {
 	if (s->kon[i] == want)
 		return;
-	if (want)
-		pvx_hupw_add(pvx_krelay_hupw(), &s->kh[i].it);
-	else
+	/* A failed add (ENOMEM) is tried again at the next look. */
+	if (want && pvx_hupw_add(pvx_krelay_hupw(), &s->kh[i].it) < 0)
+		return;
+	if (!want)
 		pvx_hupw_del(pvx_krelay_hupw(), &s->kh[i].it);
 	s->kon[i] = want;
 }
